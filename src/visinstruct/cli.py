@@ -1,0 +1,146 @@
+"""The `visinstruct` command: a thin shell over the Python API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from visinstruct.errors import VisinstructError
+
+console = Console(stderr=True)
+out = Console()
+
+FORMATS = ("jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine")
+STATUSES = ("accepted", "edited", "needs_review", "rejected")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="visinstruct")
+def cli() -> None:
+    """Make, check and export visual instruction-tuning data."""
+
+
+@cli.command("run")
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--run-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where the run lives; running again resumes it.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: all cores).")
+@click.option("--no-export", is_flag=True, help="Skip the recipe's exports.")
+def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool) -> None:
+    """Run RECIPE into --run-dir, then write the recipe's exports."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from visinstruct.engine import run
+    from visinstruct.recipe import load_recipe
+
+    rec = load_recipe(recipe)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task(f"{rec.name}: items", total=None)
+        summary = run(rec, run_dir, workers=workers,
+                      on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(
+        f"{summary.made} items made, {summary.skipped} already done, {summary.failed} failed; "
+        f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)"
+    )
+    if not no_export:
+        from visinstruct.export import export
+        from visinstruct.store import RunStore
+
+        with RunStore(run_dir, create=False) as store:
+            for spec in rec.export:
+                res = export(store, spec.format, store.dir / "exports" / spec.out, include=spec.include)
+                console.print(f"  {spec.format:<10} {res.n_samples:>6} samples → {res.path}")
+    if summary.failed:
+        console.print(f"[yellow]{summary.failed} items failed; `visinstruct status {run_dir}` lists why; "
+                      "running again retries them[/]")
+
+
+@cli.command("status")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def status_cmd(run_dir: Path) -> None:
+    """What RUN_DIR holds: samples per domain × type and status, and what failed."""
+    from visinstruct.store import RunStore
+
+    with RunStore(run_dir, create=False) as store:
+        rows = store.counts()
+        table = Table(title=f"samples in {run_dir}")
+        table.add_column("domain")
+        table.add_column("type")
+        for st in STATUSES:
+            table.add_column(st, justify="right")
+        groups: dict[tuple[str, str], dict[str, int]] = {}
+        for domain, typ, status, n in rows:
+            groups.setdefault((domain, typ), {})[status] = n
+        totals = dict.fromkeys(STATUSES, 0)
+        for (domain, typ), by in groups.items():
+            table.add_row(domain, typ, *(str(by.get(s, 0)) for s in STATUSES))
+            for s in STATUSES:
+                totals[s] += by.get(s, 0)
+        table.add_row("[bold]total", "", *(f"[bold]{totals[s]}" for s in STATUSES))
+        out.print(table)
+        failed = store.failed_units()
+        if failed:
+            out.print(f"[yellow]{len(failed)} items failed:[/]")
+            for key, err in failed[:50]:
+                out.print(f"  {key}: {err}", markup=False)
+            if len(failed) > 50:
+                out.print(f"  … and {len(failed) - 50} more")
+
+
+@cli.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.option("--include", multiple=True, type=click.Choice(STATUSES),
+              help="Statuses to include besides accepted and edited (repeatable).")
+def export_cmd(run_dir: Path, fmt: str, out: Path, include: tuple[str, ...]) -> None:
+    """Write RUN_DIR's samples in a training format."""
+    from visinstruct.export import export
+    from visinstruct.store import RunStore
+
+    statuses = tuple(dict.fromkeys(("accepted", "edited", *include)))
+    with RunStore(run_dir, create=False) as store:
+        res = export(store, fmt, out, include=statuses)
+    console.print(f"{res.n_samples} samples, {res.n_images} images → {res.path}")
+
+
+@cli.command("domains")
+def domains_cmd() -> None:
+    """List the domains a recipe can use."""
+    from visinstruct.synth import REGISTRY, get_domain
+
+    table = Table(title="synthetic domains (offline, exact facts)")
+    table.add_column("name")
+    table.add_column("images")
+    table.add_column("description")
+    for name in sorted(REGISTRY):
+        d = get_domain(name)
+        table.add_row(name, str(d.images_per_item), d.description)
+    out.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors are one line on stderr and a non-zero exit, no traceback."""
+    try:
+        cli.main(args=argv, prog_name="visinstruct", standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("interrupted; run the same command again to resume")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except VisinstructError as e:
+        console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted; run the same command again to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""YAML recipe → validated config. A wrong recipe fails with one line naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from visinstruct.errors import RecipeError
+from visinstruct.synth import REGISTRY
+
+Language = Literal["en", "zh"]
+InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa"]
+ExportFormat = Literal["jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine"]
+ALL_TYPES: list[InstructionType] = ["judgement", "multiple_choice", "short_vqa", "long_vqa"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SynthSpec(Strict):
+    """How many items (images, or image sets) one synthetic domain makes."""
+
+    count: int = Field(ge=0)
+    languages: list[Language] | None = Field(default=None, min_length=1)
+    types: list[InstructionType] | None = Field(default=None, min_length=1)
+
+
+class ExportSpec(Strict):
+    format: ExportFormat
+    out: str = Field(description="file name inside the run's exports/ folder")
+    include: list[Literal["accepted", "edited", "needs_review", "rejected"]] = ["accepted", "edited"]
+
+    @field_validator("out")
+    @classmethod
+    def inside_run(cls, v: str) -> str:
+        p = PurePosixPath(v.replace("\\", "/"))
+        if not v or p.is_absolute() or ".." in p.parts:
+            raise ValueError(f"{v!r} must be a relative path inside the run's exports/ folder")
+        return v
+
+
+class Recipe(Strict):
+    name: str = "run"
+    seed: int = 0
+    languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
+    types: list[InstructionType] = Field(default_factory=lambda: list(ALL_TYPES), min_length=1)
+    synthetic: dict[str, SynthSpec] = Field(default_factory=dict)
+    workers: int | None = Field(default=None, ge=1, description="processes; default: all cores")
+    export: list[ExportSpec] = Field(default_factory=list)
+
+    @field_validator("synthetic", mode="before")
+    @classmethod
+    def counts_as_specs(cls, v: Any) -> Any:
+        # `charts: 40` is short for `charts: {count: 40}`
+        if isinstance(v, dict):
+            return {k: ({"count": s} if isinstance(s, int) and not isinstance(s, bool) else s) for k, s in v.items()}
+        return v
+
+    @field_validator("synthetic")
+    @classmethod
+    def known_domains(cls, v: dict[str, SynthSpec]) -> dict[str, SynthSpec]:
+        for name in v:
+            if name not in REGISTRY:
+                raise ValueError(f"unknown domain {name!r} (known: {', '.join(sorted(REGISTRY))})")
+        return v
+
+    @model_validator(mode="after")
+    def has_work(self) -> Recipe:
+        if not self.synthetic:
+            raise ValueError("the recipe makes nothing: add a `synthetic:` section with domain counts")
+        return self
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    msg = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def parse_recipe(data: Any, source: str = "recipe") -> Recipe:
+    """Validate a recipe mapping; raises RecipeError with one line naming the field."""
+    if not isinstance(data, dict):
+        raise RecipeError(f"{source}: a recipe must be a mapping of fields, got {type(data).__name__}")
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise RecipeError(f"{source}: {_where(err['loc'])}: {_message(err)}{more}") from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a YAML recipe file."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except OSError as e:
+        raise RecipeError(f"{p}: cannot read recipe ({e.strerror or e})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RecipeError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    return parse_recipe(data, str(p))

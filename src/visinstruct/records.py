@@ -1,0 +1,66 @@
+"""The one data model that flows through every stage: images, their context, and samples."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+INSTRUCTION_TYPES = ("judgement", "multiple_choice", "short_vqa", "long_vqa", "caption")
+STATUSES = ("accepted", "needs_review", "rejected", "edited")
+LANGUAGES = ("en", "zh")
+LETTERS = "ABCD"
+
+
+@dataclass
+class ImageRecord:
+    """An image stored once in the run, addressed by the sha256 of its bytes."""
+
+    id: str  # sha256 hex of the encoded bytes
+    path: str  # relative to the run directory
+    width: int
+    height: int
+    format: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: str
+
+
+@dataclass
+class Sample:
+    """One instruction sample: an instruction type over one or more images."""
+
+    id: str
+    images: list[str]  # image ids (content hashes)
+    domain: str
+    type: str
+    language: str
+    turns: list[Turn]
+    options: list[str] = field(default_factory=list)
+    answer_letter: str | None = None
+    short_answer: str | None = None
+    category: str | None = None  # finer question kind, e.g. "counting" (the loop targets these)
+    status: str = "accepted"
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)  # what was known: exact facts, caption
+    round: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sample:
+        d = dict(d)
+        d["turns"] = [Turn(**t) for t in d["turns"]]
+        return cls(**d)
+
+
+def sample_id(*parts: object) -> str:
+    """Deterministic id from content: image hashes, generator, version, language, ordinal."""
+    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return h[:20]

@@ -1,0 +1,200 @@
+"""The run directory: SQLite (WAL) for records, a content-addressed folder for images.
+
+Layout of a run directory:
+    run.db                  images, samples, units (what is done or failed) and meta
+    images/ab/abcdef….png   each image once, named by the sha256 of its bytes
+    exports/                what the recipe's exports wrote
+
+A unit (one synthetic item, one source image) is committed in the same transaction as its
+samples, so a killed process loses at most the units in flight and a re-run redoes exactly
+those: the dataset never holds half a unit or a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from visinstruct.errors import RunDirError
+from visinstruct.records import ImageRecord, Sample
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY, path TEXT NOT NULL, width INTEGER, height INTEGER, format TEXT,
+    provenance TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS units (
+    key TEXT PRIMARY KEY, domain TEXT NOT NULL, state TEXT NOT NULL, error TEXT,
+    n_samples INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS samples (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, unit TEXT NOT NULL, domain TEXT NOT NULL,
+    type TEXT NOT NULL, language TEXT NOT NULL, category TEXT, status TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_seq ON samples (seq);
+CREATE INDEX IF NOT EXISTS samples_status ON samples (status, domain, type);
+"""
+
+
+def image_relpath(image_id: str, fmt: str) -> str:
+    return f"images/{image_id[:2]}/{image_id}.{fmt.lower()}"
+
+
+def write_image_file(run_dir: Path, data: bytes, fmt: str) -> tuple[str, str]:
+    """Store encoded image bytes once by content hash; returns (id, relative path).
+
+    Safe to call from worker processes: the file is written under a temporary name and
+    renamed, so a reader never sees a partial image and two writers never clash.
+    """
+    image_id = hashlib.sha256(data).hexdigest()
+    rel = image_relpath(image_id, fmt)
+    dest = run_dir / rel
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    return image_id, rel
+
+
+class RunStore:
+    """A run directory opened for reading and writing."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], create: bool = True) -> None:
+        self.dir = Path(run_dir)
+        db = self.dir / "run.db"
+        if not create and not db.exists():
+            raise RunDirError(f"{self.dir}: not a run directory (no run.db)")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            probe = self.dir / ".write-probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+            self.db = sqlite3.connect(db, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise RunDirError(f"run directory {self.dir}: cannot write there ({reason})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ---------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value, ensure_ascii=False)),
+            )
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    # -- units --------------------------------------------------------------------------
+    def done_units(self) -> set[str]:
+        return {k for (k,) in self.db.execute("SELECT key FROM units WHERE state='done'")}
+
+    def commit_units(self, results: Iterable[UnitResult]) -> None:
+        """Write whole units (images, samples, done marker) in one transaction."""
+        with self.db:
+            for r in results:
+                if r.error is not None:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO units VALUES (?, ?, 'failed', ?, 0)", (r.key, r.domain, r.error)
+                    )
+                    continue
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (i.id, i.path, i.width, i.height, i.format, json.dumps(i.provenance, ensure_ascii=False))
+                        for i in r.images
+                    ],
+                )
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (s.id, r.seq * 1000 + n, r.key, s.domain, s.type, s.language, s.category, s.status,
+                         json.dumps(s.to_dict(), ensure_ascii=False))
+                        for n, s in enumerate(r.samples)
+                    ],
+                )
+                self.db.execute(
+                    "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, ?)", (r.key, r.domain, len(r.samples))
+                )
+
+    def failed_units(self) -> list[tuple[str, str]]:
+        return list(self.db.execute("SELECT key, error FROM units WHERE state='failed' ORDER BY key"))
+
+    # -- reading ------------------------------------------------------------------------
+    def iter_samples(self, statuses: Iterable[str] | None = None) -> Iterator[Sample]:
+        """Samples in a stable order (plan order, not finishing order), optionally by status."""
+        sql, args = "SELECT data FROM samples", []
+        if statuses is not None:
+            st = list(statuses)
+            sql += f" WHERE status IN ({','.join('?' * len(st))})"
+            args = st
+        for (data,) in self.db.execute(sql + " ORDER BY seq", args):
+            yield Sample.from_dict(json.loads(data))
+
+    def image(self, image_id: str) -> ImageRecord:
+        row = self.db.execute(
+            "SELECT id, path, width, height, format, provenance FROM images WHERE id=?", (image_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"image {image_id} is not in run {self.dir}")
+        return ImageRecord(*row[:5], provenance=json.loads(row[5]))
+
+    def image_path(self, image_id: str) -> Path:
+        """Absolute path of a stored image; never outside the run's image folder."""
+        rec = self.image(image_id)
+        path = (self.dir / rec.path).resolve()
+        if not path.is_relative_to((self.dir / "images").resolve()):
+            raise RunDirError(f"image {image_id}: stored path {rec.path!r} leaves the run's image store")
+        return path
+
+    def counts(self) -> list[tuple[str, str, str, int]]:
+        """(domain, type, status, n) for every group present."""
+        return list(
+            self.db.execute(
+                "SELECT domain, type, status, COUNT(*) FROM samples GROUP BY domain, type, status ORDER BY 1, 2, 3"
+            )
+        )
+
+    def count_samples(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+
+
+class UnitResult:
+    """What one unit produced, ready to commit; `error` set instead when it failed."""
+
+    __slots__ = ("key", "domain", "seq", "images", "samples", "error")
+
+    def __init__(
+        self,
+        key: str,
+        domain: str,
+        seq: int,
+        images: list[ImageRecord] | None = None,
+        samples: list[Sample] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.key, self.domain, self.seq = key, domain, seq
+        self.images = images or []
+        self.samples = samples or []
+        self.error = error

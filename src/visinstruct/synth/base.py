@@ -1,0 +1,123 @@
+"""What a synthetic domain is: it draws images itself and so knows their exact facts.
+
+A domain's `make(rng, lang)` returns an `Item`: the image(s), the facts behind them, and
+draft `Question`s. Drafts are correct by construction; the engine turns them into
+`Sample`s (ids, answer letters placed for balance, localised yes/no, checks).
+
+Every domain must give, per item, at least one question of each of the four types:
+- judgement: an even number of questions, half true and half false (the false ones built
+  from a plausible wrong detail), with `truth` set and the answer left to the engine;
+- multiple_choice: `correct` plus exactly 3 distinct, plausible `distractors`;
+- short_vqa: one turn whose answer is a word or a number (also in `short_answer`);
+- long_vqa: two or more turns whose answers explain the working.
+Question wording comes from the domain's phrasing file (`phrasings/<name>.yaml`), so
+phrasings are data and can be augmented later.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from PIL import Image
+
+from visinstruct.templates import render
+
+
+@dataclass
+class Question:
+    """A draft instruction, correct by construction, before the engine finalises it."""
+
+    type: str  # judgement | multiple_choice | short_vqa | long_vqa
+    category: str  # the kind of skill asked for, e.g. "counting", "value_lookup"
+    turns: list[tuple[str, str]]  # (question, answer); judgement/multiple_choice: answer may be ""
+    truth: bool | None = None  # judgement: is the statement true
+    correct: str | None = None  # multiple_choice: the right option
+    distractors: list[str] = field(default_factory=list)  # multiple_choice: 3 wrong options
+    short_answer: str | None = None  # short_vqa: the word or number
+    phrasing: str | None = None  # phrasing key used, for provenance
+
+
+@dataclass
+class Item:
+    """One unit of synthetic output: image(s), the exact facts, and draft questions."""
+
+    images: list[Image.Image]
+    facts: dict[str, Any]
+    questions: list[Question]
+
+
+@cache
+def load_phrasings(name: str) -> dict[str, dict[str, list[str]]]:
+    """Phrasing variants of a domain, `key -> lang -> [templates]`, from its YAML file."""
+    text = resources.files("visinstruct.synth").joinpath("phrasings").joinpath(f"{name}.yaml").read_text("utf-8")
+    data = yaml.safe_load(text) or {}
+    return data
+
+
+class SynthDomain:
+    """Base class of a programmatic domain. Subclasses set `name` and implement `make`."""
+
+    name: str = ""
+    description: str = ""
+    images_per_item: int = 1
+
+    def make(self, rng: random.Random, lang: str) -> Item:
+        raise NotImplementedError
+
+    def say(self, rng: random.Random, key: str, lang: str, **values: object) -> str:
+        """A randomly chosen phrasing of `key` in `lang`, with its placeholders filled."""
+        variants = load_phrasings(self.name).get(key) or load_phrasings("common").get(key)
+        if not variants or lang not in variants:
+            raise KeyError(f"phrasing {key!r} for language {lang!r} missing in {self.name}.yaml")
+        return render(rng.choice(variants[lang]), values)
+
+
+def common(rng: random.Random, key: str, lang: str, **values: object) -> str:
+    """A phrasing from `common.yaml` (option layout, yes/no words, joiners)."""
+    return render(rng.choice(load_phrasings("common")[key][lang]), values)
+
+
+def distinct_distractors(
+    correct: object, candidates: list, rng: random.Random, k: int = 3, shuffle: bool = True
+) -> list[str]:
+    """Pick `k` distinct distractors (as strings) different from `correct`."""
+    seen = {str(correct)}
+    out: list[str] = []
+    pool = list(candidates)
+    if shuffle:
+        rng.shuffle(pool)
+    for c in pool:
+        s = str(c)
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+            if len(out) == k:
+                return out
+    raise ValueError(f"not enough distinct distractors for {correct!r} among {candidates!r}")
+
+
+def numeric_distractors(value: int | float, rng: random.Random, k: int = 3, step: int | float = 1) -> list[str]:
+    """Plausible wrong numbers: a few steps from `value` first, further ones only if needed."""
+
+    def around(ds: tuple[int, ...]) -> list[str]:
+        vs = [value + d * step for d in ds]
+        vs = [fmt_num(v) for v in vs if not (value >= 0 and v < 0)]
+        rng.shuffle(vs)
+        return vs
+
+    pool = around((-3, -2, -1, 1, 2, 3)) + around((-6, -5, -4, 4, 5, 6, 8, 10, 12, 15))
+    return distinct_distractors(fmt_num(value), pool, rng, k, shuffle=False)
+
+
+def fmt_num(v: int | float) -> str:
+    """Numbers as a person writes them: integers without '.0', floats to at most 2 places."""
+    if isinstance(v, float):
+        if v.is_integer():
+            return str(int(v))
+        return f"{v:.2f}".rstrip("0").rstrip(".")
+    return str(v)
