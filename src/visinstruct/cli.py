@@ -26,8 +26,12 @@ def cli() -> None:
 
 @cli.command("run")
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--run-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where the run lives; running again resumes it.")
+@click.option(
+    "--run-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the run lives; running again resumes it.",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: all cores).")
 @click.option("--no-export", is_flag=True, help="Skip the recipe's exports.")
 def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool) -> None:
@@ -36,28 +40,41 @@ def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool) -
 
     from visinstruct.engine import run
     from visinstruct.recipe import load_recipe
+    from visinstruct.store import RunStore
 
     rec = load_recipe(recipe)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
+    RunStore(run_dir).close()  # fail on an unusable run directory before drawing progress
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task(f"{rec.name}: items", total=None)
-        summary = run(rec, run_dir, workers=workers,
-                      on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+        summary = run(
+            rec,
+            run_dir,
+            workers=workers,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     console.print(
         f"{summary.made} items made, {summary.skipped} already done, {summary.failed} failed; "
         f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)"
     )
     if not no_export:
         from visinstruct.export import export
-        from visinstruct.store import RunStore
 
         with RunStore(run_dir, create=False) as store:
             for spec in rec.export:
                 res = export(store, spec.format, store.dir / "exports" / spec.out, include=spec.include)
                 console.print(f"  {spec.format:<10} {res.n_samples:>6} samples → {res.path}")
     if summary.failed:
-        console.print(f"[yellow]{summary.failed} items failed; `visinstruct status {run_dir}` lists why; "
-                      "running again retries them[/]")
+        console.print(
+            f"[yellow]{summary.failed} items failed; `visinstruct status {run_dir}` lists why; "
+            "running again retries them[/]"
+        )
 
 
 @cli.command("status")
@@ -96,8 +113,12 @@ def status_cmd(run_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
-@click.option("--include", multiple=True, type=click.Choice(STATUSES),
-              help="Statuses to include besides accepted and edited (repeatable).")
+@click.option(
+    "--include",
+    multiple=True,
+    type=click.Choice(STATUSES),
+    help="Statuses to include besides accepted and edited (repeatable).",
+)
 def export_cmd(run_dir: Path, fmt: str, out: Path, include: tuple[str, ...]) -> None:
     """Write RUN_DIR's samples in a training format."""
     from visinstruct.export import export

@@ -59,14 +59,18 @@ def finish(
         options = list(q.distractors)
         options.insert(pos, q.correct)
         letter, short = LETTERS[pos], q.correct
-        lines = "\n".join(common(rng, "option_line", lang, letter=LETTERS[i], option=o) for i, o in enumerate(options))
+        lines = "\n".join(
+            common(rng, "option_line", lang, letter=LETTERS[i], option=o) for i, o in enumerate(options)
+        )
         turns[0] = Turn(f"{turns[0].question}\n{lines}\n{common(rng, 'choice_suffix', lang)}", letter)
     elif q.type == "judgement":
         if q.truth is None:
             raise ValueError(f"{domain}: a judgement draft has no truth value")
         short = "yes" if q.truth else "no"
-        turns[0] = Turn(join(lang, turns[0].question, common(rng, "judgement_suffix", lang)),
-                        common(rng, f"answer_{short}", lang))
+        turns[0] = Turn(
+            join(lang, turns[0].question, common(rng, "judgement_suffix", lang)),
+            common(rng, f"answer_{short}", lang),
+        )
     elif q.type == "short_vqa":
         short = q.short_answer if q.short_answer is not None else turns[0].answer
         turns[0] = Turn(join(lang, turns[0].question, common(rng, "short_suffix", lang)), turns[0].answer)

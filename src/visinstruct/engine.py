@@ -12,8 +12,8 @@ import os
 import random
 import time
 import traceback
-from collections.abc import Callable, Iterator
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,8 +158,9 @@ def run(
         flush()
         if on_progress:
             on_progress(len(tasks) - len(todo) + made + failed, len(tasks))
-        return RunSummary(len(tasks), len(tasks) - len(todo), made, failed, store.count_samples(),
-                          time.perf_counter() - t0)
+        return RunSummary(
+            len(tasks), len(tasks) - len(todo), made, failed, store.count_samples(), time.perf_counter() - t0
+        )
     finally:
         store.close()
 

@@ -57,7 +57,10 @@ class Recipe(Strict):
     def counts_as_specs(cls, v: Any) -> Any:
         # `charts: 40` is short for `charts: {count: 40}`
         if isinstance(v, dict):
-            return {k: ({"count": s} if isinstance(s, int) and not isinstance(s, bool) else s) for k, s in v.items()}
+            return {
+                k: ({"count": s} if isinstance(s, int) and not isinstance(s, bool) else s)
+                for k, s in v.items()
+            }
         return v
 
     @field_validator("synthetic")

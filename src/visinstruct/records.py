@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 INSTRUCTION_TYPES = ("judgement", "multiple_choice", "short_vqa", "long_vqa", "caption")
@@ -51,7 +51,11 @@ class Sample:
     round: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A plain dict (JSON-ready). Shallow on purpose: `dataclasses.asdict` deep-copies
+        every nested value and was a fifth of the engine's per-sample cost."""
+        d = dict(self.__dict__)
+        d["turns"] = [{"question": t.question, "answer": t.answer} for t in self.turns]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Sample:

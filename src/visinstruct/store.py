@@ -116,26 +116,30 @@ class RunStore:
             for r in results:
                 if r.error is not None:
                     self.db.execute(
-                        "INSERT OR REPLACE INTO units VALUES (?, ?, 'failed', ?, 0)", (r.key, r.domain, r.error)
+                        "INSERT OR REPLACE INTO units VALUES (?, ?, 'failed', ?, 0)",
+                        (r.key, r.domain, r.error),
                     )
                     continue
                 self.db.executemany(
                     "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (i.id, i.path, i.width, i.height, i.format, json.dumps(i.provenance, ensure_ascii=False))
+                        (
+                            i.id,
+                            i.path,
+                            i.width,
+                            i.height,
+                            i.format,
+                            json.dumps(i.provenance, ensure_ascii=False),
+                        )
                         for i in r.images
                     ],
                 )
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (s.id, r.seq * 1000 + n, r.key, s.domain, s.type, s.language, s.category, s.status,
-                         json.dumps(s.to_dict(), ensure_ascii=False))
-                        for n, s in enumerate(r.samples)
-                    ],
+                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", r.rows
                 )
                 self.db.execute(
-                    "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, ?)", (r.key, r.domain, len(r.samples))
+                    "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, ?)",
+                    (r.key, r.domain, len(r.rows)),
                 )
 
     def failed_units(self) -> list[tuple[str, str]]:
@@ -172,7 +176,8 @@ class RunStore:
         """(domain, type, status, n) for every group present."""
         return list(
             self.db.execute(
-                "SELECT domain, type, status, COUNT(*) FROM samples GROUP BY domain, type, status ORDER BY 1, 2, 3"
+                "SELECT domain, type, status, COUNT(*) FROM samples"
+                " GROUP BY domain, type, status ORDER BY 1, 2, 3"
             )
         )
 
@@ -181,9 +186,13 @@ class RunStore:
 
 
 class UnitResult:
-    """What one unit produced, ready to commit; `error` set instead when it failed."""
+    """What one unit produced, ready to commit; `error` set instead when it failed.
 
-    __slots__ = ("key", "domain", "seq", "images", "samples", "error")
+    Samples are serialised to database rows where the result is made (a worker process),
+    so the process that commits does as little as possible.
+    """
+
+    __slots__ = ("key", "domain", "seq", "images", "rows", "error")
 
     def __init__(
         self,
@@ -196,5 +205,18 @@ class UnitResult:
     ) -> None:
         self.key, self.domain, self.seq = key, domain, seq
         self.images = images or []
-        self.samples = samples or []
+        self.rows = [
+            (
+                s.id,
+                seq * 1000 + n,
+                key,
+                s.domain,
+                s.type,
+                s.language,
+                s.category,
+                s.status,
+                json.dumps(s.to_dict(), ensure_ascii=False),
+            )
+            for n, s in enumerate(samples or [])
+        ]
         self.error = error

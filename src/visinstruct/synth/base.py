@@ -54,7 +54,9 @@ class Item:
 @cache
 def load_phrasings(name: str) -> dict[str, dict[str, list[str]]]:
     """Phrasing variants of a domain, `key -> lang -> [templates]`, from its YAML file."""
-    text = resources.files("visinstruct.synth").joinpath("phrasings").joinpath(f"{name}.yaml").read_text("utf-8")
+    text = (
+        resources.files("visinstruct.synth").joinpath("phrasings").joinpath(f"{name}.yaml").read_text("utf-8")
+    )
     data = yaml.safe_load(text) or {}
     return data
 
@@ -101,7 +103,9 @@ def distinct_distractors(
     raise ValueError(f"not enough distinct distractors for {correct!r} among {candidates!r}")
 
 
-def numeric_distractors(value: int | float, rng: random.Random, k: int = 3, step: int | float = 1) -> list[str]:
+def numeric_distractors(
+    value: int | float, rng: random.Random, k: int = 3, step: int | float = 1
+) -> list[str]:
     """Plausible wrong numbers: a few steps from `value` first, further ones only if needed."""
 
     def around(ds: tuple[int, ...]) -> list[str]:

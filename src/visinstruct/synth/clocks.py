@@ -38,11 +38,25 @@ class Clocks(SynthDomain):
 
         # multiple choice: swapped hands, off by an hour, off by 5-10 minutes
         swapped = (m // 5) or 12, (h % 12) * 5
-        cands = [hhmm(*swapped), hhmm(*add(h, m, 1, 0)), hhmm(*add(h, m, -1, 0)), hhmm(*add(h, m, 0, 5)),
-                 hhmm(*add(h, m, 0, -5)), hhmm(*add(h, m, 0, 10))]
+        cands = [
+            hhmm(*swapped),
+            hhmm(*add(h, m, 1, 0)),
+            hhmm(*add(h, m, -1, 0)),
+            hhmm(*add(h, m, 0, 5)),
+            hhmm(*add(h, m, 0, -5)),
+            hhmm(*add(h, m, 0, 10)),
+        ]
         q = self.say(rng, "read_time", lang)
-        qs.append(Question("multiple_choice", "time_reading", [(q, "")], correct=time,
-                           distractors=distinct_distractors(time, cands, rng), phrasing="read_time"))
+        qs.append(
+            Question(
+                "multiple_choice",
+                "time_reading",
+                [(q, "")],
+                correct=time,
+                distractors=distinct_distractors(time, cands, rng),
+                phrasing="read_time",
+            )
+        )
 
         # judgement: one true, one false with a plausible wrong time
         wrong = rng.choice(distinct_distractors(time, cands, rng))
@@ -57,14 +71,21 @@ class Clocks(SynthDomain):
         mark = (m // 5) or 12
         turns = [
             (self.say(rng, "hour_hand", lang), self.say(rng, "hour_hand_answer", lang, hour=h)),
-            (self.say(rng, "minute_hand", lang),
-             self.say(rng, "minute_hand_answer", lang, mark=mark, minute=m, time=time)),
-            (self.say(rng, "later", lang, hours=dh, minutes=dm),
-             self.say(rng, "later_answer", lang, time=time, minutes=dm, mid=mid, hours=dh, result=result)),
+            (
+                self.say(rng, "minute_hand", lang),
+                self.say(rng, "minute_hand_answer", lang, mark=mark, minute=m, time=time),
+            ),
+            (
+                self.say(rng, "later", lang, hours=dh, minutes=dm),
+                self.say(rng, "later_answer", lang, time=time, minutes=dm, mid=mid, hours=dh, result=result),
+            ),
         ]
         qs.append(Question("long_vqa", "time_arithmetic", turns, phrasing="hour_hand"))
-        return Item([img], {"hour": h, "minute": m, "time": time, "later": {"hours": dh, "minutes": dm,
-                                                                          "result": result}}, qs)
+        return Item(
+            [img],
+            {"hour": h, "minute": m, "time": time, "later": {"hours": dh, "minutes": dm, "result": result}},
+            qs,
+        )
 
     def draw(self, rng: random.Random, h: int, m: int):
         size = rng.choice((320, 384, 448, 512))
@@ -98,5 +119,7 @@ class Clocks(SynthDomain):
         return img
 
     @staticmethod
-    def _hand(draw: ImageDraw.ImageDraw, cx: float, cy: float, a: float, length: float, width: int, fill) -> None:
+    def _hand(
+        draw: ImageDraw.ImageDraw, cx: float, cy: float, a: float, length: float, width: int, fill
+    ) -> None:
         draw.line([(cx, cy), (cx + length * math.cos(a), cy + length * math.sin(a))], fill=fill, width=width)

@@ -77,7 +77,9 @@ def color_name(color: tuple[str, str, tuple], lang: str) -> str:
     return color[1] if lang == "zh" else color[0]
 
 
-def canvas(rng: random.Random, w: int, h: int, plain: bool = False) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+def canvas(
+    rng: random.Random, w: int, h: int, plain: bool = False
+) -> tuple[Image.Image, ImageDraw.ImageDraw]:
     """A new RGB canvas with a light background: plain, two-tone band or faint grid."""
     bg = rng.choice(BACKGROUNDS)
     img = Image.new("RGB", (w, h), bg)

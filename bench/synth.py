@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Synthetic throughput: images/s through the whole engine, and its overhead.
+
+The engine run draws, encodes, hashes and stores every image, finishes and checks its
+instructions, and commits everything to the run's SQLite. The bare run draws and encodes
+the same images on the same number of processes and does nothing else. The overhead
+ratio is engine time ÷ bare time (targets on a 2-core machine: ≥ 100 images/s using
+both cores, overhead ≤ 1.25×).
+
+    python bench/synth.py [--per-domain 150] [--workers 2] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from visinstruct.engine import encode_png, plan, run
+from visinstruct.recipe import parse_recipe
+from visinstruct.synth import REGISTRY, get_domain
+
+
+def cpu_seconds() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def bare_chunk(tasks) -> int:
+    """Draw and encode, nothing else: the floor the engine is measured against."""
+    n = 0
+    for t in tasks:
+        item = get_domain(t.domain).make(random.Random(t.seed), t.lang)
+        for img in item.images:
+            encode_png(img)
+            n += 1
+    return n
+
+
+def bare(tasks, workers: int) -> tuple[float, int, float]:
+    size = max(1, min(16, len(tasks) // (workers * 8)))
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        n = sum(pool.map(bare_chunk, chunks))
+    return time.perf_counter() - t0, n, cpu_seconds() - c0
+
+
+def engine(recipe, workers: int) -> tuple[float, int, float, int]:
+    with tempfile.TemporaryDirectory() as d:
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        summary = run(recipe, d, workers=workers)
+        wall = time.perf_counter() - t0
+        cpu = cpu_seconds() - c0
+        n_images = sum(len(files) for _, _, files in os.walk(d + "/images"))
+        return wall, n_images, cpu, summary.samples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-domain", type=int, default=150)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeat", type=int, default=3, help="best of N for each side")
+    ap.add_argument("--domains", default=",".join(sorted(REGISTRY)))
+    a = ap.parse_args()
+    domains = a.domains.split(",")
+    recipe = parse_recipe(
+        {
+            "name": "bench",
+            "seed": 0,
+            "languages": ["en", "zh"],
+            "synthetic": {d: a.per_domain for d in domains},
+        }
+    )
+    tasks = plan(recipe)
+    for d in domains:  # warm the import and font caches of this process for both sides alike
+        get_domain(d)
+
+    best_bare = best_engine = None
+    for _ in range(a.repeat):
+        b = bare(tasks, a.workers)
+        e = engine(recipe, a.workers)
+        best_bare = b if best_bare is None or b[0] < best_bare[0] else best_bare
+        best_engine = e if best_engine is None or e[0] < best_engine[0] else best_engine
+    bw, bn, bcpu = best_bare
+    ew, en, ecpu, samples = best_engine
+    cores = a.workers
+    print(
+        f"machine: {os.cpu_count()} cores; workers={a.workers}; "
+        f"{len(tasks)} items over {len(domains)} domains"
+    )
+    print(
+        f"bare   render+encode : {bn / bw:8.1f} images/s  ({bn} images in {bw:.2f} s, "
+        f"CPU use {bcpu / bw / cores:.0%} of {cores} cores)"
+    )
+    print(
+        f"engine full pipeline : {en / ew:8.1f} images/s  ({en} images, {samples} samples in {ew:.2f} s, "
+        f"CPU use {ecpu / ew / cores:.0%} of {cores} cores)"
+    )
+    ratio = ew / bw
+    print(f"overhead ratio (engine time / bare time, same images): {ratio:.2f}x   target <= 1.25x")
+    print(f"throughput vs target: {en / ew / 100:.2f}x of 100 images/s")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

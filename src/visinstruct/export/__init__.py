@@ -1,0 +1,48 @@
+"""Export a run's samples to the formats training code reads.
+
+`export(store, fmt, out)` writes one output file at `out` (its folder is created) and, for
+file-based formats, the images beside it as `images/<id>.<ext>`. Only samples whose status
+is in `include` are written; by default the accepted and edited ones.
+
+Formats: jsonl (our full records), llava, sharegpt (LLaMA-Factory), internvl, parquet
+(images embedded, loadable with Hugging Face `datasets`) and dataengine (MLLM-DataEngine
+multiple-choice rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from visinstruct.errors import ExportError
+from visinstruct.export import dataengine, internvl, jsonl, llava, parquet, sharegpt
+from visinstruct.export.common import DEFAULT_INCLUDE, ExportSummary, check_include
+from visinstruct.store import RunStore
+
+__all__ = ["FORMATS", "ExportSummary", "export"]
+
+FORMATS: dict[str, Callable[[RunStore, Path, tuple[str, ...]], ExportSummary]] = {
+    "jsonl": jsonl.write,
+    "llava": llava.write,
+    "sharegpt": sharegpt.write,
+    "internvl": internvl.write,
+    "parquet": parquet.write,
+    "dataengine": dataengine.write,
+}
+
+
+def export(
+    store: RunStore, fmt: str, out: str | Path, include: Iterable[str] = DEFAULT_INCLUDE
+) -> ExportSummary:
+    """Write the samples of `store` whose status is in `include` to `out` in format `fmt`."""
+    writer = FORMATS.get(fmt)
+    if writer is None:
+        raise ExportError(f"unknown export format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    statuses = check_include(include)
+    path = Path(out)
+    if path.is_dir():
+        raise ExportError(f"{path} is a directory; give the path of the file to write")
+    try:
+        return writer(store, path, statuses)
+    except OSError as e:
+        raise ExportError(f"cannot write the {fmt} export to {path}: {e.strerror or e}") from None

@@ -1,0 +1,26 @@
+"""Our full records, one JSON object a line, with image paths beside the original image ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from visinstruct.export.common import ExportSummary, Images, atomic_text, dumps
+from visinstruct.store import RunStore
+
+
+def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary:
+    images = Images(store, out.parent)
+    n = 0
+    with atomic_text(out) as f:
+        for sample in store.iter_samples(include):
+            paths = [im.rel for im in images.of(sample)]
+            record = {}
+            for key, value in sample.to_dict().items():
+                if key == "images":
+                    record["images"] = paths
+                    record["image_ids"] = value
+                else:
+                    record[key] = value
+            f.write(dumps(record) + "\n")
+            n += 1
+    return ExportSummary("jsonl", out, n, images.count)

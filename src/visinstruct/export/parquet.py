@@ -1,0 +1,99 @@
+"""A Parquet file with the images embedded, in the layout Hugging Face `datasets` reads.
+
+Written with pyarrow alone (no `datasets` import): the `images` column holds
+`list<struct<bytes, path>>` and the schema metadata `huggingface` declares it a sequence of
+`Image` features, so `load_dataset("parquet", data_files=...)` decodes PIL images. Rows are
+written in row groups of `ROW_GROUP_SIZE`, so at most one group's images are in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from visinstruct.errors import ExportError
+from visinstruct.export.common import ExportSummary, Images, atomic_path
+from visinstruct.records import Sample
+from visinstruct.store import RunStore
+
+ROW_GROUP_SIZE = 256
+
+_STRING = {"dtype": "string", "_type": "Value"}
+_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+_TURN = pa.struct([("question", pa.string()), ("answer", pa.string())])
+
+# (column, arrow type, `datasets` feature). "Sequence" is read by every `datasets` version
+# since 2.x (newer ones turn it into `List`).
+COLUMNS: list[tuple[str, pa.DataType, Any]] = [
+    ("id", pa.string(), _STRING),
+    ("images", pa.list_(_IMAGE), {"feature": {"_type": "Image"}, "_type": "Sequence"}),
+    ("image_ids", pa.list_(pa.string()), {"feature": _STRING, "_type": "Sequence"}),
+    ("domain", pa.string(), _STRING),
+    ("type", pa.string(), _STRING),
+    ("language", pa.string(), _STRING),
+    ("category", pa.string(), _STRING),
+    ("turns", pa.list_(_TURN), [{"question": _STRING, "answer": _STRING}]),
+    ("options", pa.list_(pa.string()), {"feature": _STRING, "_type": "Sequence"}),
+    ("answer_letter", pa.string(), _STRING),
+    ("short_answer", pa.string(), _STRING),
+    ("status", pa.string(), _STRING),
+    ("checks", pa.string(), _STRING),  # JSON
+    ("provenance", pa.string(), _STRING),  # JSON
+]
+
+
+def schema() -> pa.Schema:
+    features = {name: feature for name, _, feature in COLUMNS}
+    meta = json.dumps({"info": {"features": features}})
+    return pa.schema([(name, typ) for name, typ, _ in COLUMNS], metadata={b"huggingface": meta.encode()})
+
+
+def _row(sample: Sample, images: Images) -> dict[str, Any]:
+    embedded = []
+    for im in images.of(sample):
+        try:
+            data = im.src.read_bytes()
+        except OSError as e:
+            raise ExportError(f"sample {sample.id}: cannot read image file {im.src} ({e.strerror})") from None
+        embedded.append({"bytes": data, "path": im.name})
+    return {
+        "id": sample.id,
+        "images": embedded,
+        "image_ids": list(sample.images),
+        "domain": sample.domain,
+        "type": sample.type,
+        "language": sample.language,
+        "category": sample.category,
+        "turns": [{"question": t.question, "answer": t.answer} for t in sample.turns],
+        "options": list(sample.options),
+        "answer_letter": sample.answer_letter,
+        "short_answer": sample.short_answer,
+        "status": sample.status,
+        "checks": json.dumps(sample.checks, ensure_ascii=False),
+        "provenance": json.dumps(sample.provenance, ensure_ascii=False),
+    }
+
+
+def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary:
+    images = Images(store, None)
+    sch = schema()
+    n = 0
+    with atomic_path(out) as tmp:
+        writer = pq.ParquetWriter(tmp, sch)
+        try:
+            batch: list[dict[str, Any]] = []
+            for sample in store.iter_samples(include):
+                batch.append(_row(sample, images))
+                n += 1
+                if len(batch) >= ROW_GROUP_SIZE:
+                    writer.write_table(pa.Table.from_pylist(batch, schema=sch))
+                    batch = []
+            if batch:
+                writer.write_table(pa.Table.from_pylist(batch, schema=sch))
+        finally:
+            writer.close()
+    return ExportSummary("parquet", out, n, images.count)
