@@ -12,7 +12,7 @@ from rich.table import Table
 from visinstruct.errors import VisinstructError
 
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)  # piped output: don't squeeze tables
 
 FORMATS = ("jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine")
 STATUSES = ("accepted", "edited", "needs_review", "rejected")
@@ -100,6 +100,7 @@ def status_cmd(run_dir: Path) -> None:
                 totals[s] += by.get(s, 0)
         table.add_row("[bold]total", "", *(f"[bold]{totals[s]}" for s in STATUSES))
         out.print(table)
+        _print_spend(store)
         failed = store.failed_units()
         if failed:
             out.print(f"[yellow]{len(failed)} items failed:[/]")
@@ -107,6 +108,55 @@ def status_cmd(run_dir: Path) -> None:
                 out.print(f"  {key}: {err}", markup=False)
             if len(failed) > 50:
                 out.print(f"  … and {len(failed) - 50} more")
+
+
+def _print_spend(store) -> None:
+    """Model calls and their cost, per endpoint and stage, and the commonest failure reasons."""
+    from visinstruct.models.ledger import ledger_rows
+
+    rows = ledger_rows(store.db)
+    if not rows:
+        return
+    table = Table(title="model calls")
+    for col in (
+        "endpoint",
+        "stage",
+        "model",
+        "sent",
+        "cached",
+        "failed",
+        "retries",
+        "tokens in",
+        "tokens out",
+        "cost (USD)",
+    ):
+        table.add_column(col, justify="left" if col in ("endpoint", "stage", "model") else "right")
+    total = 0.0
+    for endpoint, stage, model, sent, cached, failed, retries, tin, tout, cost in rows:
+        total += cost
+        table.add_row(
+            endpoint,
+            stage,
+            model,
+            str(sent),
+            str(cached),
+            str(failed),
+            str(retries),
+            f"{tin:,}",
+            f"{tout:,}",
+            f"{cost:.4f}",
+        )
+    table.add_row("[bold]total", "", "", "", "", "", "", "", "", f"[bold]{total:.4f}")
+    out.print(table)
+    reasons = list(
+        store.db.execute(
+            "SELECT reason, COUNT(*) FROM model_failures GROUP BY reason ORDER BY 2 DESC LIMIT 10"
+        )
+    )
+    if reasons:
+        out.print("[yellow]model failures (kept with their raw replies in run.db, table model_failures):[/]")
+        for reason, n in reasons:
+            out.print(f"  {n:>6}  {reason}", markup=False)
 
 
 @cli.command("export")
