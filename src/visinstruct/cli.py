@@ -34,7 +34,8 @@ def cli() -> None:
 )
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: all cores).")
 @click.option("--no-export", is_flag=True, help="Skip the recipe's exports.")
-def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="Print requests, tokens and cost per stage; send nothing.")
+def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool, dry_run: bool) -> None:
     """Run RECIPE into --run-dir, then write the recipe's exports."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -43,6 +44,9 @@ def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool) -
     from visinstruct.store import RunStore
 
     rec = load_recipe(recipe)
+    if dry_run:
+        _dry_run(rec, run_dir)
+        return
     RunStore(run_dir).close()  # fail on an unusable run directory before drawing progress
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -52,17 +56,33 @@ def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool) -
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task(f"{rec.name}: items", total=None)
+        tasks: dict[str, object] = {}
+
+        def stage(name: str, done: int, total: int | None) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"{rec.name}: {name}", total=total)
+            bar.update(tasks[name], completed=done, total=total)
+
         summary = run(
             rec,
             run_dir,
             workers=workers,
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            on_progress=(lambda done, total: stage("synthetic items", done, total))
+            if rec.synthetic
+            else None,
+            on_stage=stage,
         )
-    console.print(
-        f"{summary.made} items made, {summary.skipped} already done, {summary.failed} failed; "
-        f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)"
-    )
+    if rec.synthetic:
+        console.print(
+            f"{summary.made} synthetic items made, {summary.skipped} already done, {summary.failed} failed"
+        )
+    for name, c in summary.stages.items():
+        console.print(
+            f"{name}: {c.done} done, {c.failed} failed" + (f", {c.skipped} not sent" if c.skipped else "")
+        )
+    console.print(f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)")
+    if summary.budget_reached:
+        console.print("[yellow]the budget is spent: raise budget_usd and run again to continue[/]")
     if not no_export:
         from visinstruct.export import export
 
@@ -70,11 +90,49 @@ def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool) -
             for spec in rec.export:
                 res = export(store, spec.format, store.dir / "exports" / spec.out, include=spec.include)
                 console.print(f"  {spec.format:<10} {res.n_samples:>6} samples → {res.path}")
-    if summary.failed:
+    failed = summary.failed + sum(c.failed for c in summary.stages.values())
+    if failed:
         console.print(
-            f"[yellow]{summary.failed} items failed; `visinstruct status {run_dir}` lists why; "
+            f"[yellow]{failed} failed; `visinstruct status {run_dir}` lists why; "
             "running again retries them[/]"
         )
+
+
+def _dry_run(rec, run_dir: Path) -> None:
+    """What the recipe would send, per stage, before anything is sent."""
+    from visinstruct.models import run_async
+    from visinstruct.pipeline import Pipeline
+
+    if rec.synthetic:
+        n = sum(s.count for s in rec.synthetic.values())
+        out.print(f"synthetic: {n} items, drawn offline (no model requests)")
+    if not rec.sources:
+        return
+    estimates = run_async(Pipeline(rec, None, Path.cwd(), run_dir=run_dir).estimate())
+    table = Table(title="dry run: model requests (nothing sent)")
+    for col in ("stage", "endpoint", "model", "requests", "cached", "tokens in", "tokens out", "cost (USD)"):
+        table.add_column(col, justify="left" if col in ("stage", "endpoint", "model") else "right")
+    total = 0.0
+    for e in estimates:
+        total += e.cost_usd
+        table.add_row(
+            e.stage,
+            e.endpoint,
+            e.model,
+            str(e.requests),
+            str(e.cached),
+            f"{e.input_tokens:,}",
+            f"{e.output_tokens:,}",
+            f"{e.cost_usd:.4f}",
+        )
+    table.add_row(
+        "[bold]total", "", "", str(sum(e.requests for e in estimates)), "", "", "", f"[bold]{total:.4f}"
+    )
+    out.print(table)
+    out.print(
+        "estimates: text at ~4 characters a token, images by the tile rule, outputs at max_tokens; "
+        "domain assignment not counted"
+    )
 
 
 @cli.command("status")
@@ -101,6 +159,15 @@ def status_cmd(run_dir: Path) -> None:
         table.add_row("[bold]total", "", *(f"[bold]{totals[s]}" for s in STATUSES))
         out.print(table)
         _print_spend(store)
+        n_inputs = store.db.execute("SELECT COUNT(*) FROM inputs").fetchone()[0]
+        rejected = store.rejected_inputs()
+        if n_inputs:
+            out.print(f"source images: {n_inputs - len(rejected)} stored, {len(rejected)} rejected")
+        for ref, err in rejected[:200]:
+            why = err if err.startswith(ref) else f"{ref}: {err}"
+            out.print(f"  rejected {why}", markup=False, soft_wrap=True)
+        if len(rejected) > 200:
+            out.print(f"  … and {len(rejected) - 200} more")
         failed = store.failed_units()
         if failed:
             out.print(f"[yellow]{len(failed)} items failed:[/]")
@@ -181,18 +248,40 @@ def export_cmd(run_dir: Path, fmt: str, out: Path, include: tuple[str, ...]) -> 
 
 
 @cli.command("domains")
-def domains_cmd() -> None:
-    """List the domains a recipe can use."""
+@click.option(
+    "--domains-dir",
+    "extra",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A domain YAML file or folder of them, added to the catalog (repeatable).",
+)
+def domains_cmd(extra: tuple[Path, ...]) -> None:
+    """List the domains a recipe can use, with their seed-question counts."""
+    from visinstruct.domains import load_catalog
     from visinstruct.synth import REGISTRY, get_domain
 
-    table = Table(title="synthetic domains (offline, exact facts)")
-    table.add_column("name")
-    table.add_column("images")
-    table.add_column("description")
+    table = Table(title="domain catalog: seed questions per family (en / zh)")
+    for col in ("domain", "title", "judgement", "choice", "open", "from"):
+        table.add_column(col, justify="right" if col in ("judgement", "choice", "open") else "left")
+    catalog = load_catalog(extra)
+    for name, d in sorted(catalog.items()):
+        c = d.counts()
+        table.add_row(
+            name,
+            d.title.en,
+            *(f"{c[(f, 'en')]} / {c[(f, 'zh')]}" for f in ("judgement", "choice", "open")),
+            d.source,
+        )
+    out.print(table)
+    out.print(f"{len(catalog)} catalog domains")
+    synth = Table(title="synthetic domains (offline, exact facts)")
+    synth.add_column("name")
+    synth.add_column("images")
+    synth.add_column("description")
     for name in sorted(REGISTRY):
         d = get_domain(name)
-        table.add_row(name, str(d.images_per_item), d.description)
-    out.print(table)
+        synth.add_row(name, str(d.images_per_item), d.description)
+    out.print(synth)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -117,6 +117,8 @@ class RunSummary:
     failed: int
     samples: int
     seconds: float
+    stages: dict = field(default_factory=dict)  # model-driven stages: name → StageCounts
+    budget_reached: bool = False
 
 
 def run(
@@ -125,6 +127,7 @@ def run(
     *,
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_stage: Callable[[str, int, int | None], None] | None = None,
     commit_every: float = 0.5,
 ) -> RunSummary:
     """Make every unit of `recipe` not yet in `run_dir`; returns what happened."""
@@ -158,8 +161,22 @@ def run(
         flush()
         if on_progress:
             on_progress(len(tasks) - len(todo) + made + failed, len(tasks))
+        stages, budget = {}, False
+        if recipe.sources:
+            from visinstruct.models import run_async
+            from visinstruct.pipeline import Pipeline
+
+            result = run_async(Pipeline(recipe, store, Path.cwd(), on_stage).run(workers=n_workers))
+            stages, budget = result.stages, result.budget_reached
         return RunSummary(
-            len(tasks), len(tasks) - len(todo), made, failed, store.count_samples(), time.perf_counter() - t0
+            len(tasks),
+            len(tasks) - len(todo),
+            made,
+            failed,
+            store.count_samples(),
+            time.perf_counter() - t0,
+            stages,
+            budget,
         )
     finally:
         store.close()

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from visinstruct.errors import RecipeError
+from visinstruct.models.endpoints import Endpoint
 from visinstruct.synth import REGISTRY
 
 Language = Literal["en", "zh"]
@@ -43,6 +44,50 @@ class ExportSpec(Strict):
         return v
 
 
+class SourceSpec(Strict):
+    """Where images come from: exactly one of folder, manifest, hf, urls."""
+
+    folder: str | None = None  # recursive; the first sub-folder names the domain
+    manifest: str | None = None  # JSONL or CSV: path or url, domain, tags, text
+    hf: str | None = None  # a Hugging Face dataset: a local path (or a Hub name)
+    urls: str | None = None  # a text file, one image URL per line
+    split: str = "train"
+    image_column: str = "image"
+    domain_column: str | None = None
+    text_column: str | None = None
+    domain: str | None = None  # the domain of every image of this source
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> SourceSpec:
+        given = [k for k in ("folder", "manifest", "hf", "urls") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of folder, manifest, hf, urls")
+        return self
+
+
+class CaptionSpec(Strict):
+    endpoint: str = "vlm"
+    languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
+    max_tokens: int = Field(default=700, ge=16)
+    temperature: float = Field(default=0.2, ge=0, le=2)
+
+
+class InstructionSpec(Strict):
+    endpoint: str = "llm"
+    languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
+    seeds_per_prompt: int = Field(default=3, ge=0, le=10)
+    per_request: dict[InstructionType, int] = Field(
+        default_factory=lambda: {"judgement": 4, "multiple_choice": 3, "short_vqa": 3, "long_vqa": 3},
+        description="questions per request (rounds for long_vqa)",
+    )
+    quotas: dict[str, dict[InstructionType, int]] = Field(
+        default_factory=dict, description="at most this many samples per domain × type"
+    )
+    max_tokens: int = Field(default=1200, ge=16)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+
+
 class Recipe(Strict):
     name: str = "run"
     seed: int = 0
@@ -51,6 +96,23 @@ class Recipe(Strict):
     synthetic: dict[str, SynthSpec] = Field(default_factory=dict)
     workers: int | None = Field(default=None, ge=1, description="processes; default: all cores")
     export: list[ExportSpec] = Field(default_factory=list)
+    sources: list[SourceSpec] = Field(default_factory=list)
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+    caption: CaptionSpec = Field(default_factory=CaptionSpec)
+    instructions: InstructionSpec = Field(default_factory=InstructionSpec)
+    assign_domains: bool = True  # let the LLM choose a domain when the source gives none
+    domains_dir: list[str] = Field(default_factory=list, description="extra domain files or folders")
+    prompts_dir: str | None = None
+    cache: str | None = Field(default=None, description="response cache file; default: <run-dir>/cache.db")
+    budget_usd: float | None = Field(default=None, gt=0)
+    prices: str | None = None  # a price table overriding the built-in one
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def named_endpoints(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: ({**e, "name": k} if isinstance(e, dict) else e) for k, e in v.items()}
+        return v
 
     @field_validator("synthetic", mode="before")
     @classmethod
@@ -73,8 +135,15 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def has_work(self) -> Recipe:
-        if not self.synthetic:
-            raise ValueError("the recipe makes nothing: add a `synthetic:` section with domain counts")
+        if not self.synthetic and not self.sources:
+            raise ValueError("the recipe makes nothing: add `synthetic:` domain counts or `sources:`")
+        if self.sources:
+            for stage, spec in (("caption", self.caption), ("instructions", self.instructions)):
+                if spec.endpoint not in self.endpoints:
+                    known = ", ".join(self.endpoints) or "none"
+                    raise ValueError(
+                        f"{stage}.endpoint {spec.endpoint!r} is not in endpoints (defined: {known})"
+                    )
         return self
 
 

@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS samples (
     type TEXT NOT NULL, language TEXT NOT NULL, category TEXT, status TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inputs (
+    seq INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, image_id TEXT, domain TEXT, error TEXT
+);
+CREATE TABLE IF NOT EXISTS contexts (
+    image_id TEXT NOT NULL, kind TEXT NOT NULL, language TEXT NOT NULL, text TEXT,
+    data TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (image_id, kind, language)
+);
 CREATE INDEX IF NOT EXISTS samples_seq ON samples (seq);
 CREATE INDEX IF NOT EXISTS samples_status ON samples (status, domain, type);
 """
@@ -141,6 +148,58 @@ class RunStore:
                     "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, ?)",
                     (r.key, r.domain, len(r.rows)),
                 )
+
+    # -- inputs (source images) and contexts ------------------------------------------------
+    def input_refs(self) -> set[str]:
+        """Source references already taken in (stored, or rejected with a reason)."""
+        return {r for (r,) in self.db.execute("SELECT ref FROM inputs")}
+
+    def add_inputs(self, rows: Iterable[tuple[str, str | None, str | None, str | None]]) -> None:
+        """(ref, image_id, domain, error) per source image, in the order they came."""
+        with self.db:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO inputs (ref, image_id, domain, error) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def inputs(self) -> list[tuple[int, str, str, str | None]]:
+        """(seq, ref, image_id, domain) of every stored source image, in arrival order."""
+        return list(
+            self.db.execute(
+                "SELECT seq, ref, image_id, domain FROM inputs WHERE image_id IS NOT NULL ORDER BY seq"
+            )
+        )
+
+    def rejected_inputs(self) -> list[tuple[str, str]]:
+        return list(self.db.execute("SELECT ref, error FROM inputs WHERE error IS NOT NULL ORDER BY seq"))
+
+    def set_input_domain(self, image_id: str, domain: str) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE inputs SET domain=? WHERE image_id=? AND domain IS NULL", (domain, image_id)
+            )
+
+    def put_contexts(self, rows: Iterable[tuple[str, str, str, str | None, dict]]) -> None:
+        """(image_id, kind, language, text, data): a caption, a chosen domain, ..."""
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO contexts VALUES (?, ?, ?, ?, ?)",
+                [(i, k, lang, t, json.dumps(d, ensure_ascii=False)) for i, k, lang, t, d in rows],
+            )
+
+    def contexts(self, kind: str) -> dict[tuple[str, str], tuple[str | None, dict]]:
+        """(image_id, language) → (text, data) for one kind of context."""
+        return {
+            (i, lang): (t, json.loads(d))
+            for i, lang, t, d in self.db.execute(
+                "SELECT image_id, language, text, data FROM contexts WHERE kind=?", (kind,)
+            )
+        }
+
+    def contexts_data(self, image_id: str, kind: str, language: str) -> dict:
+        row = self.db.execute(
+            "SELECT data FROM contexts WHERE image_id=? AND kind=? AND language=?", (image_id, kind, language)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
 
     def failed_units(self) -> list[tuple[str, str]]:
         return list(self.db.execute("SELECT key, error FROM units WHERE state='failed' ORDER BY key"))

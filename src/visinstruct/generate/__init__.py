@@ -1,0 +1,1 @@
+"""Model-driven generation: captions, domain assignment, instructions from context."""

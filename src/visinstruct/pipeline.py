@@ -1,0 +1,481 @@
+"""The MMInstruct engine: your images → captions → domains → four instruction types.
+
+Each stage is resumable on its own: images are taken in once (by source reference),
+a caption or a chosen domain is stored as the image's context, and each
+(image, type, language) request is a unit committed together with its samples. Every
+model call goes through the one `ModelClient` (cache, limits, retries, ledger), so a
+re-run sends only what is missing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from visinstruct.domains import Domain, load_catalog
+from visinstruct.errors import VisinstructError
+from visinstruct.generate.caption import caption_request
+from visinstruct.generate.instruct import FAMILY, instruction_request, samples_from
+from visinstruct.generate.schemas import domain_choice
+from visinstruct.models import ChatRequest, ModelClient
+from visinstruct.models.endpoints import expand_env, load_prices
+from visinstruct.prompts import load_prompt
+from visinstruct.recipe import Recipe, SourceSpec
+from visinstruct.store import RunStore, UnitResult
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class StageCounts:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class PipelineSummary:
+    stages: dict[str, StageCounts] = field(default_factory=dict)
+    budget_reached: bool = False
+
+
+def source_items(spec: SourceSpec, base: Path) -> Iterator:
+    """The items of one recipe source, in a stable order."""
+    from visinstruct import sources
+
+    def at(p: str) -> Path:
+        q = Path(expand_env(p))
+        return q if q.is_absolute() else base / q
+
+    if spec.folder:
+        items = sources.iter_folder(at(spec.folder))
+    elif spec.manifest:
+        items = sources.iter_manifest(at(spec.manifest))
+    elif spec.hf:
+        local = at(spec.hf)
+        items = sources.iter_hf(
+            str(local) if local.exists() else expand_env(spec.hf),
+            split=spec.split,
+            image_column=spec.image_column,
+            domain_column=spec.domain_column,
+            text_column=spec.text_column,
+            limit=spec.limit,
+        )
+    else:
+        items = sources.iter_url_list(at(spec.urls))
+    for n, item in enumerate(items):
+        if spec.limit is not None and n >= spec.limit:
+            return
+        if spec.domain and not item.domain:
+            item.domain = spec.domain
+        yield item
+
+
+class Pipeline:
+    """Runs the model-driven stages of a recipe over a run directory."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        store: RunStore | None,
+        base: Path,
+        progress: Progress | None = None,
+        run_dir: Path | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.store = store  # type: ignore[assignment]  # None only for estimates
+        self.run_dir = Path(run_dir) if run_dir else (store.dir if store else Path("."))
+        self.base = base
+        self.progress = progress or (lambda stage, done, total: None)
+        self.catalog = load_catalog(
+            [str(base / d) if not Path(d).is_absolute() else d for d in recipe.domains_dir]
+        )
+        self.caption_prompt = load_prompt("caption", recipe.prompts_dir)
+        self.assign_prompt = load_prompt("assign_domain", recipe.prompts_dir)
+        self.instr_prompt = load_prompt("instructions", recipe.prompts_dir)
+        for item in recipe.sources:
+            if item.domain and item.domain not in self.catalog:
+                raise VisinstructError(f"source domain {item.domain!r} is not in the domain catalog")
+
+    def client(self, read_only: bool = False) -> ModelClient:
+        """The run's model client; `read_only` (estimates) writes nothing anywhere."""
+        r = self.recipe
+        prices = load_prices(str(self.base / r.prices)) if r.prices else None
+        cache: Path | None = Path(r.cache) if r.cache else self.run_dir / "cache.db"
+        if read_only and not cache.exists():
+            cache = None
+        db = None if read_only or self.store is None else self.store.db
+        return ModelClient(
+            r.endpoints, cache=cache, db=db, budget_usd=r.budget_usd, prices=prices, seed=r.seed
+        )
+
+    # -- stage 1: images in ------------------------------------------------------------------
+    async def ingest(self, workers: int | None = None) -> StageCounts:
+        from visinstruct import sources
+
+        counts = StageCounts()
+        known = self.store.input_refs()
+        items = [
+            it for spec in self.recipe.sources for it in source_items(spec, self.base) if it.ref not in known
+        ]
+        counts.skipped = len(known)
+        if any(it.url and it.data is None and not it.error for it in items):
+            items = await sources.download(items)  # copies, with bytes or the reason it failed
+        rows = []
+        for n, res in enumerate(sources.ingest(items, self.store.dir, workers=workers)):
+            domain = res.item.domain if res.item.domain in self.catalog else None
+            rows.append((res.item.ref, res.image.id if res.image else None, domain, res.error))
+            if res.image is not None:
+                self.store.db.execute(
+                    "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        res.image.id,
+                        res.image.path,
+                        res.image.width,
+                        res.image.height,
+                        res.image.format,
+                        _json(res.image.provenance),
+                    ),
+                )
+            counts.done += res.error is None
+            counts.failed += res.error is not None
+            if len(rows) >= 64:
+                self.store.add_inputs(rows)
+                rows = []
+            self.progress("images", n + 1, len(items))
+        self.store.add_inputs(rows)
+        return counts
+
+    # -- stage 2: captions -------------------------------------------------------------------
+    def caption_requests(self, pending_only: bool = True) -> list[ChatRequest]:
+        spec = self.recipe.caption
+        have = self.store.contexts("caption") if pending_only else {}
+        reqs = []
+        for _seq, _ref, image_id, domain in self.store.inputs():
+            rec = self.store.image(image_id)
+            prov = rec.provenance
+            for lang in spec.languages:
+                if (image_id, lang) in have:
+                    continue
+                reqs.append(
+                    caption_request(
+                        self.caption_prompt,
+                        image=str(self.store.dir / rec.path),
+                        image_id=image_id,
+                        lang=lang,
+                        endpoint=spec.endpoint,
+                        domain=self.catalog.get(domain) if domain else None,
+                        known_text=prov.get("known_text"),
+                        max_tokens=spec.max_tokens,
+                        temperature=spec.temperature,
+                        meta=(image_id, lang),
+                    )
+                )
+        return reqs
+
+    async def captions(self, client: ModelClient) -> StageCounts:
+        counts = StageCounts()
+        reqs = self.caption_requests()
+        rows = []
+        async for n, out in _enumerate(client.stream(reqs)):
+            image_id, lang = out.request.meta
+            if out.ok and out.text and out.text.strip():
+                rows.append(
+                    (
+                        image_id,
+                        "caption",
+                        lang,
+                        out.text.strip(),
+                        {
+                            "model": client.model.get(out.request.endpoint) or out.request.endpoint,
+                            "prompt": self.caption_prompt.ref,
+                            "request": out.key,
+                        },
+                    )
+                )
+                counts.done += 1
+            elif out.skipped:
+                counts.skipped += 1
+            else:
+                counts.failed += 1
+            if len(rows) >= 64:
+                self.store.put_contexts(rows)
+                rows = []
+            self.progress("captions", n + 1, len(reqs))
+        self.store.put_contexts(rows)
+        return counts
+
+    # -- stage 3: domains --------------------------------------------------------------------
+    async def assign(self, client: ModelClient) -> StageCounts:
+        counts = StageCounts()
+        if not self.recipe.assign_domains:
+            return counts
+        captions = self.store.contexts("caption")
+        names = sorted(self.catalog)
+        schema = domain_choice(names)
+        p = self.assign_prompt
+        reqs = []
+        for _seq, _ref, image_id, domain in self.store.inputs():
+            if domain:
+                continue
+            lang, text = _caption_for(captions, image_id, self.recipe.caption.languages)
+            if text is None:
+                continue
+            listing = "\n".join(f"- {n}: {getattr(self.catalog[n].description, lang)}" for n in names)
+            reqs.append(
+                ChatRequest(
+                    [
+                        {"role": "system", "content": p.text("system", lang=lang)},
+                        {"role": "user", "content": p.text("user", lang=lang, caption=text, domains=listing)},
+                    ],
+                    endpoint=self.recipe.instructions.endpoint,
+                    stage="assign_domain",
+                    params={"max_tokens": 50, "temperature": 0.0},
+                    schema=schema,
+                    meta=image_id,
+                )
+            )
+        async for n, out in _enumerate(client.stream(reqs)):
+            if out.ok:
+                self.store.set_input_domain(out.request.meta, out.value.domain)
+                self.store.put_contexts(
+                    [
+                        (
+                            out.request.meta,
+                            "domain",
+                            "",
+                            out.value.domain,
+                            {"prompt": p.ref, "request": out.key},
+                        )
+                    ]
+                )
+                counts.done += 1
+            else:
+                counts.failed += 1
+            self.progress("domains", n + 1, len(reqs))
+        return counts
+
+    # -- stage 4: instructions ---------------------------------------------------------------
+    def instruction_units(self, captions: dict | None = None) -> list[tuple[str, ChatRequest | None, dict]]:
+        """(unit key, request, info) for every planned (image, type, language), quotas applied."""
+        r = self.recipe
+        spec = r.instructions
+        langs = spec.languages or r.languages
+        captions = self.store.contexts("caption") if captions is None else captions
+        planned: dict[tuple[str, str], int] = {}
+        units = []
+        for seq, ref, image_id, domain_name in self.store.inputs():
+            domain = self.catalog.get(domain_name or "")
+            if domain is None:
+                continue
+            prov = self.store.image(image_id).provenance
+            for lang in langs:
+                cap_lang, caption = _caption_for(captions, image_id, [lang, *r.caption.languages])
+                if caption is None:
+                    continue
+                for itype in r.types:
+                    count = spec.per_request.get(itype, 3)
+                    quota = spec.quotas.get(domain.name, {}).get(itype)
+                    expected = 1 if itype == "long_vqa" else count
+                    if quota is not None and planned.get((domain.name, itype), 0) + expected > quota:
+                        continue
+                    planned[(domain.name, itype)] = planned.get((domain.name, itype), 0) + expected
+                    key = f"mm/{image_id[:16]}/{itype}/{lang}"
+                    rng = random.Random(f"{r.seed}:{key}")
+                    seeds = domain.sample_seeds(rng, FAMILY[itype], lang, spec.seeds_per_prompt)
+                    knowledge = _knowledge(prov)
+                    req = instruction_request(
+                        self.instr_prompt,
+                        itype=itype,
+                        lang=lang,
+                        domain=domain,
+                        context=caption,
+                        knowledge=knowledge,
+                        seeds=seeds,
+                        count=count,
+                        endpoint=spec.endpoint,
+                        max_tokens=spec.max_tokens,
+                        temperature=spec.temperature,
+                        meta=key,
+                    )
+                    info = {
+                        "seq": seq,
+                        "ref": ref,
+                        "image_id": image_id,
+                        "domain": domain.name,
+                        "lang": lang,
+                        "itype": itype,
+                        "seeds": [s.id for s in seeds],
+                        "caption": caption,
+                        "caption_language": cap_lang,
+                    }
+                    units.append((key, req, info))
+        return units
+
+    async def instructions(self, client: ModelClient) -> StageCounts:
+        counts = StageCounts()
+        done = self.store.done_units()
+        captions = self.store.contexts("caption")
+        units = [u for u in self.instruction_units(captions) if u[0] not in done]
+        infos = {key: info for key, _, info in units}
+        pending: list[UnitResult] = []
+        async for n, out in _enumerate(client.stream(req for _, req, _ in units)):
+            key = out.request.meta
+            info = infos[key]
+            if out.skipped:
+                counts.skipped += 1
+            elif not out.ok:
+                pending.append(UnitResult(key, info["domain"], 10**6 + info["seq"], error=out.error))
+                counts.failed += 1
+            else:
+                cap_meta = self.store.contexts_data(info["image_id"], "caption", info["caption_language"])
+                samples = list(
+                    samples_from(
+                        info["itype"],
+                        out.value,
+                        image_id=info["image_id"],
+                        domain=info["domain"],
+                        lang=info["lang"],
+                        index=info["seq"],
+                        prompt=self.instr_prompt,
+                        provenance={
+                            "generator": "llm/instructions",
+                            "model": client.model.get(out.request.endpoint),
+                            "endpoint": out.request.endpoint,
+                            "seed_questions": info["seeds"],
+                            "source": info["ref"],
+                            "request": out.key,
+                            "caption_prompt": cap_meta.get("prompt"),
+                            "caption_model": cap_meta.get("model"),
+                            "unit": key,
+                        },
+                        context={"caption": info["caption"], "caption_language": info["caption_language"]},
+                    )
+                )
+                from visinstruct.checks import check_samples
+
+                pending.append(
+                    UnitResult(
+                        key,
+                        info["domain"],
+                        10**6 + info["seq"] * 8 + _slot(info),
+                        samples=list(check_samples(samples)),
+                    )
+                )
+                counts.done += 1
+            if len(pending) >= 64:
+                self.store.commit_units(pending)
+                pending = []
+            self.progress("instructions", n + 1, len(units))
+        self.store.commit_units(pending)
+        return counts
+
+    # -- all of it -----------------------------------------------------------------------------
+    async def run(self, workers: int | None = None) -> PipelineSummary:
+        summary = PipelineSummary()
+        summary.stages["images"] = await self.ingest(workers)
+        async with self.client() as client:
+            summary.stages["captions"] = await self.captions(client)
+            summary.stages["domains"] = await self.assign(client)
+            summary.stages["instructions"] = await self.instructions(client)
+            summary.budget_reached = client.budget_hit
+        return summary
+
+    async def estimate(self) -> list:
+        """Requests, tokens and cost per stage, before anything is sent (nothing is stored)."""
+        from visinstruct.generate.instruct import instruction_request
+
+        client = self.client(read_only=True)
+        spec, ispec = self.recipe.caption, self.recipe.instructions
+        reqs: list[ChatRequest] = []
+        for src in self.recipe.sources:
+            for item in source_items(src, self.base):
+                if item.error:
+                    continue
+                image = item.data if item.data is not None else item.path
+                domain = self.catalog.get(item.domain or "")
+                for lang in spec.languages:
+                    r = caption_request(
+                        self.caption_prompt,
+                        image=image or "",
+                        image_id="",
+                        lang=lang,
+                        endpoint=spec.endpoint,
+                        domain=domain,
+                        known_text=item.known_text,
+                        max_tokens=spec.max_tokens,
+                        temperature=spec.temperature,
+                    )
+                    parts = r.messages[1]["content"]
+                    if image is None:  # a URL is not downloaded for an estimate
+                        parts[1] = {"type": "image_url", "image_url": {"url": item.url}}
+                    else:
+                        parts[1].pop("sha256")
+                    reqs.append(r)
+                placeholder = "x" * (spec.max_tokens * 4)  # a caption as long as it may be
+                domain = domain or self.catalog[sorted(self.catalog)[0]]
+                for lang in ispec.languages or self.recipe.languages:
+                    for itype in self.recipe.types:
+                        seeds = domain.sample_seeds(
+                            random.Random(0), FAMILY[itype], lang, ispec.seeds_per_prompt
+                        )
+                        reqs.append(
+                            instruction_request(
+                                self.instr_prompt,
+                                itype=itype,
+                                lang=lang,
+                                domain=domain,
+                                context=placeholder,
+                                knowledge=item.known_text,
+                                seeds=seeds,
+                                count=ispec.per_request.get(itype, 3),
+                                endpoint=ispec.endpoint,
+                                max_tokens=ispec.max_tokens,
+                                temperature=ispec.temperature,
+                            )
+                        )
+        try:
+            return await client.estimate(reqs)
+        finally:
+            client.cache.db.close()  # read-only: nothing buffered to flush
+
+
+def _slot(info: dict) -> int:
+    return ("judgement", "multiple_choice", "short_vqa", "long_vqa").index(info["itype"]) * 2 + (
+        info["lang"] == "zh"
+    )
+
+
+def _caption_for(captions: dict, image_id: str, langs: list[str]) -> tuple[str, str | None]:
+    for lang in langs:
+        hit = captions.get((image_id, lang))
+        if hit is not None and hit[0]:
+            return lang, hit[0]
+    return (langs[0] if langs else "en"), None
+
+
+def _knowledge(prov: dict) -> str | None:
+    parts = []
+    if prov.get("tags"):
+        parts.append(", ".join(prov["tags"]) if isinstance(prov["tags"], list) else str(prov["tags"]))
+    if prov.get("known_text"):
+        parts.append(str(prov["known_text"]))
+    return "; ".join(parts) or None
+
+
+async def _enumerate(stream):
+    n = 0
+    async for _i, out in stream:
+        yield n, out
+        n += 1
+
+
+def _json(d: dict) -> str:
+    import json
+
+    return json.dumps(d, ensure_ascii=False)
+
+
+__all__ = ["Domain", "Pipeline", "PipelineSummary"]

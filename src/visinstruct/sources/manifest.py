@@ -1,0 +1,174 @@
+"""Images listed in a manifest: JSON Lines or CSV with a header.
+
+Each line (JSONL object or CSV row) names one image by `path` (local, relative to the manifest's
+folder) or `url`, with optional `domain`, `tags` (a list, or a comma-separated string), `text` or
+`known_text` and `license`; any other key is kept in the item's provenance. A relative path must
+stay inside the manifest's folder (after resolving `..` and links); an absolute path is allowed
+only when it points inside it. A line that cannot be used (malformed, no path or url, a path that
+escapes) becomes an item carrying the error, naming the line; the other lines are unaffected.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from visinstruct.sources.ingest import SourceError, SourceItem
+
+_KNOWN = ("path", "url", "domain", "tags", "text", "known_text", "license")
+
+
+def iter_manifest(path: str | os.PathLike[str], format: str | None = None) -> Iterator[SourceItem]:
+    """One item per line of the manifest at `path`, in file order.
+
+    `format` is "jsonl" or "csv"; by default it comes from the extension (.jsonl/.ndjson/.json or
+    .csv), else from the first character (`{` means JSON Lines).
+    """
+    manifest = Path(path)
+    try:
+        with open(manifest, encoding="utf-8-sig", newline="") as f:
+            yield from _iter(manifest, f, format)
+    except OSError as e:
+        raise SourceError(f"{manifest}: cannot read the manifest ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise SourceError(f"{manifest}: not UTF-8 text ({e})") from None
+
+
+def _iter(manifest: Path, f, format: str | None) -> Iterator[SourceItem]:
+    kind = format or _detect(manifest, f)
+    if kind not in ("jsonl", "csv"):
+        raise SourceError(f"{manifest}: unknown manifest format {kind!r} (jsonl or csv)")
+    base = manifest.parent.resolve()
+    rows = _jsonl_rows(manifest, f) if kind == "jsonl" else _csv_rows(manifest, f)
+    for line, row in rows:
+        if isinstance(row, str):  # the line could not be parsed: row is the reason
+            ref = f"{manifest.name}:{line}"
+            yield SourceItem(ref=ref, provenance=_prov(manifest, line), error=f"{ref}: {row}")
+        else:
+            yield _item(row, line, manifest, base)
+
+
+def _detect(manifest: Path, f) -> str:
+    suffix = manifest.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv",):
+        return "csv"
+    start = f.read(4096).lstrip()
+    f.seek(0)
+    return "jsonl" if start.startswith("{") else "csv"
+
+
+def _jsonl_rows(manifest: Path, f) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for n, text in enumerate(f, 1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except ValueError as e:
+            yield n, f"line {n} is not valid JSON ({e})"
+            continue
+        if not isinstance(row, dict):
+            yield n, f"line {n} is not a JSON object (got {type(row).__name__})"
+            continue
+        yield n, row
+
+
+def _csv_rows(manifest: Path, f) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    reader = csv.reader(f, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as e:
+        raise SourceError(f"{manifest}: the CSV header cannot be read ({e})") from None
+    if header is None:
+        return
+    header = [h.strip() for h in header]
+    if "path" not in header and "url" not in header:
+        raise SourceError(
+            f"{manifest}: the CSV header has no 'path' or 'url' column (it has {', '.join(header)})"
+        )
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield start, f"line {start} is not valid CSV ({e})"
+            if reader.line_num < start:  # nothing consumed: stop rather than loop
+                return
+            continue
+        if not any(x.strip() for x in fields):
+            continue
+        if len(fields) != len(header):
+            yield start, f"line {start} has {len(fields)} fields, the header has {len(header)}"
+            continue
+        yield start, {k: v for k, v in zip(header, fields, strict=True) if k and v.strip() != ""}
+
+
+def _prov(manifest: Path, line: int) -> dict[str, Any]:
+    return {"source": "manifest", "manifest": str(manifest), "line": line}
+
+
+def _item(row: dict[str, Any], line: int, manifest: Path, base: Path) -> SourceItem:
+    prov = _prov(manifest, line)
+    prov.update({k: v for k, v in row.items() if k not in _KNOWN})
+    where = f"line {line} of {manifest.name}"
+    raw_path, url = row.get("path"), row.get("url")
+    ref = str(raw_path if raw_path not in (None, "") else url if url not in (None, "") else "")
+    ref = ref or f"{manifest.name}:{line}"
+
+    def bad(reason: str) -> SourceItem:
+        return SourceItem(ref=ref, provenance=prov, error=f"{ref}: {reason} ({where})")
+
+    if raw_path in (None, "") and url in (None, ""):
+        return bad("no 'path' or 'url'")
+    for key in ("path", "url", "domain", "text", "known_text", "license"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return bad(f"'{key}' must be a string, not {type(row[key]).__name__}")
+    tags = row.get("tags")
+    if tags is None:
+        tags = []
+    elif isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    elif isinstance(tags, list) and all(isinstance(t, (str, int, float)) for t in tags):
+        tags = [str(t).strip() for t in tags if str(t).strip()]
+    else:
+        return bad("'tags' must be a list of strings or a comma-separated string")
+    if row.get("license"):
+        prov["license"] = row["license"]
+    known_text = row.get("known_text") or row.get("text") or None
+    domain = (row.get("domain") or "").strip() or None
+
+    local = None
+    if raw_path not in (None, ""):
+        local = _resolve_inside(raw_path, base)
+        if local is None:
+            return bad("the path leaves the manifest's folder")
+        prov["path"] = raw_path
+        if url:
+            prov["url"] = url
+    else:
+        prov["url"] = url
+    return SourceItem(
+        ref=ref,
+        path=str(local) if local is not None else None,
+        url=None if local is not None else url,
+        domain=domain,
+        tags=tags,
+        known_text=known_text,
+        provenance=prov,
+    )
+
+
+def _resolve_inside(raw: str, base: Path) -> Path | None:
+    """`raw` resolved against `base` (links followed), or None when the result is outside `base`."""
+    if "\x00" in raw:
+        return None
+    p = Path(raw)
+    full = (p if p.is_absolute() else base / p).resolve()
+    return full if full.is_relative_to(base) else None

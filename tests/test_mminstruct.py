@@ -1,0 +1,268 @@
+"""The MMInstruct engine end to end against the loopback server: folder → captions →
+domains → four instruction types → export, traceable to image, caption, seed and prompt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image, ImageDraw
+
+from visinstruct.domains import builtin_domains, load_catalog
+from visinstruct.engine import run
+from visinstruct.export import export
+from visinstruct.recipe import parse_recipe
+from visinstruct.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def photo(path: Path, seed: int, size=(320, 240), fmt="JPEG", mode="RGB") -> Path:
+    img = Image.new("RGB", size, (seed * 40 % 255, 120, 200 - seed * 20 % 200))
+    d = ImageDraw.Draw(img)
+    d.rectangle([20 + seed * 7, 30, 120 + seed * 5, 150], fill=(250, 250 - seed * 30 % 250, 0))
+    d.text((30, 180), f"SIGN {seed}", fill=(0, 0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.convert(mode).save(path, fmt)
+    return path
+
+
+def recipe_for(server, images: Path, **extra) -> dict:
+    base = {
+        "name": "mm",
+        "seed": 1,
+        "languages": ["en", "zh"],
+        "sources": [{"folder": str(images)}],
+        "endpoints": {
+            "vlm": {
+                "model": "fake-vlm",
+                "base_url": server.base_url,
+                "provider": "vllm",
+                "api_key_env": "VISINSTRUCT_TEST_KEY",
+                "image_max_side": 256,
+                "image_detail": "low",
+            },
+            "llm": {
+                "model": "fake-model",
+                "base_url": server.base_url,
+                "provider": "vllm",
+                "api_key_env": "VISINSTRUCT_TEST_KEY",
+            },
+        },
+        "caption": {"endpoint": "vlm", "languages": ["en"]},
+        "instructions": {"endpoint": "llm"},
+    }
+    base.update(extra)
+    return base
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch):
+    monkeypatch.setenv("VISINSTRUCT_TEST_KEY", "sk-test")
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    root = tmp_path / "images"
+    photo(root / "landmark" / "tower.jpg", 1)
+    photo(root / "ocr" / "shop-sign.png", 2, fmt="PNG")
+    photo(root / "ocr" / "menu.jpg", 3)
+    photo(root / "street.jpg", 4)  # no domain: the LLM chooses one from the caption
+    return root
+
+
+def test_folder_to_four_types_traceable_end_to_end(fake_openai, tmp_path, images):
+    rec = parse_recipe(recipe_for(fake_openai, images))
+    summary = run(rec, tmp_path / "run", workers=1)
+    assert summary.stages["images"].done == 4 and summary.stages["captions"].done == 4
+    assert summary.stages["domains"].done == 1
+    assert summary.stages["instructions"].failed == 0
+
+    with RunStore(tmp_path / "run", create=False) as store:
+        res = export(store, "jsonl", tmp_path / "out" / "mm.jsonl")
+        captions = store.contexts("caption")
+        inputs = {ref: (image_id, domain) for _, ref, image_id, domain in store.inputs()}
+    records = [json.loads(x) for x in (tmp_path / "out" / "mm.jsonl").read_text("utf-8").splitlines()]
+    assert res.n_samples == len(records) > 0
+    assert {r["type"] for r in records} == {"judgement", "multiple_choice", "short_vqa", "long_vqa"}
+    assert {r["language"] for r in records} == {"en", "zh"}
+    assert inputs["landmark/tower.jpg"][1] == "landmark" and inputs["ocr/menu.jpg"][1] == "ocr"
+    assert inputs["street.jpg"][1] in builtin_domains(), "the LLM assigned a catalog domain"
+
+    catalog = builtin_domains()
+    for r in records:
+        # image hash: the exported file's bytes hash to the id, which is the source image's id
+        [image_id] = r["image_ids"]
+        assert hashlib.sha256((tmp_path / "out" / r["images"][0]).read_bytes()).hexdigest() == image_id
+        assert image_id in {i for i, _ in inputs.values()}
+        # caption: the one stored for the image, made by the versioned caption prompt
+        assert r["context"]["caption"] == captions[(image_id, "en")][0]
+        assert r["provenance"]["caption_prompt"] == "caption@v1"
+        assert r["provenance"]["prompt"] == "instructions@v1"
+        # seed questions: ids from the image's domain, of the family matching the type
+        seeds = r["provenance"]["seed_questions"]
+        family = {"judgement": "judgement", "multiple_choice": "choice"}.get(r["type"], "open")
+        ids = {s.id for s in catalog[r["domain"]].seeds(family, r["language"])}
+        assert seeds and set(seeds) <= ids
+        if r["type"] == "multiple_choice":
+            assert len(r["options"]) == 4 and len(set(r["options"])) == 4
+            assert r["options"]["ABCD".index(r["answer_letter"])] == r["short_answer"]
+            assert r["turns"][0]["answer"] == r["answer_letter"]
+        if r["type"] == "judgement":
+            assert r["short_answer"] in ("yes", "no")
+            assert r["turns"][0]["answer"] in (("Yes", "No") if r["language"] == "en" else ("是", "否"))
+        if r["type"] == "long_vqa":
+            assert len(r["turns"]) >= 2
+        assert r["status"] == "accepted"
+
+    # each caption request carried its image, prepared as the endpoint asks
+    vision = list(fake_openai.images)
+    assert len(vision) == 4 and all(detail == "low" for detail, _ in vision)
+
+    # re-running the finished recipe sends nothing and changes nothing
+    fake_openai.reset()
+    again = run(rec, tmp_path / "run", workers=1)
+    assert fake_openai.requests == 0
+    assert again.samples == summary.samples
+
+
+def test_quotas_cap_samples_per_domain_and_type(fake_openai, tmp_path, images):
+    rec = parse_recipe(
+        recipe_for(
+            fake_openai,
+            images,
+            languages=["en"],
+            types=["multiple_choice", "short_vqa"],
+            instructions={"endpoint": "llm", "quotas": {"ocr": {"multiple_choice": 3}}},
+        )
+    )
+    run(rec, tmp_path / "run", workers=1)
+    with RunStore(tmp_path / "run", create=False) as store:
+        samples = list(store.iter_samples())
+    ocr_mc = [s for s in samples if s.domain == "ocr" and s.type == "multiple_choice"]
+    ocr_short = [s for s in samples if s.domain == "ocr" and s.type == "short_vqa"]
+    assert 0 < len(ocr_mc) <= 3 and len({s.images[0] for s in ocr_mc}) == 1  # one request's worth of MC
+    assert len({s.images[0] for s in ocr_short}) == 2  # no quota: both images' short answers
+
+
+def test_a_user_domain_file_adds_a_domain(fake_openai, tmp_path, images):
+    mine = tmp_path / "my_domains"
+    mine.mkdir()
+    base = yaml.safe_load((ROOT / "src/visinstruct/domains/catalog/image_style.yaml").read_text("utf-8"))
+    base.update(name="medical_imaging", title={"en": "Medical imaging", "zh": "医学影像"})
+    (mine / "medical_imaging.yaml").write_text(yaml.safe_dump(base, allow_unicode=True), "utf-8")
+    catalog = load_catalog([mine])
+    assert len(catalog) == len(builtin_domains()) + 1 and "medical_imaging" in catalog
+    p = subprocess.run(
+        [sys.executable, "-m", "visinstruct.cli", "domains", "--domains-dir", str(mine)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0 and "medical_imaging" in p.stdout
+    assert f"{len(builtin_domains()) + 1} catalog domains" in p.stdout
+    # a sub-folder named after the new domain uses it
+    photo(images / "medical_imaging" / "scan.png", 5, fmt="PNG")
+    rec = parse_recipe(recipe_for(fake_openai, images, domains_dir=[str(mine)], languages=["en"]))
+    run(rec, tmp_path / "run", workers=1)
+    with RunStore(tmp_path / "run", create=False) as store:
+        assert any(s.domain == "medical_imaging" for s in store.iter_samples())
+
+
+def test_every_builtin_domain_has_enough_seed_questions():
+    catalog = builtin_domains()
+    assert len(catalog) >= 24
+    for name, d in catalog.items():
+        for (family, lang), n in d.counts().items():
+            assert n >= 8, f"{name}: {family}/{lang} has {n} seed questions"
+        zh = [s.text for f in ("judgement", "choice", "open") for s in d.seeds(f, "zh")]
+        assert all(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in zh), name
+
+
+def test_bad_images_are_reported_and_good_ones_complete(fake_openai, tmp_path):
+    root = tmp_path / "mixed"
+    photo(root / "good.jpg", 1)
+    photo(root / "good.png", 2, fmt="PNG")
+    photo(root / "cmyk.jpg", 3, mode="CMYK")
+    Image.new("I;16", (64, 48), 40000).save(root / "deep.png")
+    frames = [Image.new("RGB", (60, 40), c) for c in ("red", "blue")]
+    frames[0].save(root / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    full = (root / "good.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(full[: len(full) // 3])
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "notes.png").write_text("this is not an image")
+    Image.new("1", (20000, 20000)).save(root / "bomb.png")
+    manifest = tmp_path / "more.jsonl"
+    manifest.write_text(json.dumps({"url": "http://127.0.0.1:9/unreachable.jpg"}) + "\n")
+    rec = parse_recipe(
+        recipe_for(
+            fake_openai,
+            root,
+            languages=["en"],
+            types=["short_vqa"],
+            sources=[
+                {"folder": str(root), "domain": "image_quality"},
+                {"manifest": str(manifest), "domain": "image_quality"},
+            ],
+        )
+    )
+    summary = run(rec, tmp_path / "run", workers=2)
+    assert summary.stages["images"].done == 5 and summary.stages["images"].failed == 5
+    with RunStore(tmp_path / "run", create=False) as store:
+        done_refs = {ref for _, ref, _, _ in store.inputs()}
+        n_samples = {ref: 0 for ref in done_refs}
+        by_image = {image_id: ref for _, ref, image_id, _ in store.inputs()}
+        for s in store.iter_samples():
+            n_samples[by_image[s.images[0]]] += 1
+    assert done_refs == {"good.jpg", "good.png", "cmyk.jpg", "deep.png", "anim.gif"}
+    assert all(n > 0 for n in n_samples.values()), "every good image got its instructions"
+    p = subprocess.run(
+        [sys.executable, "-m", "visinstruct.cli", "status", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    reasons = {
+        "truncated.jpg": "truncated",
+        "empty.jpg": "empty",
+        "notes.png": "not an image",
+        "bomb.png": "decompression bomb",
+        "unreachable.jpg": "cannot connect",
+    }
+    lines = p.stdout.splitlines()
+    for name, why in reasons.items():
+        assert any(name in line and why in line for line in lines), (name, p.stdout)
+
+
+def test_dry_run_prints_the_estimate_and_sends_nothing(fake_openai, tmp_path, images):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(recipe_for(fake_openai, images)))
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "visinstruct.cli",
+            "run",
+            str(recipe),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "VISINSTRUCT_TEST_KEY": "sk-test"},
+    )
+    assert p.returncode == 0, p.stderr
+    assert fake_openai.requests == 0
+    out = p.stdout
+    assert "caption" in out and "instructions:multiple_choice" in out and "cost (USD)" in out
+    caption_row = next(line for line in out.splitlines() if line.strip("│ ").startswith("caption"))
+    assert " 4 " in caption_row  # four images, one caption language
+    assert not (tmp_path / "run" / "run.db").exists(), "a dry run writes nothing"
