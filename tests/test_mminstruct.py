@@ -266,3 +266,46 @@ def test_dry_run_prints_the_estimate_and_sends_nothing(fake_openai, tmp_path, im
     caption_row = next(line for line in out.splitlines() if line.strip("│ ").startswith("caption"))
     assert " 4 " in caption_row  # four images, one caption language
     assert not (tmp_path / "run" / "run.db").exists(), "a dry run writes nothing"
+
+
+def test_synthetic_facts_feed_the_llm_stage(fake_openai, tmp_path):
+    """The exact facts of a synthetic image are the context of an LLM-written long conversation."""
+    rec = parse_recipe(
+        {
+            "name": "facts",
+            "seed": 2,
+            "languages": ["en"],
+            "synthetic": {
+                "charts": {"count": 4, "llm": ["long_vqa"]},
+                "differences": {"count": 2, "llm": ["long_vqa"]},
+            },
+            "endpoints": {
+                "llm": {
+                    "model": "fake-model",
+                    "base_url": fake_openai.base_url,
+                    "provider": "vllm",
+                    "api_key_env": "VISINSTRUCT_TEST_KEY",
+                }
+            },
+            "instructions": {"endpoint": "llm"},
+        }
+    )
+    summary = run(rec, tmp_path / "run", workers=1)
+    assert summary.stages["instructions"].done == 6 and fake_openai.requests == 6
+    with RunStore(tmp_path / "run", create=False) as store:
+        samples = list(store.iter_samples())
+    llm = [s for s in samples if s.provenance.get("generator") == "llm/instructions"]
+    synth = {s.provenance["unit"]: s for s in samples if s.provenance["generator"].startswith("synth/")}
+    assert len(llm) == 6 and all(s.type == "long_vqa" and len(s.turns) >= 2 for s in llm)
+    for s in llm:
+        unit = s.provenance["source"].removeprefix("synthetic:")
+        assert s.images == synth[unit].images and s.context["facts"] == synth[unit].context["facts"]
+        assert s.domain in ("charts", "differences")
+    # the facts went into the prompt verbatim
+    assert any('"chart":' in m["content"] for m in fake_openai.last_request["messages"]) or any(
+        '"objects_1":' in m["content"] for m in fake_openai.last_request["messages"]
+    )
+    # samples come in plan order: synthetic items first, then what the LLM wrote from their facts
+    kinds = [s.provenance["generator"].startswith("synth/") for s in samples]
+    assert kinds == sorted(kinds, reverse=True)
+    assert len({s.id for s in samples}) == len(samples)

@@ -162,7 +162,7 @@ def run(
         if on_progress:
             on_progress(len(tasks) - len(todo) + made + failed, len(tasks))
         stages, budget = {}, False
-        if recipe.sources:
+        if recipe.sources or recipe.uses_llm_on_facts():
             from visinstruct.models import run_async
             from visinstruct.pipeline import Pipeline
 

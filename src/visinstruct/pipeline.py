@@ -9,6 +9,7 @@ re-run sends only what is missing.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,19 @@ from visinstruct.recipe import Recipe, SourceSpec
 from visinstruct.store import RunStore, UnitResult
 
 Progress = Callable[[str, int, int | None], None]
+
+MM_SEQ, FACTS_SEQ = 10**12, 2 * 10**12  # sample order: synthetic items, then source images, then facts → LLM
+
+# the catalog domain whose seed questions steer the LLM when it writes from a synthetic domain's facts
+SYNTH_TO_CATALOG = {
+    "charts": "structuralized_imagetext_understanding",
+    "tables": "structuralized_imagetext_understanding",
+    "geometry": "numerical_calculation",
+    "scenes": "spatial_relationship",
+    "ocr": "ocr",
+    "clocks": "numerical_calculation",
+    "differences": "image_comparison",
+}
 
 
 @dataclass
@@ -258,11 +272,11 @@ class Pipeline:
         return counts
 
     # -- stage 4: instructions ---------------------------------------------------------------
-    def instruction_units(self, captions: dict | None = None) -> list[tuple[str, ChatRequest | None, dict]]:
-        """(unit key, request, info) for every planned (image, type, language), quotas applied."""
+    def instruction_units(self, captions: dict | None = None) -> list[tuple[str, ChatRequest, dict]]:
+        """(unit key, request, info) for every planned (image, type, language), quotas applied:
+        captioned source images, then synthetic items whose facts the recipe sends to the LLM."""
         r = self.recipe
-        spec = r.instructions
-        langs = spec.languages or r.languages
+        langs = r.instructions.languages or r.languages
         captions = self.store.contexts("caption") if captions is None else captions
         planned: dict[tuple[str, str], int] = {}
         units = []
@@ -275,46 +289,96 @@ class Pipeline:
                 cap_lang, caption = _caption_for(captions, image_id, [lang, *r.caption.languages])
                 if caption is None:
                     continue
+                cap_meta = self.store.contexts_data(image_id, "caption", cap_lang)
                 for itype in r.types:
-                    count = spec.per_request.get(itype, 3)
-                    quota = spec.quotas.get(domain.name, {}).get(itype)
-                    expected = 1 if itype == "long_vqa" else count
-                    if quota is not None and planned.get((domain.name, itype), 0) + expected > quota:
+                    if not self._within_quota(planned, domain.name, itype):
                         continue
-                    planned[(domain.name, itype)] = planned.get((domain.name, itype), 0) + expected
-                    key = f"mm/{image_id[:16]}/{itype}/{lang}"
-                    rng = random.Random(f"{r.seed}:{key}")
-                    seeds = domain.sample_seeds(rng, FAMILY[itype], lang, spec.seeds_per_prompt)
-                    knowledge = _knowledge(prov)
-                    req = instruction_request(
-                        self.instr_prompt,
-                        itype=itype,
-                        lang=lang,
-                        domain=domain,
-                        context=caption,
-                        knowledge=knowledge,
-                        seeds=seeds,
-                        count=count,
-                        endpoint=spec.endpoint,
-                        max_tokens=spec.max_tokens,
-                        temperature=spec.temperature,
-                        meta=key,
-                    )
                     info = {
-                        "seq": seq,
-                        "ref": ref,
-                        "image_id": image_id,
+                        "seq": MM_SEQ + seq * 8,  # plan order: after the synthetic items
+                        "index": seq,  # arrival order: places answer letters
+                        "image_ids": [image_id],
                         "domain": domain.name,
-                        "lang": lang,
-                        "itype": itype,
-                        "seeds": [s.id for s in seeds],
-                        "caption": caption,
-                        "caption_language": cap_lang,
+                        "context": {"caption": caption, "caption_language": cap_lang},
+                        "provenance": {
+                            "source": ref,
+                            "caption_prompt": cap_meta.get("prompt"),
+                            "caption_model": cap_meta.get("model"),
+                        },
                     }
-                    units.append((key, req, info))
+                    units.append(
+                        self._unit(
+                            f"mm/{image_id[:16]}/{itype}/{lang}",
+                            domain,
+                            itype,
+                            lang,
+                            caption,
+                            _knowledge(prov),
+                            info,
+                        )
+                    )
+        for seq, unit, rec in self.store.synthetic_items():
+            spec = r.synthetic.get(rec["domain"])
+            if spec is None or not spec.llm:
+                continue
+            facts = json.dumps(rec["context"].get("facts", {}), ensure_ascii=False, separators=(",", ":"))
+            lang = rec["language"]
+            domain = self.catalog[SYNTH_TO_CATALOG.get(rec["domain"], "complex_reasoning")]
+            for itype in spec.llm:
+                info = {
+                    "seq": FACTS_SEQ + seq,
+                    "index": seq // 1000,
+                    "image_ids": rec["images"],
+                    "domain": rec["domain"],
+                    "context": {"facts": rec["context"].get("facts", {})},
+                    "provenance": {"source": f"synthetic:{unit}", "facts_domain": domain.name},
+                }
+                context = self.instr_prompt.text("facts", lang=lang, facts=facts)
+                units.append(self._unit(f"facts/{unit}/{itype}", domain, itype, lang, context, None, info))
         return units
 
+    def _within_quota(self, planned: dict[tuple[str, str], int], domain: str, itype: str) -> bool:
+        spec = self.recipe.instructions
+        expected = 1 if itype == "long_vqa" else spec.per_request.get(itype, 3)
+        quota = spec.quotas.get(domain, {}).get(itype)
+        if quota is not None and planned.get((domain, itype), 0) + expected > quota:
+            return False
+        planned[(domain, itype)] = planned.get((domain, itype), 0) + expected
+        return True
+
+    def _unit(
+        self, key: str, domain: Domain, itype: str, lang: str, context: str, knowledge: str | None, info: dict
+    ) -> tuple[str, ChatRequest, dict]:
+        spec = self.recipe.instructions
+        seeds = domain.sample_seeds(
+            random.Random(f"{self.recipe.seed}:{key}"), FAMILY[itype], lang, spec.seeds_per_prompt
+        )
+        req = instruction_request(
+            self.instr_prompt,
+            itype=itype,
+            lang=lang,
+            domain=domain,
+            context=context,
+            knowledge=knowledge,
+            seeds=seeds,
+            count=spec.per_request.get(itype, 3),
+            endpoint=spec.endpoint,
+            max_tokens=spec.max_tokens,
+            temperature=spec.temperature,
+            meta=key,
+        )
+        slot = ("judgement", "multiple_choice", "short_vqa", "long_vqa").index(itype) * 2 + (lang == "zh")
+        info = {
+            **info,
+            "itype": itype,
+            "lang": lang,
+            "seeds": [s.id for s in seeds],
+            "seq": info["seq"] + slot,
+        }
+        return key, req, info
+
     async def instructions(self, client: ModelClient) -> StageCounts:
+        from visinstruct.checks import check_samples
+
         counts = StageCounts()
         done = self.store.done_units()
         captions = self.store.contexts("caption")
@@ -327,42 +391,30 @@ class Pipeline:
             if out.skipped:
                 counts.skipped += 1
             elif not out.ok:
-                pending.append(UnitResult(key, info["domain"], 10**6 + info["seq"], error=out.error))
+                pending.append(UnitResult(key, info["domain"], info["seq"], error=out.error))
                 counts.failed += 1
             else:
-                cap_meta = self.store.contexts_data(info["image_id"], "caption", info["caption_language"])
-                samples = list(
-                    samples_from(
-                        info["itype"],
-                        out.value,
-                        image_id=info["image_id"],
-                        domain=info["domain"],
-                        lang=info["lang"],
-                        index=info["seq"],
-                        prompt=self.instr_prompt,
-                        provenance={
-                            "generator": "llm/instructions",
-                            "model": client.model.get(out.request.endpoint),
-                            "endpoint": out.request.endpoint,
-                            "seed_questions": info["seeds"],
-                            "source": info["ref"],
-                            "request": out.key,
-                            "caption_prompt": cap_meta.get("prompt"),
-                            "caption_model": cap_meta.get("model"),
-                            "unit": key,
-                        },
-                        context={"caption": info["caption"], "caption_language": info["caption_language"]},
-                    )
+                samples = samples_from(
+                    info["itype"],
+                    out.value,
+                    image_ids=info["image_ids"],
+                    domain=info["domain"],
+                    lang=info["lang"],
+                    index=info["index"],
+                    prompt=self.instr_prompt,
+                    context=info["context"],
+                    provenance={
+                        "generator": "llm/instructions",
+                        "model": client.model.get(out.request.endpoint),
+                        "endpoint": out.request.endpoint,
+                        "seed_questions": info["seeds"],
+                        "request": out.key,
+                        "unit": key,
+                        **info["provenance"],
+                    },
                 )
-                from visinstruct.checks import check_samples
-
                 pending.append(
-                    UnitResult(
-                        key,
-                        info["domain"],
-                        10**6 + info["seq"] * 8 + _slot(info),
-                        samples=list(check_samples(samples)),
-                    )
+                    UnitResult(key, info["domain"], info["seq"], samples=list(check_samples(samples)))
                 )
                 counts.done += 1
             if len(pending) >= 64:
@@ -440,12 +492,6 @@ class Pipeline:
             return await client.estimate(reqs)
         finally:
             client.cache.db.close()  # read-only: nothing buffered to flush
-
-
-def _slot(info: dict) -> int:
-    return ("judgement", "multiple_choice", "short_vqa", "long_vqa").index(info["itype"]) * 2 + (
-        info["lang"] == "zh"
-    )
 
 
 def _caption_for(captions: dict, image_id: str, langs: list[str]) -> tuple[str, str | None]:

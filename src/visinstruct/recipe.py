@@ -28,6 +28,9 @@ class SynthSpec(Strict):
     count: int = Field(ge=0)
     languages: list[Language] | None = Field(default=None, min_length=1)
     types: list[InstructionType] | None = Field(default=None, min_length=1)
+    llm: list[InstructionType] = Field(
+        default_factory=list, description="types the LLM also writes from the exact facts (e.g. long_vqa)"
+    )
 
 
 class ExportSpec(Strict):
@@ -107,6 +110,9 @@ class Recipe(Strict):
     budget_usd: float | None = Field(default=None, gt=0)
     prices: str | None = None  # a price table overriding the built-in one
 
+    def uses_llm_on_facts(self) -> bool:
+        return any(s.llm for s in self.synthetic.values())
+
     @field_validator("endpoints", mode="before")
     @classmethod
     def named_endpoints(cls, v: Any) -> Any:
@@ -137,8 +143,11 @@ class Recipe(Strict):
     def has_work(self) -> Recipe:
         if not self.synthetic and not self.sources:
             raise ValueError("the recipe makes nothing: add `synthetic:` domain counts or `sources:`")
-        if self.sources:
-            for stage, spec in (("caption", self.caption), ("instructions", self.instructions)):
+        needed = [("caption", self.caption)] if self.sources else []
+        if self.sources or self.uses_llm_on_facts():
+            needed.append(("instructions", self.instructions))
+        if needed:
+            for stage, spec in needed:
                 if spec.endpoint not in self.endpoints:
                     known = ", ".join(self.endpoints) or "none"
                     raise ValueError(

@@ -201,6 +201,16 @@ class RunStore:
         ).fetchone()
         return json.loads(row[0]) if row else {}
 
+    def synthetic_items(self) -> Iterator[tuple[int, str, dict]]:
+        """(seq, unit key, one sample's record) per synthetic unit, in plan order: the images,
+        domain, language and exact facts every sample of the unit shares."""
+        rows = self.db.execute(
+            "SELECT MIN(seq), unit, data FROM samples WHERE unit NOT LIKE 'mm/%' AND unit NOT LIKE 'facts/%' "
+            "GROUP BY unit ORDER BY 1"
+        )
+        for seq, unit, data in rows:
+            yield seq, unit, json.loads(data)
+
     def failed_units(self) -> list[tuple[str, str]]:
         return list(self.db.execute("SELECT key, error FROM units WHERE state='failed' ORDER BY key"))
 

@@ -93,7 +93,7 @@ def samples_from(
     itype: str,
     value: BaseModel,
     *,
-    image_id: str,
+    image_ids: list[str],
     domain: str,
     lang: str,
     index: int,
@@ -105,10 +105,10 @@ def samples_from(
     answer letters so they are balanced over every four images."""
     yield from finish_all(
         drafts(itype, value, category=domain),
-        rng=random.Random(f"{image_id}:{itype}:{lang}:{prompt.ref}"),
+        rng=random.Random(f"{image_ids[0]}:{itype}:{lang}:{prompt.ref}"),
         lang=lang,
         domain=domain,
-        image_ids=[image_id],
+        image_ids=image_ids,
         stream=f"llm:{prompt.ref}/{lang}",
         index=index,
         provenance={**provenance, "prompt": prompt.ref},
