@@ -581,3 +581,24 @@ def test_image_tokens_rejects_bad_input():
         image_tokens(100, 100, "medium")
     with pytest.raises(ValueError):
         image_tokens(0, 100, "high")
+
+
+def test_a_jpeg_that_already_fits_is_sent_as_it_is(tmp_path):
+    p = tmp_path / "small.jpg"
+    Image.new("RGB", (640, 480), (10, 120, 200)).save(p, quality=70)
+    out = prepare(p, ImageSpec(max_side=1024, format="JPEG"))
+    assert out.data == p.read_bytes() and (out.width, out.height) == (640, 480)
+    # too big, another format, or rotated by EXIF: re-encoded
+    assert prepare(p, ImageSpec(max_side=320)).data != p.read_bytes()
+    assert prepare(p, ImageSpec(max_side=1024, format="PNG")).mime == "image/png"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    r = tmp_path / "rotated.jpg"
+    Image.new("RGB", (640, 480), "red").save(r, exif=exif)
+    turned = prepare(r, ImageSpec(max_side=1024))
+    assert (turned.width, turned.height) == (480, 640)
+
+
+def test_data_url_is_built_once():
+    img = PreparedImage("0" * 64, "image/jpeg", b"\xff\xd8abc", 1, 1, 1, 1)
+    assert img.data_url() is img.data_url() and img.data_url().startswith("data:image/jpeg;base64,")

@@ -137,6 +137,7 @@ class ModelClient:
         self.fatal: ModelFatalError | None = None
         self.budget_hit = False
         self.failures: list[tuple] = []
+        self._file_hashes: dict[tuple[str, int, int], str] = {}
         self.sent = 0
         self._flusher: asyncio.Task[None] | None = None
 
@@ -345,17 +346,23 @@ class ModelClient:
             self.flush()
 
     async def _hash_images(self, req: ChatRequest) -> None:
+        """Content hashes of image parts, for the cache key: bytes hashed here, files in a
+        thread, each file once per (path, size, mtime)."""
         for m in req.messages:
             content = m.get("content")
             if isinstance(content, list):
                 for p in content:
                     if p.get("type") == "image" and "sha256" not in p:
                         src = p["image"]
-                        p["sha256"] = (
-                            sha256_bytes(src)
-                            if isinstance(src, bytes)
-                            else await asyncio.to_thread(sha256_file, src)
-                        )
+                        if isinstance(src, bytes):
+                            p["sha256"] = sha256_bytes(src)
+                            continue
+                        st = os.stat(src)
+                        stamp = (str(src), st.st_size, st.st_mtime_ns)
+                        sha = self._file_hashes.get(stamp)
+                        if sha is None:
+                            sha = self._file_hashes[stamp] = await asyncio.to_thread(sha256_file, src)
+                        p["sha256"] = sha
 
     async def _one(self, index: int, req: ChatRequest, key: str, hit: dict | None) -> tuple[int, Outcome]:
         if hit is not None:

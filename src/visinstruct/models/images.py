@@ -121,7 +121,13 @@ class PreparedImage:
     orig_height: int
 
     def data_url(self) -> str:
-        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+        """The base64 data URL, built once per prepared image (the encoder re-uses it for
+        every request that sends the same image)."""
+        url = self.__dict__.get("_data_url")
+        if url is None:
+            url = f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+            object.__setattr__(self, "_data_url", url)
+        return url
 
     def __repr__(self) -> str:  # never dump the encoded bytes
         return (
@@ -210,6 +216,15 @@ def prepare(source: Source, spec: ImageSpec, *, sha256: str | None = None) -> Pr
     except Exception as e:
         raise ImageError(f"{name}: truncated or corrupt image ({_reason(e)})") from None
     icc = im.info.get("icc_profile") or None
+    if (
+        im.format == spec.format == "JPEG"
+        and im.mode in ("RGB", "L")
+        and target == (stored_w, stored_h)
+        and orientation == 1
+        and not icc
+    ):
+        # already a plain JPEG of the right size: send its own bytes (re-encoding only adds bytes and loss)
+        return PreparedImage(digest, spec.mime, data, stored_w, stored_h, stored_w, stored_h)
     try:
         work = _working_mode(im)
     except Exception as e:

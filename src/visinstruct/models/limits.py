@@ -165,9 +165,11 @@ class Limiter:
         if rpm:
             if self.requests is None:
                 self.requests = TokenBucket(rpm * 0.99)
+                # start short of full: the server's bucket also drains while our first burst connects
+                self.requests.level = 0.9 * self.requests.capacity
                 left = _number(headers.get("x-ratelimit-remaining-requests"))
                 if left is not None:
-                    self.requests.level = min(self.requests.capacity, left)
+                    self.requests.level = min(self.requests.level, left)
             else:
                 self.requests.set_rate(rpm * 0.99)
         if tpm and tpm < 1e9:
