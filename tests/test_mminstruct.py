@@ -68,7 +68,11 @@ def key(monkeypatch):
 
 @pytest.fixture
 def images(tmp_path) -> Path:
-    root = tmp_path / "images"
+    return sample_folder(tmp_path / "images")
+
+
+def sample_folder(root: Path) -> Path:
+    """Four small photos: two sub-folders naming domains, one image without a domain."""
     photo(root / "landmark" / "tower.jpg", 1)
     photo(root / "ocr" / "shop-sign.png", 2, fmt="PNG")
     photo(root / "ocr" / "menu.jpg", 3)

@@ -81,6 +81,8 @@ def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool, d
             f"{name}: {c.done} done, {c.failed} failed" + (f", {c.skipped} not sent" if c.skipped else "")
         )
     console.print(f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)")
+    if summary.gate is not None:
+        _print_gate(summary.gate)
     if summary.budget_reached:
         console.print("[yellow]the budget is spent: raise budget_usd and run again to continue[/]")
     if not no_export:
@@ -96,6 +98,62 @@ def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool, d
             f"[yellow]{failed} failed; `visinstruct status {run_dir}` lists why; "
             "running again retries them[/]"
         )
+
+
+def _print_gate(g) -> None:
+    st = g.statuses
+    line = ", ".join(f"{st[k]} {k}" for k in ("accepted", "edited", "needs_review", "rejected") if st[k])
+    console.print(
+        f"checks: {line or 'no samples'}" + (f"; {g.rebalanced} rebalanced" if g.rebalanced else "")
+    )
+    if g.reasons:
+        console.print("  failed checks: " + ", ".join(f"{n} {c}" for n, c in g.reasons.most_common()))
+    if g.verify:
+        console.print("  verification: " + ", ".join(f"{v} {k}" for k, v in g.verify.items() if v))
+
+
+@cli.command("check")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--recipe",
+    "recipe_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Take the checks (and endpoints) from this recipe instead of the run's own.",
+)
+def check_cmd(run_dir: Path, recipe_path: Path | None) -> None:
+    """Run the quality gate over RUN_DIR again: rules, balance, dedup, verification, judge."""
+    from visinstruct.checks.gate import run_gate
+    from visinstruct.models import run_async
+    from visinstruct.recipe import load_recipe, parse_recipe
+    from visinstruct.store import RunStore
+
+    with RunStore(run_dir, create=False) as store:
+        rec = (
+            load_recipe(recipe_path)
+            if recipe_path
+            else parse_recipe(store.get_meta("recipe"), f"{run_dir} (its recipe)")
+        )
+        _print_gate(run_async(run_gate(rec, store, Path.cwd())))
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="HTML file to write (default: RUN_DIR/report.html).",
+)
+@click.option("--gallery", type=click.IntRange(min=0), default=24, help="Random samples to show.")
+def report_cmd(run_dir: Path, out: Path | None, gallery: int) -> None:
+    """Write one self-contained HTML report of RUN_DIR: plots, balance, reasons, cost, a gallery."""
+    from visinstruct.report import write_report
+    from visinstruct.store import RunStore
+
+    with RunStore(run_dir, create=False) as store:
+        path = write_report(store, out or store.dir / "report.html", gallery=gallery)
+    console.print(f"report → {path}")
 
 
 def _dry_run(rec, run_dir: Path) -> None:
@@ -159,6 +217,17 @@ def status_cmd(run_dir: Path) -> None:
         table.add_row("[bold]total", "", *(f"[bold]{totals[s]}" for s in STATUSES))
         out.print(table)
         _print_spend(store)
+        from visinstruct.checks.gate import gate_counts
+
+        g = gate_counts(store)
+        if g["verify_agree"] or g["verify_disagree"]:
+            total = g["verify_agree"] + g["verify_disagree"]
+            out.print(
+                f"verification: {g['verify_agree']} agree, {g['verify_disagree']} disagree "
+                f"({g['verify_agree'] / total:.0%} agreement); disagreements are in needs_review"
+            )
+        if g["reasons"]:
+            out.print("failed checks: " + ", ".join(f"{n} {c}" for n, c in g["reasons"].most_common()))
         n_inputs = store.db.execute("SELECT COUNT(*) FROM inputs").fetchone()[0]
         rejected = store.rejected_inputs()
         if n_inputs:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -119,6 +120,7 @@ class RunSummary:
     seconds: float
     stages: dict = field(default_factory=dict)  # model-driven stages: name → StageCounts
     budget_reached: bool = False
+    gate: Any = None  # checks.gate.GateSummary
 
 
 def run(
@@ -161,13 +163,16 @@ def run(
         flush()
         if on_progress:
             on_progress(len(tasks) - len(todo) + made + failed, len(tasks))
+        from visinstruct.checks.gate import run_gate
+        from visinstruct.models import run_async
+
         stages, budget = {}, False
         if recipe.sources or recipe.uses_llm_on_facts():
-            from visinstruct.models import run_async
             from visinstruct.pipeline import Pipeline
 
             result = run_async(Pipeline(recipe, store, Path.cwd(), on_stage).run(workers=n_workers))
             stages, budget = result.stages, result.budget_reached
+        gate = run_async(run_gate(recipe, store, Path.cwd()))
         return RunSummary(
             len(tasks),
             len(tasks) - len(todo),
@@ -177,6 +182,7 @@ def run(
             time.perf_counter() - t0,
             stages,
             budget,
+            gate,
         )
     finally:
         store.close()

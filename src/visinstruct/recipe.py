@@ -91,6 +91,36 @@ class InstructionSpec(Strict):
     temperature: float = Field(default=0.7, ge=0, le=2)
 
 
+class VerifySpec(Strict):
+    """A VLM answers each question from the image alone; disagreements go to review."""
+
+    endpoint: str = "vlm"
+    judge_endpoint: str | None = None  # compares open answers; default: the verify endpoint
+    types: list[InstructionType] = Field(
+        default_factory=lambda: ["judgement", "multiple_choice", "short_vqa"]
+    )
+    max_tokens: int = Field(default=256, ge=1)
+
+
+class JudgeSpec(Strict):
+    """An optional LLM-judge score (1–5) on a rubric; below `min_score` goes to review."""
+
+    endpoint: str = "vlm"
+    min_score: int = Field(default=3, ge=1, le=5)
+
+
+class ChecksSpec(Strict):
+    rules: bool = True  # options, lengths, language, refusals, unfilled slots, turn consistency
+    lengths: dict[InstructionType, tuple[int, int]] = Field(default_factory=dict)  # answer length bounds
+    balance: bool = True  # reorder options when answer letters are unbalanced
+    dedup: bool = True
+    near_duplicate_threshold: float = Field(default=0.85, gt=0, le=1)
+    image_dedup: bool = True
+    image_distance: int = Field(default=4, ge=0, le=32)
+    verify: VerifySpec | None = None
+    judge: JudgeSpec | None = None
+
+
 class Recipe(Strict):
     name: str = "run"
     seed: int = 0
@@ -107,6 +137,7 @@ class Recipe(Strict):
     domains_dir: list[str] = Field(default_factory=list, description="extra domain files or folders")
     prompts_dir: str | None = None
     cache: str | None = Field(default=None, description="response cache file; default: <run-dir>/cache.db")
+    checks: ChecksSpec = Field(default_factory=ChecksSpec)
     budget_usd: float | None = Field(default=None, gt=0)
     prices: str | None = None  # a price table overriding the built-in one
 
@@ -146,6 +177,10 @@ class Recipe(Strict):
         needed = [("caption", self.caption)] if self.sources else []
         if self.sources or self.uses_llm_on_facts():
             needed.append(("instructions", self.instructions))
+        if self.checks.verify is not None:
+            needed.append(("checks.verify", self.checks.verify))
+        if self.checks.judge is not None:
+            needed.append(("checks.judge", self.checks.judge))
         if needed:
             for stage, spec in needed:
                 if spec.endpoint not in self.endpoints:

@@ -211,6 +211,13 @@ class RunStore:
         for seq, unit, data in rows:
             yield seq, unit, json.loads(data)
 
+    def update_samples(self, samples: Iterable[Sample]) -> int:
+        """Write back samples whose checks or status changed (one transaction)."""
+        rows = [(s.status, s.category, json.dumps(s.to_dict(), ensure_ascii=False), s.id) for s in samples]
+        with self.db:
+            self.db.executemany("UPDATE samples SET status=?, category=?, data=? WHERE id=?", rows)
+        return len(rows)
+
     def failed_units(self) -> list[tuple[str, str]]:
         return list(self.db.execute("SELECT key, error FROM units WHERE state='failed' ORDER BY key"))
 

@@ -1,0 +1,445 @@
+"""Rule checks and answer balance: clean engine output passes, planted defects are caught by the
+right rule, and multiple-choice answer letters are rebalanced without breaking the samples."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import Counter
+
+import pytest
+
+from visinstruct.checks.balance import balance_letters, letter_shares, yes_no_share
+from visinstruct.checks.rules import RULES, apply_rules, option_lines, rule_checks
+from visinstruct.drafts import balanced_position
+from visinstruct.engine import run
+from visinstruct.recipe import parse_recipe
+from visinstruct.records import LETTERS, Sample, Turn
+from visinstruct.store import RunStore
+
+DOMAINS = ["charts", "tables", "geometry", "scenes", "ocr", "clocks", "differences"]
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> list[Sample]:
+    tmp = tmp_path_factory.mktemp("rules")
+    recipe = parse_recipe(
+        {
+            "seed": 5,
+            "languages": ["en", "zh"],
+            "synthetic": {d: 24 for d in DOMAINS},
+            # the engine's own output, before any run-wide gate: the rules are applied here
+            "checks": {"rules": False, "balance": False, "dedup": False},
+        }
+    )
+    run(recipe, tmp / "run", workers=2)
+    with RunStore(tmp / "run", create=False) as store:
+        samples = list(store.iter_samples())
+    assert len(samples) > 500
+    return samples
+
+
+def pick(samples: list[Sample], type_: str, lang: str, domain: str | None = None, turns: int = 1) -> Sample:
+    """A deep copy of the first clean sample of that kind, to plant a defect in."""
+    for s in samples:
+        if s.type == type_ and s.language == lang and len(s.turns) >= turns and domain in (None, s.domain):
+            assert all(r["pass"] for r in rule_checks(s).values()), rule_checks(s)
+            return copy.deepcopy(s)
+    raise AssertionError(f"no clean {type_}/{lang} sample")
+
+
+def failures(s: Sample, **kw) -> dict[str, dict]:
+    return {k: v for k, v in rule_checks(s, **kw).items() if not v["pass"]}
+
+
+def assert_caught(s: Sample, rule: str, *fragments: str, severity: str = "reject", **kw) -> dict:
+    bad = failures(s, **kw)
+    assert rule in bad, f"{rule} did not catch it; failed: {bad}"
+    r = bad[rule]
+    assert r["severity"] == severity
+    for f in fragments:
+        assert f.casefold() in r["reason"].casefold(), r["reason"]
+    return bad
+
+
+# -- clean engine output ------------------------------------------------------------------
+
+
+def test_clean_samples_are_rarely_flagged(clean):
+    flagged = Counter()
+    n_flagged = 0
+    for s in clean:
+        bad = failures(s)
+        n_flagged += bool(bad)
+        flagged.update(bad.keys())
+    rate = n_flagged / len(clean)
+    print(f"\nclean set: {n_flagged}/{len(clean)} flagged ({rate:.2%}), by rule: {dict(flagged)}")
+    assert rate <= 0.02
+    # the few that are flagged go to review (lengths), nothing clean is rejected
+    assert set(flagged) <= {"length"}
+
+
+def test_every_rule_reported_and_apply_rules_sets_status(clean):
+    mc = next(s for s in clean if s.type == "multiple_choice")
+    assert set(rule_checks(mc)) == set(RULES)
+    other = next(s for s in clean if s.type == "judgement")
+    assert set(rule_checks(other)) == set(RULES) - {"options"}
+
+    samples = [copy.deepcopy(s) for s in clean[:50]]
+    samples[0].turns[0].answer = "I'm sorry, I can't see the image."
+    samples[1].status = "edited"
+    samples[1].turns[0].answer = "I'm sorry, I can't see the image."
+    out = list(apply_rules(samples))
+    assert out[0].status == "rejected" and out[0].checks["refusal"]["pass"] is False
+    assert out[1].status == "edited"  # a person's edit keeps its status
+    assert all(s.status == "accepted" for s in out[2:] if all(r["pass"] for r in s.checks.values()))
+
+
+def test_rules_are_fast(clean):
+    samples = clean * max(1, 20000 // len(clean))
+    start = time.perf_counter()
+    for s in samples:
+        rule_checks(s)
+    rate = len(samples) / (time.perf_counter() - start)
+    print(f"\nrule_checks: {rate:,.0f} samples/s")
+    assert rate > 20000  # typically 60-70k/s; loose so a busy machine does not fail it
+
+
+# -- planted defects: options ---------------------------------------------------------------
+
+
+def set_options(s: Sample, options: list[str], letter: str) -> None:
+    """Replace the options everywhere they appear, consistently."""
+    q = s.turns[0].question.split("\n")
+    start, _ = option_lines(s.turns[0].question)
+    q[start : start + 4] = [f"{c}. {o}" for c, o in zip(LETTERS, options, strict=True)]
+    s.turns[0].question = "\n".join(q)
+    s.options, s.answer_letter, s.short_answer = options, letter, options[LETTERS.index(letter)]
+    s.turns[0].answer = letter
+
+
+def test_three_options(clean):
+    s = pick(clean, "multiple_choice", "en")
+    s.options = s.options[:3]
+    assert_caught(s, "options", "3 options")
+
+
+def test_duplicate_options_after_normalising(clean):
+    s = pick(clean, "multiple_choice", "en")
+    set_options(s, ["Red", "red.", "Blue", "Green"], "C")
+    assert_caught(s, "options", "not distinct", "red")
+
+
+def test_letter_points_at_wrong_option(clean):
+    s = pick(clean, "multiple_choice", "en")
+    wrong = LETTERS[(LETTERS.index(s.answer_letter) + 1) % 4]
+    s.answer_letter = wrong
+    s.turns[0].answer = wrong
+    assert_caught(s, "options", f"answer letter {wrong} points at")
+
+
+def test_option_lines_do_not_match_options(clean):
+    s = pick(clean, "multiple_choice", "zh")
+    s.turns[0].question = s.turns[0].question.replace(f"\nB. {s.options[1]}\n", "\nB. 完全不同的选项\n")
+    assert_caught(s, "options", "option line B")
+    s = pick(clean, "multiple_choice", "en")
+    s.turns[0].question = s.turns[0].question.split("\n")[0]  # options not listed at all
+    assert_caught(s, "options", "does not list the options")
+
+
+# -- planted defects: length ----------------------------------------------------------------
+
+
+def test_over_long_short_answer(clean):
+    s = pick(clean, "short_vqa", "en")
+    s.short_answer = s.turns[0].answer = "the value shown for the tallest bar in this chart is twenty five"
+    assert_caught(s, "length", "short_vqa answer has 13 words", severity="review")
+    s = pick(clean, "short_vqa", "zh")
+    s.short_answer = s.turns[0].answer = "图中最高的柱子对应的数值是二十五，单位是千克每平方米"
+    assert_caught(s, "length", "characters", severity="review")
+
+
+def test_one_word_long_answer(clean):
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[1].answer = "Yes."
+    assert_caught(s, "length", "turn 2 has 1 words", severity="review")
+    s = pick(clean, "long_vqa", "zh", turns=2)
+    s.turns[0].answer = "是。"
+    assert_caught(s, "length", "turn 1 has 1 characters", severity="review")
+
+
+def test_limits_override_and_question_length(clean):
+    s = pick(clean, "short_vqa", "en", domain="tables")
+    assert not failures(s)
+    s.short_answer = s.turns[0].answer = "Sunset Bay"
+    assert "length" not in failures(s)
+    assert_caught(s, "length", "allowed 1–1", severity="review", limits={"short_vqa": (1, 1)})
+    s = pick(clean, "judgement", "en")
+    s.turns[0].question = "Why " + "really " * 130 + "?"
+    assert_caught(s, "length", "question has", severity="review")
+
+
+def test_multiple_choice_question_length_counts_only_the_stem(clean):
+    s = pick(clean, "multiple_choice", "en")
+    long_options = [" ".join([f"word{i}"] * 40) for i in range(4)]  # 160 words of options
+    set_options(s, long_options, "A")
+    assert "length" not in failures(s)
+
+
+# -- planted defects: language --------------------------------------------------------------
+
+
+def test_english_answer_in_chinese_sample(clean):
+    s = pick(clean, "long_vqa", "zh", turns=2)
+    s.turns[0].answer = "Reading the chart, the first bar is 25 and the second one is 30."
+    assert_caught(s, "language", "answer in turn 1", "not in Chinese")
+    s = pick(clean, "short_vqa", "zh")
+    s.short_answer = s.turns[0].answer = "The car in the picture is red."
+    assert_caught(s, "language", "not in Chinese")
+    s = pick(clean, "judgement", "zh")
+    s.turns[0].question = "Is there a red car in the picture? Please answer yes or no."
+    assert_caught(s, "language", "question in turn 1")
+
+
+def test_chinese_in_english_sample(clean):
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[1].answer = "图中一共有三只猫，其中两只是黑色的。"
+    assert_caught(s, "language", "CJK text in the answer of turn 2")
+    s = pick(clean, "judgement", "en")
+    s.turns[0].question = "图中有红色的汽车吗？Answer yes or no."
+    assert_caught(s, "language", "question")
+
+
+def test_chinese_samples_may_quote_latin_labels_and_text(clean):
+    s = pick(clean, "short_vqa", "zh", domain="tables")
+    s.short_answer = s.turns[0].answer = "Sunset Bay"
+    assert "language" not in failures(s)
+    s = pick(clean, "long_vqa", "zh", domain="ocr", turns=2)
+    s.turns[
+        0
+    ].answer = (
+        "图中文字自上而下依次是：\nIt was a friendly day near the zoo.\nIris found a letter under the wagon."
+    )
+    assert "language" not in failures(s)
+
+
+# -- planted defects: refusals and meta talk ------------------------------------------------
+
+
+def test_refusal(clean):
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[1].answer = "As an AI language model, I cannot see images."
+    assert_caught(s, "refusal", "refusal in the answer of turn 2")
+    s = pick(clean, "short_vqa", "en")
+    s.turns[0].question = "I'm sorry, but what is the value of the first bar?"
+    assert_caught(s, "refusal", "refusal in the question")
+    s = pick(clean, "long_vqa", "zh", turns=2)
+    s.turns[0].answer = "抱歉，作为一个AI，我无法查看图片。"
+    assert_caught(s, "refusal", "refusal")
+
+
+def test_answer_talking_about_the_description(clean):
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[0].answer = "According to the description, the car is red and parked by the road."
+    assert_caught(s, "refusal", "not the image", "the description")
+    s = pick(clean, "long_vqa", "zh", turns=2)
+    s.turns[1].answer = "根据描述，图中有三只猫。"
+    assert_caught(s, "refusal", "根据描述")
+
+
+def test_no_refusal_false_positives(clean):
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[0].question = "Write a description of the poster."
+    s.turns[0].answer = "The text above the door reads EXIT, and the sign below it is green and white."
+    s.turns[1].answer = "There is no caption visible; a description of the scene: two cats sit on a sofa."
+    assert "refusal" not in failures(s)
+    s = pick(clean, "long_vqa", "zh", turns=2)
+    s.turns[0].question = "请描述中间的物体。"
+    s.turns[0].answer = "中间是一只橙色的猫，它趴在红色的沙发上，旁边放着一本书。"
+    assert "refusal" not in failures(s)
+
+
+# -- planted defects: slots -----------------------------------------------------------------
+
+
+def test_unfilled_slots(clean):
+    s = pick(clean, "short_vqa", "en")
+    s.turns[0].question = "What color is the <object> next to the table?"
+    assert_caught(s, "slots", "<object>", "question")
+    s = pick(clean, "judgement", "en")
+    s.turns[0].question = "<image>\nIs the <brand name> logo red? Answer yes or no."
+    assert_caught(s, "slots", "<image>")
+    s = pick(clean, "short_vqa", "zh")
+    s.turns[0].question = "图中的<物体>是什么颜色？"
+    assert_caught(s, "slots", "<物体>")
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[1].answer = "The bar for {label} is the tallest, so it has the largest value of all."
+    assert_caught(s, "slots", "{label}", "answer of turn 2")
+
+
+def test_math_comparisons_are_not_slots(clean):
+    s = pick(clean, "judgement", "en")
+    s.turns[0].question = "The chart shows 3 < 5 and x<y, while a > b and a<b>c. Is 10 > 7? Answer yes or no."
+    assert "slots" not in failures(s)
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[1].answer = "As 3 < 5 and 5 > 2, the ratio \\frac{a}{b} with x_{i} stays below 1, so it is 2."
+    assert "slots" not in failures(s)  # (structure's older {name} test does flag the LaTeX group {a})
+    s.turns[1].answer = "Since 3 < 5 and 5 > 2, the first value is smaller than the second, so it is 2."
+    assert not failures(s)
+
+
+# -- planted defects: turns -----------------------------------------------------------------
+
+
+def test_repeated_question_in_conversation(clean):
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[1].question = "  " + s.turns[0].question.upper().rstrip("?.") + " ?"
+    assert_caught(s, "turns", "turn 2 repeats")
+
+
+def test_judgement_turn_disagrees_with_short_answer(clean):
+    s = pick(clean, "judgement", "en")
+    s.turns[0].answer, s.short_answer = "Yes", "no"
+    assert_caught(s, "turns", "disagrees", "'no'")
+    s = pick(clean, "judgement", "zh")
+    s.turns[0].answer, s.short_answer = "否", "yes"
+    assert_caught(s, "turns", "disagrees")
+
+
+def test_other_turn_inconsistencies(clean):
+    s = pick(clean, "multiple_choice", "en")
+    s.turns[0].answer = LETTERS[(LETTERS.index(s.answer_letter) + 1) % 4]
+    assert_caught(s, "turns", "is not the answer letter")
+    s = pick(clean, "multiple_choice", "en")
+    s.turns[0].answer = f"{s.answer_letter}. {s.short_answer}"
+    assert "turns" not in failures(s)
+    s = pick(clean, "short_vqa", "en")
+    s.turns[0].answer = "something else"
+    assert_caught(s, "turns", "differs from short_answer")
+    s = pick(clean, "long_vqa", "zh", turns=2)
+    s.turns = s.turns[:1]
+    assert_caught(s, "turns", "at least 2")
+    s = pick(clean, "long_vqa", "en", turns=2)
+    s.turns[1].answer = "   "
+    assert_caught(s, "turns", "turn 2 has an empty answer")
+
+
+# -- balance --------------------------------------------------------------------------------
+
+
+def mc_sample(i: int, lang: str = "en", letter: str = "A") -> Sample:
+    options = [f"choice {i}-{k}" for k in range(4)]
+    q = "\n".join(
+        ["Which one is right?"]
+        + [f"{c}. {o}" for c, o in zip(LETTERS, options, strict=True)]
+        + ["Answer with its letter."]
+    )
+    return Sample(
+        id=f"mc{lang}{i}",
+        images=["img"],
+        domain="test",
+        type="multiple_choice",
+        language=lang,
+        turns=[Turn(q, letter)],
+        options=options,
+        answer_letter=letter,
+        short_answer=options[LETTERS.index(letter)],
+    )
+
+
+def consistent(s: Sample) -> None:
+    assert s.options[LETTERS.index(s.answer_letter)] == s.short_answer
+    assert s.turns[0].answer == s.answer_letter
+    _, lines = option_lines(s.turns[0].question)
+    assert [(c, t) for c, _, t in lines] == list(zip(LETTERS, s.options, strict=True))
+    assert s.turns[0].question.startswith("Which one is right?\nA. ")
+    assert s.turns[0].question.endswith("\nAnswer with its letter.")
+
+
+def test_all_a_is_rebalanced():
+    samples = [mc_sample(i) for i in range(100)]
+    before = {s.id: set(s.options) for s in samples}
+    stats: dict = {}
+    moved = balance_letters(samples, stats=stats)
+    shares = letter_shares(samples, "en")
+    print(f"\nafter rebalancing: {shares}")
+    assert all(abs(v - 0.25) <= 0.02 for v in shares.values())
+    assert moved == sum(s.answer_letter != "A" for s in samples) == stats["moved"] >= 70
+    assert stats["unfixable"] == 0
+    for s in samples:
+        consistent(s)
+        assert set(s.options) == before[s.id]
+        assert s.options[LETTERS.index(s.answer_letter)] == f"choice {s.id[4:]}-0"
+        if s.answer_letter != "A":
+            assert s.checks["balance"] == {"pass": True, "moved_from": "A"}
+        assert all(r["pass"] for r in rule_checks(s).values()), rule_checks(s)
+    assert balance_letters(samples) == 0  # balanced now: a second pass changes nothing
+
+
+def test_balanced_set_is_left_untouched():
+    letters = "ADBC" * 10 + "CCAABBDD" * 5 + "BADC" * 5  # 25% each, in no particular order
+    samples = [mc_sample(i, letter=c) for i, c in enumerate(letters)]
+    before = [s.to_dict() for s in samples]
+    assert balance_letters(samples) == 0
+    assert [s.to_dict() for s in samples] == before
+    # within the 2-point tolerance nothing moves either: 27/25/25/23 out of 100
+    letters = "A" * 27 + "B" * 25 + "C" * 25 + "D" * 23
+    near = [mc_sample(i, letter=c) for i, c in enumerate(letters)]
+    assert balance_letters(near) == 0
+    assert [s.answer_letter for s in near] == list(letters) and all(s.checks == {} for s in near)
+
+
+def test_engine_output_rebalanced_stays_valid(clean):
+    """The engine balances each block of four items of a stream; over a small run the letters
+    can still drift more than 2 points from 25% (about 110 samples a language here)."""
+    samples = [copy.deepcopy(s) for s in clean]
+    mc = [s for s in samples if s.type == "multiple_choice"]
+    right = {s.id: s.short_answer for s in mc}
+    balance_letters(samples)
+    for lang in ("en", "zh"):
+        assert all(abs(v - 0.25) <= 0.02 for v in letter_shares(samples, lang).values())
+    for s in mc:
+        assert s.options[LETTERS.index(s.answer_letter)] == s.short_answer == right[s.id]
+        assert s.turns[0].answer == s.answer_letter
+        assert not failures(s), failures(s)
+    snapshot = [s.to_dict() for s in samples]
+    assert balance_letters(samples) == 0  # a second pass changes nothing
+    assert [s.to_dict() for s in samples] == snapshot
+
+
+def test_balance_per_language_and_unfixable_left_alone():
+    en = [mc_sample(i, "en", "B") for i in range(40)]
+    zh = [mc_sample(i, "zh", LETTERS[i % 4]) for i in range(40)]  # balanced already
+    broken = mc_sample(99, "en", LETTERS[(balanced_position("rebalance/en", 40) + 1) % 4])
+    broken.turns[0].question = "Which one is right? Answer with its letter."  # no option lines
+    snapshot = broken.to_dict()
+    stats: dict = {}
+    moved = balance_letters(en + [broken] + zh, stats=stats)
+    assert moved == sum(s.answer_letter != "B" for s in en)
+    assert stats["unfixable"] == 1 and broken.to_dict() == snapshot
+    assert all(s.checks == {} for s in zh) and [s.answer_letter for s in zh] == list("ABCD" * 10)
+    assert stats["languages"]["zh"]["rebalanced"] is False
+    for s in en:
+        consistent(s)
+
+
+def test_yes_no_share(clean):
+    report = yes_no_share(clean)
+    assert set(report) == {"en", "zh"}
+    for lang, r in report.items():
+        n = sum(1 for s in clean if s.type == "judgement" and s.language == lang)
+        assert r["count"] == n and r["yes"] == sum(
+            1 for s in clean if s.type == "judgement" and s.language == lang and s.short_answer == "yes"
+        )
+        assert abs(r["yes_share"] - 0.5) < 0.05
+
+
+def test_balance_keeps_letter_and_answer_forms():
+    s = mc_sample(1, "zh", "A")
+    s.turns[0].answer = "A. choice 1-0"
+    samples = [s] + [mc_sample(i, "zh", "A") for i in range(2, 12)]
+    balance_letters(samples)
+    for x in samples:
+        assert x.turns[0].answer.startswith(x.answer_letter)
+        assert x.options[LETTERS.index(x.answer_letter)] == x.short_answer
+    assert s.turns[0].answer == f"{s.answer_letter}. choice 1-0"
