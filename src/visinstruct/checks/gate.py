@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from visinstruct.checks import decide, passed
+from visinstruct.checks import REVIEW, decide, failed, passed
 from visinstruct.recipe import ChecksSpec, Recipe
 from visinstruct.store import RunStore
 
@@ -48,16 +48,13 @@ async def run_gate(recipe: Recipe, store: RunStore, base: Path | None = None) ->
         samples = list(check_samples(samples))
     if spec.balance:
         summary.rebalanced = balance_letters(samples)
-    import importlib.util
+    if spec.dedup:
+        from visinstruct.checks.dedup import ImageDeduper
 
-    if spec.dedup and importlib.util.find_spec("visinstruct.checks.dedup"):  # TEMP-GUARD
-        from visinstruct.checks.dedup import Deduper, ImageDeduper
-
-        texts = Deduper(threshold=spec.near_duplicate_threshold)
+        duplicate_checks(samples, spec.near_duplicate_threshold)
         images = ImageDeduper(max_distance=spec.image_distance) if spec.image_dedup else None
         for s in samples:
-            s.checks.update(texts.check(s))
-            if images is not None and not s.provenance.get("generator", "").startswith("synth/"):
+            if images is not None and not _synthetic(s):
                 s.checks.update(images.check(s, store))  # drawn images are distinct by construction
     for s in samples:
         s.status = decide(s)
@@ -90,6 +87,52 @@ async def _model_checks(
         if spec.judge is not None:
             summary.judged = await score(
                 live, store, client, endpoint=spec.judge.endpoint, min_score=spec.judge.min_score
+            )
+
+
+def _synthetic(s: Any) -> bool:
+    return s.provenance.get("generator", "").startswith("synth/")
+
+
+def _grams(text: str) -> set[str]:
+    return {text[i : i + 3] for i in range(max(1, len(text) - 2))}
+
+
+def duplicate_checks(samples: list, threshold: float) -> None:
+    """Duplicates among samples, the first kept and later ones marked:
+    - same image(s) and type, same answer, same or near-identical question → `duplicate`
+      (reject). A near-identical question with a *different* answer is a contrastive pair
+      (a true and a false statement), not a duplicate;
+    - a whole sample (question and answers) nearly copied onto another image → `near_copy`
+      (review): a model repeating itself. Drawn images are exempt (their templated
+      questions repeat across images by design).
+    """
+    from visinstruct.checks.dedup import dedup_texts, normalise
+
+    groups: dict[tuple, list[tuple[str, set[str], Any]]] = {}
+    for s in samples:
+        q = normalise(" ".join(t.question for t in s.turns))
+        a = normalise(" ".join(t.answer for t in s.turns))
+        seen = groups.setdefault((tuple(s.images), s.type, a), [])
+        grams = _grams(q)
+        for q0, g0, first in seen:
+            sim = 1.0 if q == q0 else len(grams & g0) / max(1, len(grams | g0))
+            if sim >= threshold:
+                what = "same" if sim == 1.0 else f"near-identical (similarity {sim:.2f})"
+                s.checks["duplicate"] = failed(
+                    f"{what} question and answer as sample {first.id} on the same image"
+                )
+                break
+        else:
+            seen.append((q, grams, s))
+            s.checks["duplicate"] = passed()
+    model_made = [s for s in samples if not _synthetic(s) and s.checks["duplicate"]["pass"]]
+    texts = [normalise(" ".join(f"{t.question} {t.answer}" for t in s.turns)) for s in model_made]
+    for s, match in zip(model_made, dedup_texts(texts, threshold=threshold), strict=True):
+        if match is not None and model_made[match].images != s.images:
+            s.checks["near_copy"] = failed(
+                f"nearly the same question and answer as sample {model_made[match].id} on another image",
+                REVIEW,
             )
 
 
