@@ -77,3 +77,15 @@ def test_gate_keeps_everything_and_an_edit_survives(tmp_path):
     assert {"refusal", "slots"} <= {k for k, v in after[bad.id].checks.items() if not v["pass"]}
     assert after[edited.id].status == "edited"
     assert all(s.checks.get("facts", {}).get("pass") for s in after.values())
+
+
+def test_a_reviewers_decision_outranks_the_checks():
+    s = sample(1, "As an AI, what is this?", "I cannot see images.")
+    s.checks = {
+        "refusal": {"pass": False, "reason": "refusal", "severity": "reject"},
+        "review": {"pass": True, "reviewer": "ana"},
+    }
+    assert decide(s) == "accepted"
+    s.checks["review"] = {"pass": False, "reason": "wrong", "severity": "reject"}
+    s.checks.pop("refusal")
+    assert decide(s) == "rejected"

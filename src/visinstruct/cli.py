@@ -316,6 +316,19 @@ def export_cmd(run_dir: Path, fmt: str, out: Path, include: tuple[str, ...]) -> 
     console.print(f"{res.n_samples} samples, {res.n_images} images → {res.path}")
 
 
+@cli.command("review")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Bind address; others need the token too."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+def review_cmd(run_dir: Path, host: str, port: int) -> None:
+    """Review samples in the browser: accept, edit, reject (prints a URL with an access token)."""
+    from visinstruct.review import serve
+
+    serve(run_dir, host=host, port=port)
+
+
 @cli.command("domains")
 @click.option(
     "--domains-dir",

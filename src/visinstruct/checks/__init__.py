@@ -28,6 +28,9 @@ def decide(sample: Sample) -> str:
     """The status the sample's check results call for (an edited sample stays edited)."""
     if sample.status == "edited":
         return "edited"
+    review = sample.checks.get("review")
+    if isinstance(review, dict):  # a person's accept or reject outranks every automatic check
+        return "accepted" if review.get("pass") else "rejected"
     results = [r for r in sample.checks.values() if isinstance(r, dict) and r.get("pass") is False]
     if any(r.get("severity", REJECT) == REJECT for r in results):
         return "rejected"

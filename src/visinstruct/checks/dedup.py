@@ -2,38 +2,37 @@
 images, and near-identical images.
 
 Text near-duplicates are found with MinHash over character shingles of the normalised
-text and banded LSH, every candidate verified on its signature:
+text and banded LSH, every candidate verified on its signature.
 
 * `normalise` casefolds (after NFKC, so full-width forms become ASCII), turns punctuation
   into spaces (apostrophes and zero-width characters are dropped; ``% * /`` are kept, so
-  ``5*3`` and ``5/3`` stay different), collapses whitespace and removes spaces next to CJK
+  ``5*3`` and ``5/3`` stay apart), collapses whitespace and removes spaces next to CJK
   characters (``2013 年`` = ``2013年``). CJK characters and digits are kept.
-* Shingles. Questions are short (6–25 words), so word n-grams are too coarse: one changed
-  word in a 10-word question changes 3 of its 8 word trigrams (Jaccard ≈ 0.45). Alphabetic
-  and other space-separated text is therefore shingled into character n-grams of sizes
-  ``shingle - 1`` and ``shingle`` (2 and 3 by default), spaces included so word boundaries
-  count. A CJK character carries about as much as a word, so runs of CJK characters are
-  shingled into character n-grams of size ``max(1, shingle - 2)`` (single characters by
-  default). On planted edits of generated questions (typo, punctuation, one word changed,
-  reordered clause) these reach Jaccard ≥ 0.85 for ~96% of English and ~98% of Chinese
-  pairs, against ~94% for character 3-grams alone, ~40% for CJK character 3-grams and
-  under 20% for word 3-grams. The price is order-insensitivity at the scale of a word:
-  "is the cat left of the dog" and "is the dog left of the cat" look alike.
+* Shingles are character n-grams, not word n-grams: questions are short (6–25 words), and
+  one changed word in a 10-word question changes 3 of its 8 word trigrams (Jaccard about
+  0.45), far below any useful threshold, while a typo changes a whole word. Runs of
+  alphabetic (space-separated) text give n-grams of sizes ``shingle - 1`` and ``shingle``
+  (2 and 3 by default), spaces included so word boundaries count. A CJK character carries
+  about as much as a short word, so runs of CJK characters give n-grams one size smaller
+  (1 and 2 by default): one changed character in a Chinese question then moves the
+  Jaccard about as much as one changed word in an English one. `shingles` lists a
+  text's shingles. The price of character shingles is order-insensitivity at the scale of
+  a word ("more squares than stars" looks like "more stars than squares"), and that one
+  changed word in a short question (under ~8 words) drops the Jaccard below 0.85.
 * Numbers must match (``numbers_must_match``, default on): the multiset of digit runs of a
   text is folded into every shingle, so "What was the revenue in 2010?" and "... in 2011?"
   over the same chart never match, whatever their Jaccard.
-* MinHash signatures come from rensa (`RMinHash`, digests computed in bulk from the
-  shingle hashes); when rensa is not importable, an equivalent numpy MinHash is used. The
-  two backends hash differently, so their signatures differ, but both estimate the same
-  Jaccard similarity and make the same decisions up to MinHash noise.
-* LSH: ``bands`` bands of ``num_perm // bands`` rows (16 × 4 by default: a pair at Jaccard
-  0.85 shares a band with probability > 0.9999, at 0.5 with 0.64). A candidate counts
-  only when its estimated Jaccard reaches ``threshold``. Only 8 bits of each signature
-  value are kept for verification (64 bytes per text at 64 permutations; the 1/256 chance
-  agreement is corrected for), never the texts themselves.
+* MinHash signatures come from rensa (`RMinHash`; `RMinHashLSH` indexes whole samples in
+  `Deduper`); when rensa is not importable, a numpy MinHash and banded index take their
+  place. The two hash differently, so their signatures differ, but both estimate the same
+  Jaccard similarity and make the same decisions up to MinHash noise (with 64
+  permutations the estimate has a standard deviation of about 0.045 at Jaccard 0.85: more
+  permutations, tighter decisions).
+* Verification keeps only the low bits of each signature value (8 in `Deduper`, 4 in
+  `dedup_texts`), corrected for their chance agreement, never the texts themselves.
 
 `Deduper` checks samples one by one in dataset order; `dedup_texts` is the bulk form over
-plain texts (it sorts band keys instead of probing an index, and can hash on several
+plain texts (it sorts probe keys instead of probing an index, and can sketch on several
 processes). `ImageDeduper` finds near-identical images by perceptual hash.
 """
 
@@ -48,7 +47,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
-from itertools import chain, islice
+from itertools import chain, islice, pairwise
 from typing import Any
 
 import numpy as np
@@ -176,6 +175,13 @@ def normalise(text: str) -> str:
     return cp.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
 
 
+def _sizes(shingle: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Character n-gram sizes of (alphabetic, CJK) runs: (shingle-1, shingle) and one less."""
+    alpha = tuple(sorted({max(1, shingle - 1), max(1, shingle)}))
+    cjk = tuple(sorted({max(1, shingle - 2), max(1, shingle - 1)}))
+    return alpha, cjk
+
+
 def _shingle_hashes(
     cp: np.ndarray,
     cls: np.ndarray,
@@ -185,21 +191,18 @@ def _shingle_hashes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of every text's shingles, back to back, and the n+1 row offsets.
 
-    At each position start at most two shingles: the alphabetic ``shingle-1``- and
-    ``shingle``-grams; or, at the start of an alphabetic run too short for either, the
-    whole run; or the CJK ``max(1, shingle-2)``-gram (or, at the start of a shorter CJK
-    run, the whole run). So two columns per position hold them all. A k-gram's hash is
-    the polynomial hash of its code points (sizes cannot collide: the leading term of a
-    longer one is a power of the base above any code point).
+    At each position start at most two shingles, the smaller and the larger n-gram of its
+    run's script (or, at the start of a run shorter than the smaller size, the whole run),
+    so two columns per position hold them all. A k-gram's hash is the polynomial hash of
+    its code points (sizes cannot collide: the leading term of a longer one is a power of
+    the base above any code point).
     """
     n_pos = len(cp)
     cjk = cls == _CJK
     alpha = (cls != _BOUND) & ~cjk
     v = cp.astype(np.uint64)
     v += _U64(1)
-    k_hi = max(1, shingle)
-    k_lo = max(1, shingle - 1)
-    k_cjk = max(1, shingle - 2)
+    (a_lo, a_hi), (c_lo, c_hi) = ((*x, x[-1]) if len(x) == 1 else x for x in _sizes(shingle))
 
     def runs_of(mask: np.ndarray, k: int) -> np.ndarray:
         """Positions starting k consecutive positions of the mask."""
@@ -209,57 +212,52 @@ def _shingle_hashes(
             ok[-j:] = False
         return ok
 
-    def starts_of(mask: np.ndarray) -> np.ndarray:
-        first = mask.copy()
-        first[1:] &= ~mask[:-1]
-        return first
-
     # windows[k-1]: polynomial hash of the k code points from each position; the two
     # alphabetic sizes are built straight into the two columns
-    both = np.empty((n_pos, 2), np.uint64)
-    into = {k_lo: both[:, 0], k_hi: both[:, 1]} if k_hi > k_lo else {k_lo: both[:, 0]}
+    both = np.zeros((n_pos, 2), np.uint64)
+    into = {a_lo: both[:, 0]}
+    if a_hi > a_lo:
+        into[a_hi] = both[:, 1]
     windows = [v]
-    for k in range(2, max(k_hi, k_cjk) + 1):
-        h = into.get(k)
-        h = np.multiply(windows[-1], _BASE, out=h)
+    for k in range(2, a_hi + 1):
+        h = np.multiply(windows[-1], _BASE, out=into.get(k))
         h[: -(k - 1)] += v[k - 1 :]
         windows.append(h)
-    if k_lo == 1:
+    if a_lo == 1:
         both[:, 0] = v
-    col0 = both[:, 0]  # changed in place below: the longer windows are already built
-    ok0 = runs_of(alpha, k_lo)
-    if cjk.any():
-        ok = runs_of(cjk, k_cjk)
-        if k_cjk != k_lo:
-            col0[ok] = windows[k_cjk - 1][ok]
+    ok0 = runs_of(alpha, a_lo)
+    ok1 = runs_of(alpha, a_hi) if a_hi > a_lo else np.zeros(n_pos, bool)
+    if cjk.any():  # CJK positions take the CJK sizes (the larger first: it may read column 0)
+        if c_hi > c_lo:
+            ok = runs_of(cjk, c_hi)
+            if c_hi != a_hi:
+                np.copyto(both[:, 1], windows[c_hi - 1], where=ok)
+            ok1 |= ok
+        ok = runs_of(cjk, c_lo)
+        if c_lo != a_lo:
+            np.copyto(both[:, 0], windows[c_lo - 1], where=ok)
         ok0 |= ok
-    for mask, k_min in ((alpha, k_lo), (cjk, k_cjk)):
-        if k_min > 1 and mask.any():  # runs shorter than the smallest size: the whole run
-            first = starts_of(mask)
+    for mask, k_min in ((alpha, a_lo), (cjk, c_lo)):
+        if k_min > 1 and mask.any():  # runs shorter than the smaller size: the whole run
+            first = mask.copy()
+            first[1:] &= ~mask[:-1]
             for k in range(1, k_min):
                 short = first & runs_of(mask, k) & ~runs_of(mask, k + 1)
-                col0[short] = windows[k - 1][short]
+                np.copyto(both[:, 0], windows[k - 1], where=short)
                 ok0 |= short
     salt = _number_salt(v, cls, len(starts)) if numbers else None
-    if k_hi > k_lo:
-        if salt is not None:
-            both ^= salt[:, None]
-        ok1 = runs_of(alpha, k_hi)
-        flat = both[np.stack((ok0, ok1), axis=1)]
-        per_pos = ok0.view(np.int8) + ok1.view(np.int8)
-    else:
-        if salt is not None:
-            col0 ^= salt
-        flat = col0[ok0]
-        per_pos = ok0
+    if salt is not None:
+        both ^= salt[:, None]
+    flat = both[np.stack((ok0, ok1), axis=1)]
+    per_pos = ok0.view(np.int8) + ok1.view(np.int8)
     flat *= _GOLD  # rensa's permutations read the high bits: make them depend on all bits
     if starts[-1] < n_pos:
         per_text = np.add.reduceat(per_pos, starts, dtype=np.int64)
     else:  # the last text is empty
         per_text = np.add.reduceat(np.append(per_pos, 0), starts, dtype=np.int64)
-    offsets = np.zeros(len(starts) + 1, np.uint64)
+    offsets = np.zeros(len(starts) + 1, np.int64)
     np.cumsum(per_text, out=offsets[1:])
-    return flat, offsets
+    return flat, offsets.astype(np.uint64)
 
 
 _POW = np.array([pow(int(_BASE), i, 1 << 64) for i in range(64)], dtype=np.uint64)  # BASE**i mod 2**64
@@ -286,8 +284,9 @@ def shingles(text: str, shingle: int = 3, numbers_must_match: bool = True) -> se
         else:
             runs.append((c, ch))
     out: set[str] = set()
+    alpha_sizes, cjk_sizes = _sizes(shingle)
     for c, run in runs:
-        sizes = (max(1, shingle - 2),) if c else ((shingle - 1, shingle) if shingle > 1 else (1,))
+        sizes = cjk_sizes if c else alpha_sizes
         if len(run) < min(sizes):
             out.add(run)
         for k in sizes:
@@ -351,7 +350,8 @@ class _RensaBackend:
 
 
 class _NumpyBackend:
-    """The same MinHash in numpy: one multiply-shift hash per permutation, minimum per text."""
+    """The same MinHash in numpy: per permutation, a seeded multiply-xorshift-multiply hash
+    of every shingle hash, and its minimum per text."""
 
     name = "numpy"
 
@@ -370,8 +370,11 @@ class _NumpyBackend:
             return out
         at = offsets[:-1][filled]
         for k in range(self.num_perm):
-            h = ((flat * self._a[k] + self._b[k]) >> _S32).astype(np.uint32)
-            out[filled, k] = np.minimum.reduceat(h, at)
+            h = flat * self._a[k]
+            h += self._b[k]
+            h ^= h >> _S32
+            h *= _M2
+            out[filled, k] = np.minimum.reduceat((h >> _S32).astype(np.uint32), at)
         return out
 
     def sketch(self, tokens: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -543,13 +546,14 @@ def dedup_texts(
     chunk_size: int = 8192,
     backend: str | None = None,
 ) -> list[int | None]:
-    """For each text, the index of an earlier near-duplicate (the earliest found), or None.
+    """For each text, the index of an earlier near-duplicate, or None.
 
     Texts are read in chunks and sketched; only 32-bit probe keys and 4-bit signatures are
-    kept (100 bytes a text at 64 permutations; 4 bits agree by chance 1 time in 16, which the
-    verification corrects for, at the cost of ~4% more estimation noise than full values). Then, probe by probe, texts are grouped by
-    key (one sort of ``key << 32 | index``) and each is verified against the first and the
-    previous member of its group; the earliest verified match wins.
+    kept, 100 bytes a text at 64 permutations (4 bits agree by chance 1 time in 16, which
+    the verification corrects for, at the cost of ~4% more estimation noise than full
+    values). Then, probe by probe (`_probe_keys`), texts are grouped by key (one sort of
+    ``key << 32 | index``) and each text not yet matched is verified against the first and
+    the previous member of its group; the first verified match is its answer.
 
     ``workers > 1`` sketches chunks on that many processes and splits the probes between
     them. They are started with ``spawn`` (rensa's threads do not survive ``fork``), so the
@@ -562,7 +566,7 @@ def dedup_texts(
     need = _min_agree(threshold, num_perm, bits=4) + (-num_perm % 16)
     if workers <= 1:
         keys, sigs = _sketch_all(texts, args, 1, chunk_size, None)
-        best = None if keys is None else _resolve(keys, sigs, need, range(len(keys)))
+        best = None if keys is None else _resolve(keys, sigs, need, range(len(keys)))[0]
     else:
         ctx = multiprocessing.get_context("spawn")  # rensa's thread pool may be running here
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
@@ -575,12 +579,16 @@ def dedup_texts(
 
 
 def _resolve_split(keys: np.ndarray, sigs: np.ndarray, need: int, workers: int, pool: Any) -> np.ndarray:
-    """`_resolve` with the probes shared out: one share here, the others on the pool."""
-    shares = [[0, *range(1 + k, len(keys), workers)] for k in range(workers)]  # all take the exact probe
-    futures = [pool.submit(_resolve, keys[share], sigs, need, range(len(share))) for share in shares[1:]]
-    best = _resolve(keys, sigs, need, shares[0])
+    """`_resolve` with the probes shared out: one share here, the others on the pool. Each
+    text keeps the match of the lowest probe, as one process going through them in order
+    would (so the answer does not depend on `workers`)."""
+    shares = [list(range(k, len(keys), workers)) for k in range(workers)]
+    futures = [pool.submit(_resolve, keys[share], sigs, need, share) for share in shares[1:]]
+    best, found = _resolve(keys[shares[0]], sigs, need, shares[0])
     for f in futures:
-        np.minimum(best, f.result(), out=best)
+        other, at = f.result()
+        np.copyto(best, other, where=at < found)
+        np.minimum(found, at, out=found)
     return best
 
 
@@ -609,14 +617,18 @@ def _agree(sigs: np.ndarray, i: np.ndarray, j: np.ndarray, need: int, block: int
     return i[ok], j[ok]
 
 
-def _resolve(keys: np.ndarray, sigs: np.ndarray, need: int, probes: Iterable[int]) -> np.ndarray:
-    """Earliest verified earlier match of every text (n when none), over the given probes."""
+def _resolve(keys: np.ndarray, sigs: np.ndarray, need: int, labels: Sequence[int]) -> tuple:
+    """For every text, its first verified earlier match (n when none) and the label of the
+    probe that found it (255 when none). Probes go in order, and a text matched by one is
+    not looked at again; within a probe the group's first member is tried before the
+    previous one."""
     n = keys.shape[1]
     best = np.full(n, n, np.int64)
+    found = np.full(n, 255, np.uint8)
     index = np.arange(n, dtype=np.uint64)
     low = np.uint64(0xFFFFFFFF)
     positions = np.arange(n)
-    for p in probes:
+    for p, label in enumerate(labels):
         packed = keys[p].astype(np.uint64)
         packed <<= _S32
         packed |= index
@@ -632,11 +644,11 @@ def _resolve(keys: np.ndarray, sigs: np.ndarray, need: int, probes: Iterable[int
         rows = order[later]
         heads = order[first[later]]
         prevs = order[:-1][later[1:]]
-        for cand in (heads, np.where(prevs == heads, n, prevs)):  # the group's first, the previous
-            sel = best[rows] > cand  # an earlier match is already known: nothing to gain
+        for cand, sel in ((heads, best[rows] == n), (prevs, (prevs != heads) & (best[rows] == n))):
             i, j = _agree(sigs, rows[sel], cand[sel], need)
-            best[i] = np.minimum(best[i], j)
-    return best
+            best[i] = j
+            found[i] = label
+    return best, found
 
 
 # -- samples ----------------------------------------------------------------------------------
@@ -822,8 +834,10 @@ class ImageDeduper:
         bits = hash_size * hash_size
         pieces = min(bits, max_distance + 1)
         cuts = [round(i * bits / pieces) for i in range(pieces + 1)]
-        self._pieces = [(lo, (1 << (hi - lo)) - 1) for lo, hi in zip(cuts, cuts[1:])]
-        self._tables: list[dict[int, list[int]]] = [{} for _ in self._pieces]
+        # per piece: (shift, mask, piece value → indexes of the images having it)
+        self._pieces: list[tuple[int, int, dict[int, list[int]]]] = [
+            (lo, (1 << (hi - lo)) - 1, {}) for lo, hi in pairwise(cuts)
+        ]
         self._hashes: list[int] = []
         self._ids: list[str] = []
         self._seen: dict[str, tuple[str | None, int]] = {}  # image id → (earlier id, distance)
@@ -846,7 +860,7 @@ class ImageDeduper:
         if image_id in self._seen:
             return self._seen[image_id][0]
         best: tuple[int, int] | None = None  # (index, distance) of the earliest within reach
-        for table, (lo, m) in zip(self._tables, self._pieces):
+        for lo, m, table in self._pieces:
             for k in table.get((h >> lo) & m, ()):
                 d = (h ^ self._hashes[k]).bit_count()
                 if d <= self.max_distance and (best is None or k < best[0]):
@@ -858,7 +872,7 @@ class ImageDeduper:
         k = len(self._hashes)
         self._hashes.append(h)
         self._ids.append(image_id)
-        for table, (lo, m) in zip(self._tables, self._pieces):
+        for lo, m, table in self._pieces:
             table.setdefault((h >> lo) & m, []).append(k)
         self._seen[image_id] = (None, 0)
         return None

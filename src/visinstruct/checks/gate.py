@@ -37,7 +37,8 @@ async def run_gate(recipe: Recipe, store: RunStore, base: Path | None = None) ->
     samples = list(store.iter_samples())
     summary = GateSummary(samples=len(samples))
     for s in samples:  # results are recomputed from scratch each time; a person's edit is kept
-        s.checks = {k: v for k, v in s.checks.items() if k == "balance"}  # the rest is recomputed (cached)
+        # a person's decision and past rebalancing are kept; the rest is recomputed (model answers are cached)
+        s.checks = {k: v for k, v in s.checks.items() if k in ("balance", "review")}
         if s.provenance.get("generator", "").startswith("synth/"):
             s.checks["facts"] = passed(method="drawn from exact facts")
     if spec.rules:
