@@ -83,6 +83,12 @@ def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool, d
     console.print(f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)")
     if summary.gate is not None:
         _print_gate(summary.gate)
+    else:
+        with RunStore(run_dir, create=False) as store:
+            by: dict[str, int] = {}
+            for _d, _t, status, n in store.counts():
+                by[status] = by.get(status, 0) + n
+        console.print("checks: " + ", ".join(f"{n} {s}" for s, n in sorted(by.items())))
     if summary.budget_reached:
         console.print("[yellow]the budget is spent: raise budget_usd and run again to continue[/]")
     if not no_export:

@@ -22,9 +22,9 @@ from typing import Any
 from PIL import Image
 
 from visinstruct import __version__
-from visinstruct.checks import check_samples
+from visinstruct.checks.gate import check_unit
 from visinstruct.drafts import GENERATOR_VERSION, finish_all
-from visinstruct.recipe import Recipe
+from visinstruct.recipe import ChecksSpec, Recipe
 from visinstruct.records import ImageRecord
 from visinstruct.store import RunStore, UnitResult, write_image_file
 from visinstruct.synth import get_domain
@@ -41,6 +41,7 @@ class Task:
     index: int  # index within the (domain, language) stream: places answer letters
     seed: str
     types: tuple[str, ...]
+    checks: ChecksSpec = field(default_factory=ChecksSpec)
 
 
 def plan(recipe: Recipe) -> list[Task]:
@@ -54,7 +55,9 @@ def plan(recipe: Recipe) -> list[Task]:
             lang = langs[i % len(langs)]
             index = i // len(langs)
             key = f"{domain}/{lang}/{index}"
-            tasks.append(Task(len(tasks), key, domain, lang, index, f"{recipe.seed}:{key}", types))
+            tasks.append(
+                Task(len(tasks), key, domain, lang, index, f"{recipe.seed}:{key}", types, recipe.checks)
+            )
     return tasks
 
 
@@ -94,7 +97,7 @@ def make_unit(task: Task, run_dir: str) -> UnitResult:
             },
             context={"facts": item.facts},
         )
-        return UnitResult(task.key, task.domain, task.seq, images, list(check_samples(samples)))
+        return UnitResult(task.key, task.domain, task.seq, images, check_unit(list(samples), task.checks))
     except Exception as e:  # a broken unit is recorded, never fatal to the run
         tb = traceback.extract_tb(e.__traceback__)[-1]
         where = f"{Path(tb.filename).name}:{tb.lineno}"
@@ -163,7 +166,7 @@ def run(
         flush()
         if on_progress:
             on_progress(len(tasks) - len(todo) + made + failed, len(tasks))
-        from visinstruct.checks.gate import run_gate
+        from visinstruct.checks.gate import needs_gate, run_gate
         from visinstruct.models import run_async
 
         stages, budget = {}, False
@@ -172,7 +175,7 @@ def run(
 
             result = run_async(Pipeline(recipe, store, Path.cwd(), on_stage).run(workers=n_workers))
             stages, budget = result.stages, result.budget_reached
-        gate = run_async(run_gate(recipe, store, Path.cwd()))
+        gate = run_async(run_gate(recipe, store, Path.cwd())) if needs_gate(recipe) else None
         return RunSummary(
             len(tasks),
             len(tasks) - len(todo),

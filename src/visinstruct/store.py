@@ -47,7 +47,39 @@ CREATE TABLE IF NOT EXISTS contexts (
 );
 CREATE INDEX IF NOT EXISTS samples_seq ON samples (seq);
 CREATE INDEX IF NOT EXISTS samples_status ON samples (status, domain, type);
+CREATE TABLE IF NOT EXISTS failed_checks (
+    sample_id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (name, sample_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS failed_checks_sample ON failed_checks (sample_id);
 """
+
+# Substring search over each sample's questions, answers and options: one row per sample,
+# rowid = samples.rowid. The trigram tokenizer needs SQLite >= 3.34; without it the review
+# queue falls back to scanning.
+SEARCH_SCHEMA = "CREATE VIRTUAL TABLE IF NOT EXISTS sample_text USING fts5(text, tokenize='trigram')"
+
+
+def failed_check_names(d: dict[str, Any]) -> list[str]:
+    """Names of the checks whose result says `"pass": False` in a sample's record."""
+    return [n for n, r in (d.get("checks") or {}).items() if isinstance(r, dict) and r.get("pass") is False]
+
+
+def search_text(d: dict[str, Any]) -> str:
+    """The text the review queue searches: questions, answers, options and the short answer."""
+    parts: list[str] = []
+    for t in d.get("turns") or ():
+        parts.append(t.get("question") or "")
+        parts.append(t.get("answer") or "")
+    parts.extend(o for o in d.get("options") or () if isinstance(o, str))
+    short = d.get("short_answer")
+    if isinstance(short, str) and short not in parts:
+        parts.append(short)
+    return "\n".join(parts)
+
+
+def index_entry(d: dict[str, Any]) -> tuple[str, list[str], str]:
+    """(sample id, failed check names, search text) of one sample's record."""
+    return d["id"], failed_check_names(d), search_text(d)
 
 
 def image_relpath(image_id: str, fmt: str) -> str:
@@ -88,12 +120,48 @@ class RunStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            self.search_index = self._create_search_index()
         except (OSError, sqlite3.Error) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise RunDirError(f"run directory {self.dir}: cannot write there ({reason})") from None
 
     def close(self) -> None:
         self.db.close()
+
+    def _create_search_index(self) -> bool:
+        if sqlite3.sqlite_version_info < (3, 34, 0):
+            return False
+        try:
+            self.db.execute(SEARCH_SCHEMA)
+        except sqlite3.OperationalError:  # SQLite built without FTS5
+            return False
+        return True
+
+    # -- indexes over samples (failed checks, search text) ------------------------------------
+    # Kept current by every writer of `samples`, in the writer's transaction: drop a sample's
+    # index rows before its row is replaced or updated, add them back once it is written.
+    def unindex_samples(self, ids: Iterable[str], search: bool = True) -> None:
+        params = [(i,) for i in ids]
+        self.db.executemany("DELETE FROM failed_checks WHERE sample_id=?", params)
+        if self.search_index and search:
+            self.db.executemany(
+                "DELETE FROM sample_text WHERE rowid = (SELECT rowid FROM samples WHERE id=?)", params
+            )
+
+    def index_samples(self, entries: Iterable[tuple[str, list[str], str]], search: bool = True) -> None:
+        """(sample id, failed check names, search text) per sample already written. The engine
+        passes `search=False`: new samples get their search rows when the review app opens
+        (it indexes every sample without one), which keeps the hot write path lean."""
+        entries = list(entries)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO failed_checks VALUES (?, ?)",
+            [(sid, name) for sid, names, _ in entries for name in names],
+        )
+        if self.search_index and search:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO sample_text (rowid, text) SELECT rowid, ? FROM samples WHERE id=?",
+                [(text, sid) for sid, _, text in entries],
+            )
 
     def __enter__(self) -> RunStore:
         return self
@@ -141,9 +209,11 @@ class RunStore:
                         for i in r.images
                     ],
                 )
+                self.unindex_samples((row[0] for row in r.rows), search=False)
                 self.db.executemany(
                     "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", r.rows
                 )
+                self.index_samples(r.index, search=False)
                 self.db.execute(
                     "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, ?)",
                     (r.key, r.domain, len(r.rows)),
@@ -213,9 +283,15 @@ class RunStore:
 
     def update_samples(self, samples: Iterable[Sample]) -> int:
         """Write back samples whose checks or status changed (one transaction)."""
-        rows = [(s.status, s.category, json.dumps(s.to_dict(), ensure_ascii=False), s.id) for s in samples]
+        rows, entries = [], []
+        for s in samples:
+            d = s.to_dict()
+            rows.append((s.status, s.category, json.dumps(d, ensure_ascii=False), s.id))
+            entries.append(index_entry(d))
         with self.db:
+            self.unindex_samples(sid for sid, _, _ in entries)
             self.db.executemany("UPDATE samples SET status=?, category=?, data=? WHERE id=?", rows)
+            self.index_samples(entries)
         return len(rows)
 
     def failed_units(self) -> list[tuple[str, str]]:
@@ -268,7 +344,7 @@ class UnitResult:
     so the process that commits does as little as possible.
     """
 
-    __slots__ = ("key", "domain", "seq", "images", "rows", "error")
+    __slots__ = ("key", "domain", "seq", "images", "rows", "index", "error")
 
     def __init__(
         self,
@@ -281,18 +357,22 @@ class UnitResult:
     ) -> None:
         self.key, self.domain, self.seq = key, domain, seq
         self.images = images or []
-        self.rows = [
-            (
-                s.id,
-                seq * 1000 + n,
-                key,
-                s.domain,
-                s.type,
-                s.language,
-                s.category,
-                s.status,
-                json.dumps(s.to_dict(), ensure_ascii=False),
+        self.rows = []
+        self.index = []  # (id, failed check names, search text): the store's indexes, made here too
+        for n, s in enumerate(samples or []):
+            d = s.to_dict()
+            self.rows.append(
+                (
+                    s.id,
+                    seq * 1000 + n,
+                    key,
+                    s.domain,
+                    s.type,
+                    s.language,
+                    s.category,
+                    s.status,
+                    json.dumps(d, ensure_ascii=False),
+                )
             )
-            for n, s in enumerate(samples or [])
-        ]
+            self.index.append(index_entry(d))
         self.error = error

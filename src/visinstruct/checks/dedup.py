@@ -134,9 +134,9 @@ def _normalised_codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.
         if astral.any():
             hi = cp[astral]
             cls[astral] = np.where((hi >= 0x20000) & (hi < 0x40000), _CJK, _OTHER)
-        keep = cls != _DROP
-        if not keep.all():
-            cp, cls = cp[keep], cls[keep]
+    keep = cls != _DROP
+    if not keep.all():
+        cp, cls = cp[keep], cls[keep]
     # A space goes after a space, a boundary, the start or a CJK character (so runs
     # collapse to their first space), and before a boundary, the end or a CJK character.
     n = len(cls)
@@ -339,10 +339,11 @@ class _RensaBackend:
         return np.frombuffer(values, dtype=np.uint32).reshape(n, self.num_perm)
 
     def sketch(self, tokens: np.ndarray) -> tuple[Any, np.ndarray]:
-        """One text's MinHash object (for the LSH index) and its signature."""
-        raw = tokens.tobytes()
+        """One text's MinHash object (what `RMinHashLSH` indexes) and its signature. Its
+        tokens are the 8 bytes of each shingle hash (numpy drops trailing zero bytes, which
+        keeps distinct hashes distinct)."""
         m = rensa.RMinHash(self.num_perm, self.seed)
-        m.update([raw[i : i + 8] for i in range(0, len(raw), 8)])
+        m.update(tokens.view("S8").tolist())
         return m, np.array(m.digest(), dtype=np.uint32)
 
     def index(self, threshold: float, bands: int) -> Any:
@@ -377,10 +378,6 @@ class _NumpyBackend:
             out[filled, k] = np.minimum.reduceat((h >> _S32).astype(np.uint32), at)
         return out
 
-    def sketch(self, tokens: np.ndarray) -> tuple[Any, np.ndarray]:
-        row = self.rows(tokens, np.array([0, len(tokens)], np.uint64))[0]
-        return row, row
-
     def index(self, threshold: float, bands: int) -> Any:
         return _BandIndex(self.num_perm, bands)
 
@@ -390,11 +387,11 @@ class _BandIndex:
 
     def __init__(self, num_perm: int, bands: int) -> None:
         self.bands, self.r = bands, num_perm // bands
-        self._buckets: dict[tuple[int, bytes], list[int]] = {}
+        self._buckets: dict[int, list[int]] = {}
 
-    def _keys(self, row: np.ndarray) -> Iterator[tuple[int, bytes]]:
+    def _keys(self, row: np.ndarray) -> Iterator[int]:
         for b in range(self.bands):
-            yield b, row[b * self.r : (b + 1) * self.r].tobytes()
+            yield hash((b, row[b * self.r : (b + 1) * self.r].tobytes()))
 
     def insert(self, key: int, row: np.ndarray) -> None:
         for k in self._keys(row):
@@ -592,12 +589,22 @@ def _resolve_split(keys: np.ndarray, sigs: np.ndarray, need: int, workers: int, 
     return best
 
 
+def _agree_counts(sigs: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Agreeing values of the 4-bit signatures of the pairs (i, j): XOR, one bit per
+    differing nibble, popcount."""
+    x = sigs[i]
+    x ^= sigs[j]
+    x |= x >> np.uint64(2)
+    x |= x >> np.uint64(1)
+    x &= _NIBBLE_LOW
+    return sigs.shape[1] * 16 - np.bitwise_count(x).sum(axis=1, dtype=np.int64)
+
+
 def _agree(sigs: np.ndarray, i: np.ndarray, j: np.ndarray, need: int, block: int = 32768) -> tuple:
     """The pairs (i, j) whose 4-bit signatures agree in at least `need` values.
 
     Pairs are sorted by i first (one sort of ``i << 32 | j``), so reading the signatures
-    walks memory forwards, and compared in blocks that stay in cache: XOR, one bit per
-    differing nibble, popcount.
+    walks memory forwards, and compared in blocks that stay in cache.
     """
     packed = i.astype(np.uint64) << _S32
     packed |= j.astype(np.uint64)
@@ -605,15 +612,8 @@ def _agree(sigs: np.ndarray, i: np.ndarray, j: np.ndarray, need: int, block: int
     i = (packed >> _S32).astype(np.int64)
     j = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
     ok = np.empty(len(i), bool)
-    values = sigs.shape[1] * 16
-    one, two = np.uint64(1), np.uint64(2)
     for s in range(0, len(i), block):
-        x = sigs[i[s : s + block]]
-        x ^= sigs[j[s : s + block]]
-        x |= x >> two
-        x |= x >> one
-        x &= _NIBBLE_LOW
-        ok[s : s + block] = values - np.bitwise_count(x).sum(axis=1, dtype=np.int64) >= need
+        ok[s : s + block] = _agree_counts(sigs, i[s : s + block], j[s : s + block]) >= need
     return i[ok], j[ok]
 
 
@@ -662,9 +662,21 @@ class _ImageQuestions:
         self.owners: list[int] = []  # their kept numbers
 
 
+class _Sketch:
+    """What `Deduper` needs of one sample, computed in batches."""
+
+    __slots__ = ("exact", "question", "whole", "long")
+
+    def __init__(self, exact: bytes, question: np.ndarray, whole: np.ndarray, long: bool) -> None:
+        self.exact = exact  # normalised question (its UTF-32 bytes)
+        self.question = question  # 8-bit signature of the question
+        self.whole = whole  # the whole sample: its shingle hashes (rensa) or signature (numpy)
+        self.long = long  # answers long enough for the whole-sample check
+
+
 class Deduper:
-    """Streaming: add samples one by one in dataset order; the first of a group is kept, later
-    ones are marked.
+    """Streaming: add samples one by one in dataset order; the first of a group is kept,
+    later ones are marked.
 
     * ``duplicate`` (reject): the same image(s) and the same normalised question as an
       earlier sample.
@@ -677,9 +689,16 @@ class Deduper:
       ``min_copy_words`` words (a CJK character counting as half a word).
 
     "The same image(s)" is the set of a sample's image ids; `alias_image` makes an image
-    count as another (e.g. a near-identical one found by `ImageDeduper`). Per kept sample,
-    memory holds an 8-bit signature of its question (and of the whole sample when it is
-    long enough) and its id, never its text.
+    count as another (say a near-identical one `ImageDeduper` found). Questions are
+    compared with every kept question of their image set (the image set is the bucket);
+    whole samples go through an LSH index (rensa's `RMinHashLSH`, ``bands`` bands of
+    ``num_perm // bands`` rows, 8 × 8 by default: few candidates even among templated
+    answers) holding only the first of each group; at most ``max_candidates`` candidates
+    are verified per sample. Per kept sample, memory holds an 8-bit signature of its
+    question (and of the whole sample when it is long enough) and its id, never its text.
+
+    `check_all` is `check` over an iterable, sketching samples in batches (several times
+    faster than one by one); the results are the same.
     """
 
     def __init__(
@@ -692,20 +711,22 @@ class Deduper:
         bands: int | None = None,
         min_copy_words: int = 8,
         numbers_must_match: bool = True,
+        max_candidates: int = 256,
         backend: str | None = None,
     ) -> None:
-        bands = _check_params(threshold, num_perm, shingle, bands)
+        bands = _check_params(threshold, num_perm, shingle, bands or max(1, num_perm // 8))
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self.across_images, self.min_copy_words = across_images, min_copy_words
-        self.numbers_must_match = numbers_must_match
+        self.numbers_must_match, self.max_candidates = numbers_must_match, max_candidates
         self._backend = _backend(num_perm, backend)
         self._need = _min_agree(threshold, num_perm)
-        self._kept: list[str] = []  # ids of samples something refers to, by kept number
+        self._kept: list[str] = []  # ids of the kept samples, by kept number
         self._exact: dict[int, int] = {}  # hash of (image set, normalised question) → kept number
         self._images: dict[tuple[str, ...], _ImageQuestions] = {}
         self._alias: dict[str, str] = {}
         self._index = self._backend.index(threshold, bands)  # whole samples, by whole number
-        self._whole_sigs = bytearray()
+        self._whole_sigs = np.zeros((0, num_perm), np.uint8)  # grown by doubling
+        self._whole_n = 0
         self._whole_owner: list[int] = []  # kept number of each indexed whole sample
         self._whole_images: list[tuple[str, ...]] = []
 
@@ -720,21 +741,49 @@ class Deduper:
         if same_as != image_id:
             self._alias[image_id] = same_as
 
-    def _image_key(self, images: Iterable[str]) -> tuple[str, ...]:
-        return tuple(sorted({self._alias.get(i, i) for i in images}))
-
-    def _keep(self, sample_id: str) -> int:
-        self._kept.append(sample_id)
-        return len(self._kept) - 1
-
     def check(self, s: Sample) -> dict[str, dict]:
-        key = self._image_key(s.images)
-        question = "\n".join(t.question for t in s.turns)
-        answers = "\n".join(t.answer for t in s.turns)
-        whole = "\n".join(f"{t.question}\n{t.answer}" for t in s.turns)
-        cp, cls, starts, ends = _normalised_codes([question, whole, answers])
-        norm_q = cp[starts[0] : ends[0]].tobytes()
-        exact_key = hash((key, norm_q))
+        """``duplicate`` and ``near_duplicate`` results for the next sample."""
+        return self._decide(s, self._sketch([s])[0])
+
+    def check_all(self, samples: Iterable[Sample], batch: int = 1024) -> Iterator[dict[str, dict]]:
+        """`check` for each sample in turn."""
+        for chunk in _chunks(samples, batch):
+            for s, sk in zip(chunk, self._sketch(chunk), strict=True):
+                yield self._decide(s, sk)
+
+    def _sketch(self, samples: Sequence[Sample]) -> list[_Sketch]:
+        texts: list[str] = []
+        for s in samples:
+            texts.append("\n".join(t.question for t in s.turns))
+            texts.append("\n".join(f"{t.question}\n{t.answer}" for t in s.turns))
+            texts.append("\n".join(t.answer for t in s.turns))
+        cp, cls, starts, ends = _normalised_codes(texts)
+        flat, offsets = _shingle_hashes(cp, cls, starts, self.shingle, self.numbers_must_match)
+        offsets = offsets.astype(np.int64)
+        sizes = np.diff(offsets)
+        kind = np.repeat(np.arange(len(texts)) % 3, sizes)  # 0 question, 1 whole, 2 answers
+
+        def rows_of(k: int) -> np.ndarray:  # signatures of one kind of text, in bulk
+            at = np.zeros(len(samples) + 1, np.uint64)
+            np.cumsum(sizes[k::3], out=at[1:])
+            return self._backend.rows(flat[kind == k], at)
+
+        q_rows = rows_of(0).astype(np.uint8)
+        # rensa indexes RMinHash objects, made when needed; the fallback indexes rows
+        w_rows = rows_of(1) if isinstance(self._backend, _NumpyBackend) else None
+        out = []
+        for k in range(len(samples)):
+            q, w, a = 3 * k, 3 * k + 1, 3 * k + 2
+            words = _words(cp[starts[a] : ends[a]], cls[starts[a] : ends[a]])
+            whole = flat[offsets[w] : offsets[w + 1]] if w_rows is None else w_rows[k]
+            out.append(
+                _Sketch(cp[starts[q] : ends[q]].tobytes(), q_rows[k], whole, words >= self.min_copy_words)
+            )
+        return out
+
+    def _decide(self, s: Sample, sk: _Sketch) -> dict[str, dict]:
+        key = tuple(sorted({self._alias.get(i, i) for i in s.images}))
+        exact_key = hash((key, sk.exact))
         kept = self._exact.get(exact_key)
         if kept is not None:
             of = self._kept[kept]
@@ -742,18 +791,11 @@ class Deduper:
                 "duplicate": failed(f"same image and question as sample {of}", REJECT, of=of),
                 "near_duplicate": passed(),
             }
-        upto = ends[1]  # shingles of the question and of the whole sample only
-        flat, offsets = _shingle_hashes(
-            cp[:upto], cls[:upto], starts[:2], self.shingle, self.numbers_must_match
-        )
-        offsets = offsets.astype(np.int64)
-        _, q_row = self._backend.sketch(flat[offsets[0] : offsets[1]])
-        q_sig = q_row.astype(np.uint8)
-
-        result: dict[str, dict] = {"duplicate": passed()}
+        result: dict[str, dict] = {"duplicate": passed(), "near_duplicate": passed()}
         group = self._images.get(key)
-        if group is not None and group.owners:
-            agree = (np.frombuffer(group.sigs, np.uint8).reshape(-1, self.num_perm) == q_sig).sum(axis=1)
+        if group is not None:
+            sigs = np.frombuffer(bytes(group.sigs), np.uint8).reshape(-1, self.num_perm)
+            agree = np.count_nonzero(sigs == sk.question, axis=1)
             hits = np.flatnonzero(agree >= self._need)
             if len(hits):
                 h = int(hits[0])
@@ -766,48 +808,52 @@ class Deduper:
                     similarity=sim,
                 )
                 return result
-        number = self._keep(s.id)
-        self._exact[exact_key] = number
-        if group is None:
+        else:
             group = self._images[key] = _ImageQuestions()
-        group.sigs += q_sig.tobytes()
+        self._kept.append(s.id)
+        number = len(self._kept) - 1
+        self._exact[exact_key] = number
+        group.sigs += sk.question.tobytes()
         group.owners.append(number)
-
-        result["near_duplicate"] = passed()
-        if not self.across_images or _words(cp[starts[2] : ends[2]], cls[starts[2] : ends[2]]) < (
-            self.min_copy_words
-        ):
-            return result
-        handle, w_row = self._backend.sketch(flat[offsets[1] : offsets[2]])
-        w_sig = w_row.astype(np.uint8)
-        matched = False
-        found: tuple[int, float] | None = None
-        for c in sorted(self._index.query(handle)):
-            agree = int(
-                (np.frombuffer(self._whole_sigs, np.uint8, self.num_perm, c * self.num_perm) == w_sig).sum()
-            )
-            if agree < self._need:
-                continue
-            matched = True
-            if self._whole_images[c] != key:
-                found = (c, round(float(_estimate(agree, self.num_perm)), 3))
-                break
-        if found is not None:
-            c, sim = found
-            of = self._kept[self._whole_owner[c]]
-            result["near_duplicate"] = failed(
-                f"question and answers near-copy sample {of} on another image (similarity {sim:.2f})",
-                REVIEW,
-                of=of,
-                similarity=sim,
-            )
-        if not matched:  # only the first of a group is indexed: buckets stay small
-            c = len(self._whole_owner)
-            self._index.insert(c, handle)
-            self._whole_sigs += w_sig.tobytes()
-            self._whole_owner.append(number)
-            self._whole_images.append(key)
+        if self.across_images and sk.long:
+            self._across(key, number, sk.whole, result)
         return result
+
+    def _across(self, key: tuple[str, ...], number: int, whole: np.ndarray, result: dict) -> None:
+        """The whole-sample check: `whole` is the shingle hashes (rensa) or the signature row."""
+        handle, row = (
+            (whole, whole) if isinstance(self._backend, _NumpyBackend) else self._backend.sketch(whole)
+        )
+        sig = row.astype(np.uint8)
+        cands = np.array(sorted(self._index.query(handle))[: self.max_candidates], dtype=np.int64)
+        matched = False
+        if len(cands):
+            agree = np.count_nonzero(self._whole_sigs[cands] == sig, axis=1)
+            ok = agree >= self._need
+            for c, a in zip(cands[ok].tolist(), agree[ok].tolist(), strict=True):
+                matched = True
+                if self._whole_images[c] != key:
+                    of = self._kept[self._whole_owner[c]]
+                    sim = round(float(_estimate(a, self.num_perm)), 3)
+                    result["near_duplicate"] = failed(
+                        f"question and answers near-copy sample {of} on another image (similarity {sim:.2f})",
+                        REVIEW,
+                        of=of,
+                        similarity=sim,
+                    )
+                    break
+        if matched:  # only the first of a group is indexed: buckets stay small
+            return
+        c = self._whole_n
+        if c == len(self._whole_sigs):
+            grown = np.zeros((max(64, 2 * c), self.num_perm), np.uint8)
+            grown[:c] = self._whole_sigs
+            self._whole_sigs = grown
+        self._whole_sigs[c] = sig
+        self._whole_n += 1
+        self._index.insert(c, handle)
+        self._whole_owner.append(number)
+        self._whole_images.append(key)
 
 
 def _words(cp: np.ndarray, cls: np.ndarray) -> float:

@@ -8,6 +8,7 @@ nothing is deleted: exports choose by status.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,28 @@ class GateSummary:
     rebalanced: int = 0
     verify: dict[str, int] = field(default_factory=dict)
     judged: int = 0
+
+
+def check_unit(samples: list, spec: ChecksSpec) -> list:
+    """The checks one synthetic item's samples get where they are made (a worker process):
+    rules, exact facts, duplicates among them, and the status. Everything the gate would
+    find in drawn samples is found here, so a synthetic-only run needs no dataset pass."""
+    from visinstruct.checks.rules import apply_rules, check_samples
+
+    for s in samples:
+        s.checks["facts"] = passed(method="drawn from exact facts")
+    samples = list(apply_rules(samples, dict(spec.lengths) or None) if spec.rules else check_samples(samples))
+    if spec.dedup:
+        duplicate_checks(samples, spec.near_duplicate_threshold)
+    for s in samples:
+        s.status = decide(s)
+    return samples
+
+
+def needs_gate(recipe: Recipe) -> bool:
+    """Model-made samples and model checks need the dataset pass; drawn ones are checked as made."""
+    c = recipe.checks
+    return bool(recipe.sources or recipe.uses_llm_on_facts() or c.verify is not None or c.judge is not None)
 
 
 async def run_gate(recipe: Recipe, store: RunStore, base: Path | None = None) -> GateSummary:
@@ -95,6 +118,14 @@ def _synthetic(s: Any) -> bool:
     return s.provenance.get("generator", "").startswith("synth/")
 
 
+_PUNCT = re.compile(r"[\W_]+")
+
+
+def normalise(text: str) -> str:
+    """Casefolded, punctuation and extra spaces gone (letters, digits and CJK kept)."""
+    return _PUNCT.sub(" ", text.casefold()).strip()
+
+
 def _grams(text: str) -> set[str]:
     return {text[i : i + 3] for i in range(max(1, len(text) - 2))}
 
@@ -108,8 +139,6 @@ def duplicate_checks(samples: list, threshold: float) -> None:
       (review): a model repeating itself. Drawn images are exempt (their templated
       questions repeat across images by design).
     """
-    from visinstruct.checks.dedup import dedup_texts, normalise
-
     groups: dict[tuple, list[tuple[str, set[str], Any]]] = {}
     for s in samples:
         q = normalise(" ".join(t.question for t in s.turns))
@@ -128,6 +157,10 @@ def duplicate_checks(samples: list, threshold: float) -> None:
             seen.append((q, grams, s))
             s.checks["duplicate"] = passed()
     model_made = [s for s in samples if not _synthetic(s) and s.checks["duplicate"]["pass"]]
+    if not model_made:
+        return
+    from visinstruct.checks.dedup import dedup_texts
+
     texts = [normalise(" ".join(f"{t.question} {t.answer}" for t in s.turns)) for s in model_made]
     for s, match in zip(model_made, dedup_texts(texts, threshold=threshold), strict=True):
         if match is not None and model_made[match].images != s.images:

@@ -12,7 +12,7 @@ from typing import Any
 
 from visinstruct.checks import REJECT, failed, passed, reasons
 from visinstruct.records import LETTERS, Sample, Turn
-from visinstruct.store import RunStore
+from visinstruct.store import RunStore, index_entry
 
 REVIEW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_audit (
@@ -31,6 +31,7 @@ CREATE INDEX IF NOT EXISTS review_t_seq ON samples (type, seq);
 CHECK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 CURSOR = re.compile(r"^([01]):(-?\d{1,19})$")
 MAX_TEXT = 20_000
+MIN_INDEXED_SEARCH = 3  # the trigram index finds substrings of 3+ characters; shorter ones scan
 ACTIONS = ("accept", "reject", "edit")
 
 
@@ -55,6 +56,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _fts_phrase(text: str) -> str:
+    """A search string as one FTS5 phrase: with the trigram tokenizer, a substring match."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -68,11 +74,36 @@ class ReviewDB:
         self.lock = threading.RLock()
         with self.lock, self.db:
             self.db.executescript(REVIEW_SCHEMA)
+        self.sync_indexes()
         self._facets: dict[str, list[str]] | None = None
 
     def close(self) -> None:
         with self.lock:
             self.store.close()
+
+    def sync_indexes(self) -> int:
+        """Index the samples the failed-check and search indexes do not cover yet.
+
+        The store keeps the failed checks current on every write and the search rows on every
+        update; the engine's bulk commits leave search rows to this catch-up (keeping its hot
+        path lean), as do runs written before the indexes existed. A sample is covered when it
+        has its search row; its failed-check rows are rebuilt together with it. Without the
+        search index (SQLite < 3.34), the failed checks are rebuilt when that table is empty.
+        Returns how many samples were (re)indexed.
+        """
+        with self.lock, self.db:
+            if self.store.search_index:
+                self.db.execute("DELETE FROM sample_text WHERE rowid NOT IN (SELECT rowid FROM samples)")
+                self.db.execute("DELETE FROM failed_checks WHERE sample_id NOT IN (SELECT id FROM samples)")
+                sql = "SELECT data FROM samples WHERE rowid NOT IN (SELECT rowid FROM sample_text)"
+            elif self.db.execute("SELECT 1 FROM failed_checks LIMIT 1").fetchone() is None:
+                sql = "SELECT data FROM samples"
+            else:
+                return 0
+            entries = [index_entry(json.loads(data)) for (data,) in self.db.execute(sql)]
+            self.store.unindex_samples(sid for sid, _, _ in entries)
+            self.store.index_samples(entries)
+        return len(entries)
 
     # -- reading ----------------------------------------------------------------------------
     def _version(self, sample_id: str) -> int:
@@ -130,11 +161,14 @@ class ReviewDB:
         if check:
             if not CHECK_NAME.match(check):
                 raise Invalid("bad check name")
-            conds.append("instr(data, ?) > 0")
-            args.append(f'"{check}": {{"pass": false')
+            conds.append("id IN (SELECT sample_id FROM failed_checks WHERE name = ?)")
+            args.append(check)
         if q:
             q = q.strip()[:200]
-            if q:
+            if len(q) >= MIN_INDEXED_SEARCH and self.store.search_index:
+                conds.append("rowid IN (SELECT rowid FROM sample_text WHERE sample_text MATCH ?)")
+                args.append(_fts_phrase(q))
+            elif q:  # shorter than a trigram: no index can help, scan the records
                 conds.append("data LIKE ? ESCAPE '\\'")
                 args.append(f"%{_like_escape(q)}%")
         if status:
@@ -228,9 +262,11 @@ class ReviewDB:
             data = after
             d = json.loads(data)
             status, category = d["status"], d.get("category")
+        self.store.unindex_samples([sample_id])
         self.db.execute(
             "UPDATE samples SET status=?, category=?, data=? WHERE id=?", (status, category, data, sample_id)
         )
+        self.store.index_samples([index_entry(json.loads(data))])
         self.db.execute(
             "INSERT INTO sample_versions VALUES (?, ?)"
             " ON CONFLICT(sample_id) DO UPDATE SET version=excluded.version",
