@@ -314,3 +314,29 @@ def test_concurrent_edits_conflict_then_undo(review_run):
         json={"action": "accept", "version": version},
     )
     assert stale.status_code == 409 and stale.json()["current"]["version"] == version + 2
+
+
+def test_status_shows_review_progress(tmp_path):
+    import subprocess
+    import sys
+
+    from visinstruct.review.db import ReviewDB
+
+    path = tmp_path / "run"
+    run(parse_recipe({"seed": 2, "languages": ["en"], "synthetic": {"clocks": 2}}), path, workers=1)
+    db = ReviewDB(path)
+    try:
+        first, second = [item["id"] for item in db.queue(limit=2)["items"]]
+        db.act(first, "accept", db.get(first)["version"], "ana")
+        db.act(second, "reject", db.get(second)["version"], "bo", reason="blurry")
+    finally:
+        db.close()
+    p = subprocess.run(
+        [sys.executable, "-m", "visinstruct.cli", "status", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "review: 2 samples reviewed" in p.stdout
+    assert "ana: 1 accept" in p.stdout and "bo: 1 reject" in p.stdout

@@ -234,6 +234,7 @@ def status_cmd(run_dir: Path) -> None:
             )
         if g["reasons"]:
             out.print("failed checks: " + ", ".join(f"{n} {c}" for n, c in g["reasons"].most_common()))
+        _print_review_progress(store)
         n_inputs = store.db.execute("SELECT COUNT(*) FROM inputs").fetchone()[0]
         rejected = store.rejected_inputs()
         if n_inputs:
@@ -250,6 +251,25 @@ def status_cmd(run_dir: Path) -> None:
                 out.print(f"  {key}: {err}", markup=False)
             if len(failed) > 50:
                 out.print(f"  … and {len(failed) - 50} more")
+
+
+def _print_review_progress(store) -> None:
+    """Manual review so far: samples reviewed, per reviewer and action (undone ones not counted)."""
+    has = store.db.execute("SELECT 1 FROM sqlite_master WHERE name='review_audit'").fetchone()
+    if not has:
+        return
+    live = (
+        "FROM review_audit a WHERE action != 'undo' "
+        "AND NOT EXISTS (SELECT 1 FROM review_audit u WHERE u.undoes = a.id)"
+    )
+    reviewed = store.db.execute(f"SELECT COUNT(DISTINCT sample_id) {live}").fetchone()[0]
+    waiting = store.db.execute("SELECT COUNT(*) FROM samples WHERE status='needs_review'").fetchone()[0]
+    out.print(f"review: {reviewed} samples reviewed, {waiting} waiting in needs_review")
+    by: dict[str, dict[str, int]] = {}
+    for reviewer, action, n in store.db.execute(f"SELECT reviewer, action, COUNT(*) {live} GROUP BY 1, 2"):
+        by.setdefault(reviewer, {})[action] = n
+    for reviewer, acts in sorted(by.items()):
+        out.print(f"  {reviewer}: " + ", ".join(f"{n} {a}" for a, n in sorted(acts.items())), markup=False)
 
 
 def _print_spend(store) -> None:

@@ -528,7 +528,11 @@ def _sketch_all(texts: Iterable[str], args: tuple, workers: int, chunk_size: int
             sigs.append(s)
     if not keys:
         return None, None
-    return np.concatenate(keys, axis=1), np.concatenate(sigs)
+    all_sigs = np.concatenate(sigs)
+    sigs.clear()  # the parts go as soon as they are joined: memory peaks lower
+    all_keys = np.concatenate(keys, axis=1)
+    keys.clear()
+    return all_keys, all_sigs
 
 
 def dedup_texts(
@@ -552,9 +556,11 @@ def dedup_texts(
     ``key << 32 | index``) and each text not yet matched is verified against the first and
     the previous member of its group; the first verified match is its answer.
 
-    ``workers > 1`` sketches chunks on that many processes and splits the probes between
-    them. They are started with ``spawn`` (rensa's threads do not survive ``fork``), so the
-    calling script needs the usual ``if __name__ == "__main__":`` guard.
+    ``bands`` (default ``num_perm // 4``) cuts the signature into bands; texts are grouped
+    by each pair of neighbouring bands (`_probe_keys`). ``workers > 1`` sketches chunks on
+    that many processes and splits the probes between them (the answer is the same). They
+    are started with ``spawn`` (rensa's threads do not survive ``fork``), so the calling
+    script needs the usual ``if __name__ == "__main__":`` guard.
     """
     bands = _check_params(threshold, num_perm, shingle, bands)
     kind = _backend(num_perm, backend).name
@@ -563,7 +569,7 @@ def dedup_texts(
     need = _min_agree(threshold, num_perm, bits=4) + (-num_perm % 16)
     if workers <= 1:
         keys, sigs = _sketch_all(texts, args, 1, chunk_size, None)
-        best = None if keys is None else _resolve(keys, sigs, need, range(len(keys)))[0]
+        best = None if keys is None else _resolve(keys, sigs, need, range(len(keys)), range(len(keys)))[0]
     else:
         ctx = multiprocessing.get_context("spawn")  # rensa's thread pool may be running here
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
@@ -580,8 +586,8 @@ def _resolve_split(keys: np.ndarray, sigs: np.ndarray, need: int, workers: int, 
     text keeps the match of the lowest probe, as one process going through them in order
     would (so the answer does not depend on `workers`)."""
     shares = [list(range(k, len(keys), workers)) for k in range(workers)]
-    futures = [pool.submit(_resolve, keys[share], sigs, need, share) for share in shares[1:]]
-    best, found = _resolve(keys[shares[0]], sigs, need, shares[0])
+    futures = [pool.submit(_resolve, keys[sh], sigs, need, range(len(sh)), sh) for sh in shares[1:]]
+    best, found = _resolve(keys, sigs, need, shares[0], shares[0])
     for f in futures:
         other, at = f.result()
         np.copyto(best, other, where=at < found)
@@ -617,18 +623,20 @@ def _agree(sigs: np.ndarray, i: np.ndarray, j: np.ndarray, need: int, block: int
     return i[ok], j[ok]
 
 
-def _resolve(keys: np.ndarray, sigs: np.ndarray, need: int, labels: Sequence[int]) -> tuple:
+def _resolve(
+    keys: np.ndarray, sigs: np.ndarray, need: int, probes: Sequence[int], labels: Sequence[int]
+) -> tuple:
     """For every text, its first verified earlier match (n when none) and the label of the
-    probe that found it (255 when none). Probes go in order, and a text matched by one is
-    not looked at again; within a probe the group's first member is tried before the
-    previous one."""
+    probe that found it (2**31 - 1 when none), over the given rows of `keys`. Probes go in order,
+    and a text matched by one is not looked at again; within a probe the group's first
+    member is tried before the previous one."""
     n = keys.shape[1]
     best = np.full(n, n, np.int64)
-    found = np.full(n, 255, np.uint8)
+    found = np.full(n, 2**31 - 1, np.int32)
     index = np.arange(n, dtype=np.uint64)
     low = np.uint64(0xFFFFFFFF)
     positions = np.arange(n)
-    for p, label in enumerate(labels):
+    for p, label in zip(probes, labels, strict=True):
         packed = keys[p].astype(np.uint64)
         packed <<= _S32
         packed |= index
@@ -644,7 +652,10 @@ def _resolve(keys: np.ndarray, sigs: np.ndarray, need: int, labels: Sequence[int
         rows = order[later]
         heads = order[first[later]]
         prevs = order[:-1][later[1:]]
-        for cand, sel in ((heads, best[rows] == n), (prevs, (prevs != heads) & (best[rows] == n))):
+        for cand in (heads, prevs):
+            sel = best[rows] == n  # not matched yet (by this probe's first member, or before)
+            if cand is prevs:
+                sel &= prevs != heads
             i, j = _agree(sigs, rows[sel], cand[sel], need)
             best[i] = j
             found[i] = label
