@@ -89,3 +89,12 @@ def test_a_reviewers_decision_outranks_the_checks():
     s.checks["review"] = {"pass": False, "reason": "wrong", "severity": "reject"}
     s.checks.pop("refusal")
     assert decide(s) == "rejected"
+
+
+def test_short_answers_repeating_across_images_are_not_copies():
+    s = [
+        sample(1, "What colour is the car?", "Red"),
+        sample(2, "What colour is the car?", "Red", images=("img2",)),
+    ]
+    duplicate_checks(s, threshold=0.85)
+    assert all("near_copy" not in x.checks for x in s)

@@ -126,6 +126,12 @@ def normalise(text: str) -> str:
     return _PUNCT.sub(" ", text.casefold()).strip()
 
 
+def _answer_size(s: Any) -> int:
+    """Answer length in words, or in characters / 2 for Chinese."""
+    text = " ".join(t.answer for t in s.turns)
+    return len(text) // 2 if s.language == "zh" else len(text.split())
+
+
 def _grams(text: str) -> set[str]:
     return {text[i : i + 3] for i in range(max(1, len(text) - 2))}
 
@@ -156,7 +162,10 @@ def duplicate_checks(samples: list, threshold: float) -> None:
         else:
             seen.append((q, grams, s))
             s.checks["duplicate"] = passed()
-    model_made = [s for s in samples if not _synthetic(s) and s.checks["duplicate"]["pass"]]
+    # short answers repeat legitimately across images ("Red", "3:15"): only long ones count as copies
+    model_made = [
+        s for s in samples if not _synthetic(s) and s.checks["duplicate"]["pass"] and _answer_size(s) >= 8
+    ]
     if not model_made:
         return
     from visinstruct.checks.dedup import dedup_texts
