@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import chromium_page
 
 from visinstruct.checks import failed, passed
 from visinstruct.engine import run
@@ -18,7 +19,6 @@ from visinstruct.report import write_report
 from visinstruct.report.stats import collect
 from visinstruct.store import RunStore
 
-CHROMIUM = "/usr/bin/chromium"
 XSS_Q = "<img src=x onerror=alert(1)> How many bars are there?"
 XSS_A = "</script><script>alert(1)</script>"
 XSS_OPT = "<svg onload=alert(2)>"
@@ -150,26 +150,11 @@ def test_gallery_is_seeded_and_uniform_size(plain_run):
     assert stats.total == total == sum(stats.by_status.values())
 
 
-def _browser_or_skip():
-    have = Path(CHROMIUM).exists()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if have and sync_playwright is not None:
-        return sync_playwright
-    missing = "Chromium at /usr/bin/chromium" if not have else "the playwright package"
-    if os.environ.get("CI"):
-        pytest.fail(f"{missing} is required in CI for the report's browser test")
-    pytest.skip(f"{missing} is not installed (apt-get install chromium; pip install playwright)")
-
-
 def test_report_renders_in_chromium(busy_run, tmp_path):
-    sync_playwright = _browser_or_skip()
     with RunStore(busy_run) as store:
         out = write_report(store, tmp_path / "report.html", gallery=GALLERY, seed=SEED)
     url = out.resolve().as_uri()
-    console, errors, dialogs, requests, routed = [], [], [], [], []
+    routed = []
 
     def route(r):
         routed.append(r.request.url)
@@ -178,60 +163,36 @@ def test_report_renders_in_chromium(busy_run, tmp_path):
         else:
             r.abort()
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+    with chromium_page(route, "the report's browser test") as (page, log):
+        page.goto(url, wait_until="load")
+        page.wait_for_load_state("networkidle")
+
+        charts = page.evaluate(
+            """() => [...document.querySelectorAll('svg.chart')].map(svg => {
+                const b = svg.getBoundingClientRect();
+                return {section: svg.closest('section')?.id, w: b.width, h: b.height,
+                        marks: svg.querySelectorAll('rect.bar').length,
+                        sized: [...svg.querySelectorAll('rect.bar')].filter(r => {
+                            const rb = r.getBoundingClientRect(); return rb.width > 0 && rb.height > 0;
+                        }).length};
+            })"""
         )
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.route("**/*", route)
-            page = context.new_page()
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(url, wait_until="load")
-            page.wait_for_load_state("networkidle")
+        images = page.evaluate(
+            """() => [...document.querySelectorAll('#gallery img')].map(i => ({
+                complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,
+                shown: i.getBoundingClientRect().width}))"""
+        )
+        cards = page.locator("#gallery .sample").count()
+        scripts = page.locator("script").count()
+        injected = page.locator("img[src='x'], svg[onload], b[onmouseover]").count()
+        body_text = page.inner_text("body")
+        visible = {t: page.get_by_text(t, exact=False).first.is_visible() for t in (XSS_Q, XSS_A, XSS_OPT)}
+        sections = {key: page.locator(f"section#{key}").is_visible() for key in SECTIONS}
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
-            charts = page.evaluate(
-                """() => [...document.querySelectorAll('svg.chart')].map(svg => {
-                    const b = svg.getBoundingClientRect();
-                    return {section: svg.closest('section')?.id, w: b.width, h: b.height,
-                            marks: svg.querySelectorAll('rect.bar').length,
-                            sized: [...svg.querySelectorAll('rect.bar')].filter(r => {
-                                const rb = r.getBoundingClientRect(); return rb.width > 0 && rb.height > 0;
-                            }).length};
-                })"""
-            )
-            images = page.evaluate(
-                """() => [...document.querySelectorAll('#gallery img')].map(i => ({
-                    complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,
-                    shown: i.getBoundingClientRect().width}))"""
-            )
-            cards = page.locator("#gallery .sample").count()
-            scripts = page.locator("script").count()
-            injected = page.locator("img[src='x'], svg[onload], b[onmouseover]").count()
-            body_text = page.inner_text("body")
-            visible = {
-                t: page.get_by_text(t, exact=False).first.is_visible() for t in (XSS_Q, XSS_A, XSS_OPT)
-            }
-            sections = {key: page.locator(f"section#{key}").is_visible() for key in SECTIONS}
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
-
-    assert not errors, errors
-    assert not [m for m in console if m[0] == "error"], console
-    assert not dialogs, f"a script ran: {dialogs}"
+    assert not log.errors, log.errors
+    assert not [m for m in log.console if m[0] == "error"], log.console
+    assert not log.dialogs, f"a script ran: {log.dialogs}"
     assert all(sections.values()), sections
     # every chart is drawn, has a size and holds visible marks; every charted section has one
     assert len(charts) >= 10, charts
@@ -248,7 +209,7 @@ def test_report_renders_in_chromium(busy_run, tmp_path):
         assert text in body_text, text
     assert all(visible.values()), visible
     # nothing was fetched but the report itself (data: URIs are not requests)
-    fetched = [u for u in requests + routed if u != url and not u.startswith("data:")]
+    fetched = [u for u in log.requests + routed if u != url and not u.startswith("data:")]
     assert not fetched, fetched
     assert (tmp_path / "report.png").stat().st_size > 0
     if os.environ.get("REPORT_SCREENSHOT"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import threading
 import time
 import urllib.error
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import chromium_page
 
 from visinstruct.engine import run
 from visinstruct.export import export
@@ -23,7 +23,6 @@ from visinstruct.store import RunStore
 uvicorn = pytest.importorskip("uvicorn")
 from visinstruct.review import create_app  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 TOKEN = "test-token-0123456789abcdef"
 XSS_Q = "<img src=x onerror=alert(1)>"
 NEW_ANSWER = "edited answer from the keyboard"
@@ -81,24 +80,9 @@ def post_headers() -> dict[str, str]:
     return auth(**{"X-Visinstruct-CSRF": TOKEN})
 
 
-def _browser_or_skip():
-    have = Path(CHROMIUM).exists()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if have and sync_playwright is not None:
-        return sync_playwright
-    missing = "Chromium at /usr/bin/chromium" if not have else "the playwright package"
-    if os.environ.get("CI"):
-        pytest.fail(f"{missing} is required in CI for the review's browser test")
-    pytest.skip(f"{missing} is not installed (apt-get install chromium; pip install playwright)")
-
-
 def test_keyboard_review_in_chromium(review_run, tmp_path):
-    sync_playwright = _browser_or_skip()
     path, server, (a_id, b_id, c_id, x_id) = review_run
-    console, errors, dialogs, outside = [], [], [], []
+    outside = []
 
     def route(r):
         if r.request.url.startswith(server.base + "/") or r.request.url.startswith("data:"):
@@ -118,67 +102,45 @@ def test_keyboard_review_in_chromium(review_run, tmp_path):
     def wait_shown(page, sample_id):
         page.wait_for_function("(id) => document.getElementById('view').dataset.id === id", arg=sample_id)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+    with chromium_page(route, "the review's browser test") as (page, log):
+        page.goto(f"{server.base}/?token={TOKEN}", wait_until="load")
+        assert "token" not in page.url
+        wait_shown(page, a_id)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#images img')].every(i => i.complete && i.naturalWidth > 0)"
         )
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.route("**/*", route)
-            page = context.new_page()
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(f"{server.base}/?token={TOKEN}", wait_until="load")
-            assert "token" not in page.url
-            wait_shown(page, a_id)
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('#images img')].every(i => i.complete"
-                " && i.naturalWidth > 0)"
-            )
 
-            page.keyboard.press("a")
-            wait_status(page, a_id, "accepted")
-            wait_shown(page, b_id)
+        page.keyboard.press("a")
+        wait_status(page, a_id, "accepted")
+        wait_shown(page, b_id)
 
-            page.keyboard.press("e")
-            assert page.evaluate("document.activeElement.dataset.field") == "question"
-            page.keyboard.press("Tab")
-            assert page.evaluate("document.activeElement.dataset.field") == "answer"
-            page.keyboard.press("Control+a")
-            page.keyboard.type(NEW_ANSWER)
-            page.keyboard.press("Control+Enter")
-            wait_status(page, b_id, "edited")
-            wait_shown(page, c_id)
+        page.keyboard.press("e")
+        assert page.evaluate("document.activeElement.dataset.field") == "question"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.dataset.field") == "answer"
+        page.keyboard.press("Control+a")
+        page.keyboard.type(NEW_ANSWER)
+        page.keyboard.press("Control+Enter")
+        wait_status(page, b_id, "edited")
+        wait_shown(page, c_id)
 
-            page.keyboard.press("r")
-            assert page.evaluate("document.activeElement.id") == "reason"
-            page.keyboard.type(REASON)
-            page.keyboard.press("Enter")
-            wait_status(page, c_id, "rejected")
-            wait_shown(page, x_id)
+        page.keyboard.press("r")
+        assert page.evaluate("document.activeElement.id") == "reason"
+        page.keyboard.type(REASON)
+        page.keyboard.press("Enter")
+        wait_status(page, c_id, "rejected")
+        wait_shown(page, x_id)
 
-            shown_q = page.locator("#sample textarea.q").first.input_value()
-            queue_text = page.locator(f"#queue li[data-id='{x_id}']").inner_text()
-            injected = page.locator("img[src='x'], img[onerror]").count()
-            progress = page.inner_text("#progress")
-            page.keyboard.press("j")
-            page.wait_for_timeout(100)
-        finally:
-            browser.close()
+        shown_q = page.locator("#sample textarea.q").first.input_value()
+        queue_text = page.locator(f"#queue li[data-id='{x_id}']").inner_text()
+        injected = page.locator("img[src='x'], img[onerror]").count()
+        progress = page.inner_text("#progress")
+        page.keyboard.press("j")
+        page.wait_for_timeout(100)
 
-    assert not errors, errors
-    assert not [m for m in console if m[0] == "error"], console
-    assert not dialogs, f"a script ran: {dialogs}"
+    assert not log.errors, log.errors
+    assert not [m for m in log.console if m[0] == "error"], log.console
+    assert not log.dialogs, f"a script ran: {log.dialogs}"
     assert not outside, outside
     assert shown_q == XSS_Q and XSS_Q in queue_text and injected == 0
     assert "you: 3" in progress, progress
