@@ -16,6 +16,7 @@ from visinstruct.synth.scenes import (
     COLOR_NAMES,
     SHAPES,
     SIZES,
+    FirstFit,
     Look,
     area9,
     canvas_dims,
@@ -161,7 +162,7 @@ class Differences(SynthDomain):
         return Item(images, facts, qs)
 
 
-class DiffQuestions:
+class DiffQuestions(FirstFit):
     """The questions about one pair of images; builders return None when their kind does not fit."""
 
     def __init__(
@@ -207,18 +208,6 @@ class DiffQuestions:
             qs.append(self.first([kind, *rng.sample(SHORT, len(SHORT))], "s_count"))
         qs.append(self.l_list())
         return qs
-
-    def first(self, kinds: list[str], fallback: str):
-        """The first kind that fits, skipping what this item already asked (the fallback always fits)."""
-        for k in [*kinds, fallback]:
-            topic = k if k.startswith("j") else k.split("_", 1)[1]  # mc_color and s_color: the same question
-            if topic in self.used and k != fallback:
-                continue
-            out = getattr(self, k)()
-            if out is not None:
-                self.used.add(topic)
-                return out
-        raise RuntimeError("no question fits")  # pragma: no cover - the fallback always fits
 
     def pick(self, kind: str) -> dict | None:
         cs = self.by_kind[kind]

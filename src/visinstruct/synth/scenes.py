@@ -398,7 +398,25 @@ class Scenes(SynthDomain):
         return Item([img], facts, qs)
 
 
-class QuestionMaker:
+class FirstFit:
+    """Question makers whose methods return a question, or None when it does not fit the item."""
+
+    used: set[str]
+
+    def first(self, kinds: list[str], fallback: str):
+        """The first kind that fits, skipping what this item already asked (the fallback always fits)."""
+        for k in [*kinds, fallback]:
+            topic = k if k.startswith("j") else k.split("_", 1)[1]  # mc_color and s_color: the same question
+            if topic in self.used and k != fallback:
+                continue
+            out = getattr(self, k)()
+            if out is not None:
+                self.used.add(topic)
+                return out
+        raise RuntimeError("no question fits")  # pragma: no cover - the fallback always fits
+
+
+class QuestionMaker(FirstFit):
     """Builds the questions of one scene; every builder returns None when its kind does not fit."""
 
     def __init__(self, domain: SynthDomain, rng: random.Random, lang: str, objs: list[dict], w: int, h: int):
@@ -421,18 +439,6 @@ class QuestionMaker:
             qs.append(self.first([kind, *rng.sample(SHORT, len(SHORT))], "s_count"))
         qs.append(self.first(rng.sample(LONG, len(LONG)), "l_count"))
         return qs
-
-    def first(self, kinds: list[str], fallback: str):
-        """The first kind that fits, skipping what this item already asked (the fallback always fits)."""
-        for k in [*kinds, fallback]:
-            topic = k if k.startswith("j") else k.split("_", 1)[1]  # mc_color and s_color: the same question
-            if topic in self.used and k != fallback:
-                continue
-            out = getattr(self, k)()
-            if out is not None:
-                self.used.add(topic)
-                return out
-        raise RuntimeError("no question fits")  # pragma: no cover - the fallback always fits
 
     # -- helpers
 
