@@ -137,29 +137,19 @@ class Pipeline:
         counts.skipped = len(known)
         if any(it.url and it.data is None and not it.error for it in items):
             items = await sources.download(items)  # copies, with bytes or the reason it failed
-        rows = []
+        rows, images = [], []
         for n, res in enumerate(sources.ingest(items, self.store.dir, workers=workers)):
             domain = res.item.domain if res.item.domain in self.catalog else None
             rows.append((res.item.ref, res.image.id if res.image else None, domain, res.error))
             if res.image is not None:
-                self.store.db.execute(
-                    "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        res.image.id,
-                        res.image.path,
-                        res.image.width,
-                        res.image.height,
-                        res.image.format,
-                        _json(res.image.provenance),
-                    ),
-                )
+                images.append(res.image)
             counts.done += res.error is None
             counts.failed += res.error is not None
             if len(rows) >= 64:
-                self.store.add_inputs(rows)
-                rows = []
+                self.store.add_inputs(rows, images)
+                rows, images = [], []
             self.progress("images", n + 1, len(items))
-        self.store.add_inputs(rows)
+        self.store.add_inputs(rows, images)
         return counts
 
     # -- stage 2: captions -------------------------------------------------------------------
@@ -437,8 +427,6 @@ class Pipeline:
 
     async def estimate(self) -> list:
         """Requests, tokens and cost per stage, before anything is sent (nothing is stored)."""
-        from visinstruct.generate.instruct import instruction_request
-
         client = self.client(read_only=True)
         spec, ispec = self.recipe.caption, self.recipe.instructions
         reqs: list[ChatRequest] = []
@@ -518,10 +506,4 @@ async def _enumerate(stream):
         n += 1
 
 
-def _json(d: dict) -> str:
-    import json
-
-    return json.dumps(d, ensure_ascii=False)
-
-
-__all__ = ["Domain", "Pipeline", "PipelineSummary"]
+__all__ = ["Pipeline", "PipelineSummary"]

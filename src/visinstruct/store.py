@@ -195,20 +195,7 @@ class RunStore:
                         (r.key, r.domain, r.error),
                     )
                     continue
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            i.id,
-                            i.path,
-                            i.width,
-                            i.height,
-                            i.format,
-                            json.dumps(i.provenance, ensure_ascii=False),
-                        )
-                        for i in r.images
-                    ],
-                )
+                self._insert_images(r.images)
                 self.unindex_samples((row[0] for row in r.rows), search=False)
                 self.db.executemany(
                     "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", r.rows
@@ -224,9 +211,24 @@ class RunStore:
         """Source references already taken in (stored, or rejected with a reason)."""
         return {r for (r,) in self.db.execute("SELECT ref FROM inputs")}
 
-    def add_inputs(self, rows: Iterable[tuple[str, str | None, str | None, str | None]]) -> None:
-        """(ref, image_id, domain, error) per source image, in the order they came."""
+    def _insert_images(self, images: Iterable[ImageRecord]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (i.id, i.path, i.width, i.height, i.format, json.dumps(i.provenance, ensure_ascii=False))
+                for i in images
+            ],
+        )
+
+    def add_inputs(
+        self,
+        rows: Iterable[tuple[str, str | None, str | None, str | None]],
+        images: Iterable[ImageRecord] = (),
+    ) -> None:
+        """(ref, image_id, domain, error) per source image, in the order they came, with the
+        images stored for them (one transaction)."""
         with self.db:
+            self._insert_images(images)
             self.db.executemany(
                 "INSERT OR IGNORE INTO inputs (ref, image_id, domain, error) VALUES (?, ?, ?, ?)", rows
             )
