@@ -392,6 +392,51 @@ def domains_cmd(extra: tuple[Path, ...]) -> None:
     out.print(synth)
 
 
+@cli.command("loop")
+@click.argument("loop_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--loop-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the loop's rounds live; running again continues where it stopped.",
+)
+@click.option("--rounds", type=click.IntRange(min=1), default=None, help="Rounds (default: the loop file's).")
+def loop_cmd(loop_file: Path, loop_dir: Path, rounds: int | None) -> None:
+    """Evaluate → find weak categories → make targeted data → train, round after round."""
+    from visinstruct.loop.runner import Events, Loop, load_loop
+    from visinstruct.loop.weakness import weakness_table
+
+    spec, base = load_loop(loop_file)
+
+    def step(rnd: int, name: str, state: str, info: dict) -> None:
+        if state == "start":
+            return
+        what = ""
+        if name == "evaluate":
+            what = f": {info['records']} answers from {info['source']}"
+            if info["problems"]:
+                what += f" ({info['problems']} lines not read: round-{rnd}/import_problems.json)"
+        elif name == "generate":
+            what = f": {info['samples']} samples, ${info['cost_usd']:.4f}, data {info['data']}"
+            for domain, missing in info["short"].items():
+                what += f"; {domain} fell short by " + ", ".join(f"{n} {c}" for c, n in missing.items())
+        console.print(f"round {rnd}: {name} {state}{what}", markup=False, highlight=False)
+
+    def analysis(rnd, stats, weights, quotas, previous, dropped) -> None:
+        out.print(weakness_table(stats, weights, quotas, previous))
+        for cat, why in sorted(dropped.items()):
+            console.print(f"[yellow]  {cat}: no data made ({why})[/]")
+
+    history = Loop(spec, base, loop_dir, Events(step, analysis)).run(rounds)
+    first, last = history[0][1], history[-1][1]
+    acc = {s.category: s.accuracy for s in first}
+    console.print(
+        f"{len(history) - 1} rounds; accuracy "
+        + ", ".join(f"{s.category} {acc.get(s.category, 0):.0%}→{s.accuracy:.0%}" for s in last)
+    )
+    console.print(f"report: {loop_dir / 'report.html'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line on stderr and a non-zero exit, no traceback."""
     try:

@@ -13,7 +13,7 @@ import random
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,8 @@ class Task:
     seed: str
     types: tuple[str, ...]
     checks: ChecksSpec = field(default_factory=ChecksSpec)
+    categories: tuple[str, ...] | None = None  # keep only questions of these categories
+    round: int = 0  # the loop round the samples belong to
 
 
 def plan(recipe: Recipe) -> list[Task]:
@@ -51,12 +53,25 @@ def plan(recipe: Recipe) -> list[Task]:
         spec = recipe.synthetic[domain]
         langs = spec.languages or recipe.languages
         types = tuple(spec.types or recipe.types)
+        cats = spec.categories or (list(spec.quotas) if spec.quotas else None)
+        categories = tuple(sorted(cats)) if cats else None
         for i in range(spec.count):
             lang = langs[i % len(langs)]
             index = i // len(langs)
             key = f"{domain}/{lang}/{index}"
             tasks.append(
-                Task(len(tasks), key, domain, lang, index, f"{recipe.seed}:{key}", types, recipe.checks)
+                Task(
+                    len(tasks),
+                    key,
+                    domain,
+                    lang,
+                    index,
+                    f"{recipe.seed}:{key}",
+                    types,
+                    recipe.checks,
+                    categories,
+                    recipe.round,
+                )
             )
     return tasks
 
@@ -79,8 +94,11 @@ def make_unit(task: Task, run_dir: str) -> UnitResult:
             image_id, rel = write_image_file(Path(run_dir), encode_png(img), "png")
             prov = {"source": "synthetic", "generator": f"synth/{task.domain}", "unit": task.key}
             images.append(ImageRecord(image_id, rel, img.width, img.height, "png", prov))
+        questions = item.questions
+        if task.categories is not None:
+            questions = [q for q in questions if q.category in task.categories]
         samples = finish_all(
-            item.questions,
+            questions,
             types=set(task.types),
             rng=random.Random(f"{task.seed}:text"),
             lang=task.lang,
@@ -97,7 +115,10 @@ def make_unit(task: Task, run_dir: str) -> UnitResult:
             },
             context={"facts": item.facts},
         )
-        return UnitResult(task.key, task.domain, task.seq, images, check_unit(list(samples), task.checks))
+        made = list(samples)
+        for s in made:
+            s.round = task.round
+        return UnitResult(task.key, task.domain, task.seq, images, check_unit(made, task.checks))
     except Exception as e:  # a broken unit is recorded, never fatal to the run
         tb = traceback.extract_tb(e.__traceback__)[-1]
         where = f"{Path(tb.filename).name}:{tb.lineno}"
@@ -108,9 +129,52 @@ def _make_chunk(tasks: list[Task], run_dir: str) -> list[UnitResult]:
     return [make_unit(t, run_dir) for t in tasks]
 
 
-def _chunks(tasks: list[Task], size: int) -> Iterator[list[Task]]:
-    for i in range(0, len(tasks), size):
-        yield tasks[i : i + size]
+def _chunks(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:
+    chunk: list[Task] = []
+    for t in tasks:
+        chunk.append(t)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class Quotas:
+    """Samples still wanted per category, for synthetic domains that set `quotas`.
+
+    Units are trimmed in plan order as they are committed, and what is left is counted
+    from the store on a re-run, so an interrupted run ends with the same samples as an
+    uninterrupted one. A unit keeps all its questions of a still-wanted category (a
+    judgement pair is never split), so a quota can be overshot by less than one item's worth.
+    """
+
+    def __init__(self, recipe: Recipe, store: RunStore) -> None:
+        self.left: dict[str, dict[str, int]] = {}
+        for domain, spec in recipe.synthetic.items():
+            if spec.quotas:
+                have = store.category_counts(domain)
+                self.left[domain] = {c: n - have.get(c, 0) for c, n in spec.quotas.items()}
+
+    def met(self, domain: str) -> bool:
+        left = self.left.get(domain)
+        return left is not None and all(v <= 0 for v in left.values())
+
+    def take(self, r: UnitResult) -> None:
+        """Drop the samples of `r` whose category is no longer wanted; count the rest."""
+        left = self.left.get(r.domain)
+        if left is None or r.error is not None:
+            return
+        wanted = {c for c, v in left.items() if v > 0}
+        r.keep(lambda row: row[6] in wanted)
+        for row in r.rows:
+            if row[7] != "rejected":
+                left[row[6]] -= 1
+
+    def short(self) -> dict[str, dict[str, int]]:
+        """Categories whose quota was not met within the planned items: domain → category → missing."""
+        out = {d: {c: v for c, v in left.items() if v > 0} for d, left in self.left.items()}
+        return {d: m for d, m in out.items() if m}
 
 
 @dataclass
@@ -124,6 +188,7 @@ class RunSummary:
     stages: dict = field(default_factory=dict)  # model-driven stages: name → StageCounts
     budget_reached: bool = False
     gate: Any = None  # checks.gate.GateSummary
+    quota_short: dict = field(default_factory=dict)  # domain → category → samples still missing
 
 
 def run(
@@ -155,7 +220,11 @@ def run(
             store.commit_units(pending)
             pending, last = [], time.perf_counter()
 
-        for r in _results(todo, str(store.dir), n_workers):
+        quotas = Quotas(recipe, store)
+        for r in _results(todo, str(store.dir), n_workers, skip=lambda t: quotas.met(t.domain)):
+            if quotas.met(r.domain):
+                continue  # made before the quota filled: not part of the dataset, not committed
+            quotas.take(r)
             pending.append(r)
             made += r.error is None
             failed += r.error is not None
@@ -186,25 +255,29 @@ def run(
             stages,
             budget,
             gate,
+            quotas.short(),
         )
     finally:
         store.close()
 
 
-def _results(todo: list[Task], run_dir: str, n_workers: int) -> Iterator[UnitResult]:
+def _results(
+    todo: list[Task], run_dir: str, n_workers: int, skip: Callable[[Task], bool] = lambda t: False
+) -> Iterator[UnitResult]:
     """Unit results in plan order, made in `n_workers` processes (in-process for one).
 
     At most a few chunks per worker are in flight, so memory stays flat however many
-    units the recipe plans.
+    units the recipe plans; tasks that `skip` says are no longer needed are not started.
     """
     if n_workers <= 1 or len(todo) < 8:
         for t in todo:
-            yield make_unit(t, run_dir)
+            if not skip(t):
+                yield make_unit(t, run_dir)
         return
     size = max(1, min(16, len(todo) // (n_workers * 8)))
     window: deque[Future[list[UnitResult]]] = deque()
     with ProcessPoolExecutor(n_workers) as pool:
-        for chunk in _chunks(todo, size):
+        for chunk in _chunks((t for t in todo if not skip(t)), size):
             window.append(pool.submit(_make_chunk, chunk, run_dir))
             if len(window) >= n_workers * 4:
                 yield from window.popleft().result()

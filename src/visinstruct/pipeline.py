@@ -20,6 +20,8 @@ from visinstruct.errors import VisinstructError
 from visinstruct.generate.caption import caption_request
 from visinstruct.generate.instruct import FAMILY, instruction_request, samples_from
 from visinstruct.generate.schemas import domain_choice
+from visinstruct.generate.targeted import targeted_request, targeted_samples
+from visinstruct.loop.results import normal_category
 from visinstruct.models import ChatRequest, ModelClient
 from visinstruct.models.endpoints import expand_env, load_prices
 from visinstruct.prompts import load_prompt
@@ -28,7 +30,8 @@ from visinstruct.store import RunStore, UnitResult
 
 Progress = Callable[[str, int, int | None], None]
 
-MM_SEQ, FACTS_SEQ = 10**12, 2 * 10**12  # sample order: synthetic items, then source images, then facts → LLM
+# sample order: synthetic items, then source images, then facts → LLM, then targeted questions
+MM_SEQ, FACTS_SEQ, TARGETED_SEQ = 10**12, 2 * 10**12, 3 * 10**12
 
 # the catalog domain whose seed questions steer the LLM when it writes from a synthetic domain's facts
 SYNTH_TO_CATALOG = {
@@ -109,6 +112,7 @@ class Pipeline:
         self.caption_prompt = load_prompt("caption", recipe.prompts_dir)
         self.assign_prompt = load_prompt("assign_domain", recipe.prompts_dir)
         self.instr_prompt = load_prompt("instructions", recipe.prompts_dir)
+        self.targeted_prompt = load_prompt("targeted", recipe.prompts_dir)
         for item in recipe.sources:
             if item.domain and item.domain not in self.catalog:
                 raise VisinstructError(f"source domain {item.domain!r} is not in the domain catalog")
@@ -403,14 +407,134 @@ class Pipeline:
                         **info["provenance"],
                     },
                 )
-                pending.append(
-                    UnitResult(key, info["domain"], info["seq"], samples=list(check_samples(samples)))
-                )
+                made = list(check_samples(samples))
+                for s in made:
+                    s.round = self.recipe.round
+                pending.append(UnitResult(key, info["domain"], info["seq"], samples=made))
                 counts.done += 1
             if len(pending) >= 64:
                 self.store.commit_units(pending)
                 pending = []
             self.progress("instructions", n + 1, len(units))
+        self.store.commit_units(pending)
+        return counts
+
+    # -- stage 5: targeted questions (the closed loop) --------------------------------------------
+    def targeted_units(self, captions: dict | None = None) -> list[tuple[str, ChatRequest, dict]]:
+        """(unit key, request, info) for every planned targeted question request.
+
+        Every unit is planned on every run, in a fixed order, so the bad cases and images
+        drawn for a unit are the same after a restart."""
+        from visinstruct.loop.results import load_records
+        from visinstruct.loop.sampler import BadCaseSampler
+        from visinstruct.loop.similar import ImagePool, PoolImage
+
+        spec = self.recipe.targeted
+        if spec is None:
+            return []
+        langs = spec.languages or self.recipe.languages
+        captions = self.store.contexts("caption") if captions is None else captions
+        pool_caps: dict[str, dict[str, str]] = {}
+        images = []
+        for _, _, image_id, domain_name in self.store.inputs():
+            caps = {lang: text for (iid, lang), (text, _) in captions.items() if iid == image_id and text}
+            if caps:
+                pool_caps[image_id] = caps
+                images.append(PoolImage(image_id, str(self.store.image_path(image_id)), domain_name))
+        if not images:
+            raise VisinstructError("targeted: no captioned source image to write questions about")
+        pool = ImagePool(images)
+        bad_path = Path(expand_env(spec.bad_cases))
+        records = load_records(bad_path if bad_path.is_absolute() else self.base / bad_path)
+        sampler = BadCaseSampler(records, seed=f"{self.recipe.seed}:targeted")
+        units = []
+        for n_cat, bench_cat in enumerate(sorted(spec.quotas)):
+            target = spec.quotas[bench_cat]
+            category = target.category or normal_category(bench_cat)
+            domain = self.catalog.get(target.domain or "")
+            for k in range(0, target.count, spec.per_request):
+                key = f"targeted/{category}/{bench_cat}/{k}"
+                rng = random.Random(f"{self.recipe.seed}:{key}")
+                examples = sampler.pick(bench_cat, spec.examples)
+                like = next((e.image for e in examples if e.image), None)
+                image, how = pool.choose(rng, target.domain, like, spec.similar)
+                lang = langs[(k // spec.per_request) % len(langs)]
+                cap_lang = lang if lang in pool_caps[image.id] else next(iter(pool_caps[image.id]))
+                req = targeted_request(
+                    self.targeted_prompt,
+                    category=bench_cat,
+                    lang=lang,
+                    domain=domain,
+                    context=pool_caps[image.id][cap_lang],
+                    examples=examples,
+                    count=min(spec.per_request, target.count - k),
+                    endpoint=spec.endpoint,
+                    max_tokens=spec.max_tokens,
+                    temperature=spec.temperature,
+                    image=(image.path, image.id) if spec.send_image else None,
+                    meta=key,
+                )
+                info = {
+                    "seq": TARGETED_SEQ + n_cat * 10**6 + k,
+                    "index": k,
+                    "lang": lang,
+                    "category": category,
+                    "image_ids": [image.id],
+                    "domain": (domain.name if domain else image.domain) or "targeted",
+                    "context": {"caption": pool_caps[image.id][cap_lang], "caption_language": cap_lang},
+                    "provenance": {
+                        "benchmark_category": bench_cat,
+                        "bad_cases": [e.id for e in examples],
+                        "image_choice": how,
+                    },
+                }
+                units.append((key, req, info))
+        return units
+
+    async def targeted(self, client: ModelClient) -> StageCounts:
+        from visinstruct.checks import check_samples
+
+        counts = StageCounts()
+        done = self.store.done_units()
+        units = [u for u in self.targeted_units() if u[0] not in done]
+        infos = {key: info for key, _, info in units}
+        pending: list[UnitResult] = []
+        async for n, out in _enumerate(client.stream(req for _, req, _ in units)):
+            key = out.request.meta
+            info = infos[key]
+            if out.skipped:
+                counts.skipped += 1
+            elif not out.ok:  # a malformed reply or a failed call: recorded, retried on a re-run
+                pending.append(UnitResult(key, info["domain"], info["seq"], error=out.error))
+                counts.failed += 1
+            else:
+                samples = targeted_samples(
+                    out.value,
+                    category=info["category"],
+                    image_ids=info["image_ids"],
+                    domain=info["domain"],
+                    lang=info["lang"],
+                    index=info["index"],
+                    prompt=self.targeted_prompt,
+                    context=info["context"],
+                    provenance={
+                        "generator": "llm/targeted",
+                        "model": client.model.get(out.request.endpoint),
+                        "endpoint": out.request.endpoint,
+                        "request": out.key,
+                        "unit": key,
+                        **info["provenance"],
+                    },
+                )
+                made = list(check_samples(samples))
+                for s in made:
+                    s.round = self.recipe.round
+                pending.append(UnitResult(key, info["domain"], info["seq"], samples=made))
+                counts.done += 1
+            if len(pending) >= 64:
+                self.store.commit_units(pending)
+                pending = []
+            self.progress("targeted", n + 1, len(units))
         self.store.commit_units(pending)
         return counts
 
@@ -422,6 +546,8 @@ class Pipeline:
             summary.stages["captions"] = await self.captions(client)
             summary.stages["domains"] = await self.assign(client)
             summary.stages["instructions"] = await self.instructions(client)
+            if self.recipe.targeted is not None:
+                summary.stages["targeted"] = await self.targeted(client)
             summary.budget_reached = client.budget_hit
         return summary
 
@@ -476,10 +602,40 @@ class Pipeline:
                                 temperature=ispec.temperature,
                             )
                         )
+        reqs.extend(self._targeted_estimate_requests())
         try:
             return await client.estimate(reqs)
         finally:
             client.cache.db.close()  # read-only: nothing buffered to flush
+
+
+    def _targeted_estimate_requests(self) -> list[ChatRequest]:
+        """Targeted requests as long as they may be: a full caption and typical examples."""
+        from visinstruct.loop.results import EvalRecord
+
+        spec = self.recipe.targeted
+        if spec is None:
+            return []
+        caption = "x" * (self.recipe.caption.max_tokens * 4)
+        example = EvalRecord("x", "x", "x" * 200, "A", "B", False, ["x" * 40] * 4)
+        reqs = []
+        for bench_cat, target in sorted(spec.quotas.items()):
+            for _k in range(0, target.count, spec.per_request):
+                reqs.append(
+                    targeted_request(
+                        self.targeted_prompt,
+                        category=bench_cat,
+                        lang=(spec.languages or self.recipe.languages)[0],
+                        domain=self.catalog.get(target.domain or ""),
+                        context=caption,
+                        examples=[example] * spec.examples,
+                        count=spec.per_request,
+                        endpoint=spec.endpoint,
+                        max_tokens=spec.max_tokens,
+                        temperature=spec.temperature,
+                    )
+                )
+        return reqs
 
 
 def _caption_for(captions: dict, image_id: str, langs: list[str]) -> tuple[str, str | None]:

@@ -31,6 +31,21 @@ class SynthSpec(Strict):
     llm: list[InstructionType] = Field(
         default_factory=list, description="types the LLM also writes from the exact facts (e.g. long_vqa)"
     )
+    categories: list[str] | None = Field(
+        default=None, min_length=1, description="keep only questions of these categories (e.g. counting)"
+    )
+    quotas: dict[str, int] = Field(
+        default_factory=dict,
+        description="samples wanted per category; items are made until every quota is met (at most `count`)",
+    )
+
+    @field_validator("quotas")
+    @classmethod
+    def positive_quotas(cls, v: dict[str, int]) -> dict[str, int]:
+        for cat, n in v.items():
+            if n < 0:
+                raise ValueError(f"quota of {cat!r} must be ≥ 0, got {n}")
+        return v
 
 
 class ExportSpec(Strict):
@@ -91,6 +106,40 @@ class InstructionSpec(Strict):
     temperature: float = Field(default=0.7, ge=0, le=2)
 
 
+class TargetSpec(Strict):
+    """What to make for one benchmark category."""
+
+    count: int = Field(ge=0)
+    category: str | None = None  # the samples' category; default: the benchmark's, normalised
+    domain: str | None = None  # a catalog domain: its images are preferred and its title shown
+
+
+class TargetedSpec(Strict):
+    """New multiple-choice questions aimed at an evaluated model's weak categories, written
+    about the recipe's source images with the model's bad cases as examples."""
+
+    endpoint: str = "llm"
+    bad_cases: str = Field(description="JSONL of evaluation records (the loop writes it)")
+    quotas: dict[str, TargetSpec] = Field(description="benchmark category → samples to make")
+    examples: int = Field(default=2, ge=0, le=8, description="bad cases shown per request")
+    similar: float = Field(default=0.5, ge=0, le=1, description="share of images chosen like a bad case's")
+    languages: list[Language] | None = Field(default=None, min_length=1)
+    send_image: bool = False  # also send the image (for a vision model)
+    per_request: int = Field(default=1, ge=1, le=5)
+    max_tokens: int = Field(default=900, ge=16)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+
+    @field_validator("quotas", mode="before")
+    @classmethod
+    def counts_as_targets(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {
+                k: ({"count": s} if isinstance(s, int) and not isinstance(s, bool) else s)
+                for k, s in v.items()
+            }
+        return v
+
+
 class VerifySpec(Strict):
     """A VLM answers each question from the image alone; disagreements go to review."""
 
@@ -140,6 +189,8 @@ class Recipe(Strict):
     checks: ChecksSpec = Field(default_factory=ChecksSpec)
     budget_usd: float | None = Field(default=None, gt=0)
     prices: str | None = None  # a price table overriding the built-in one
+    targeted: TargetedSpec | None = None  # the closed loop's questions for weak categories
+    round: int = Field(default=0, ge=0, description="the loop round this run belongs to")
 
     def uses_llm_on_facts(self) -> bool:
         return any(s.llm for s in self.synthetic.values())
@@ -174,9 +225,13 @@ class Recipe(Strict):
     def has_work(self) -> Recipe:
         if not self.synthetic and not self.sources:
             raise ValueError("the recipe makes nothing: add `synthetic:` domain counts or `sources:`")
+        if self.targeted is not None and not self.sources:
+            raise ValueError("targeted questions are written about source images: add `sources:`")
         needed = [("caption", self.caption)] if self.sources else []
         if self.sources or self.uses_llm_on_facts():
             needed.append(("instructions", self.instructions))
+        if self.targeted is not None:
+            needed.append(("targeted", self.targeted))
         if self.checks.verify is not None:
             needed.append(("checks.verify", self.checks.verify))
         if self.checks.judge is not None:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -338,6 +338,14 @@ class RunStore:
     def count_samples(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
 
+    def category_counts(self, domain: str) -> dict[str, int]:
+        """Samples of `domain` per category, rejected ones left out."""
+        rows = self.db.execute(
+            "SELECT category, COUNT(*) FROM samples WHERE domain=? AND status!='rejected' GROUP BY category",
+            (domain,),
+        )
+        return {c: n for c, n in rows if c is not None}
+
 
 class UnitResult:
     """What one unit produced, ready to commit; `error` set instead when it failed.
@@ -378,3 +386,9 @@ class UnitResult:
             )
             self.index.append(index_entry(d))
         self.error = error
+
+    def keep(self, wanted: Callable[[tuple], bool]) -> None:
+        """Keep only the sample rows (and their index entries) that `wanted` accepts."""
+        pairs = [(row, ix) for row, ix in zip(self.rows, self.index, strict=True) if wanted(row)]
+        self.rows = [p[0] for p in pairs]
+        self.index = [p[1] for p in pairs]

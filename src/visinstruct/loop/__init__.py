@@ -1,0 +1,2 @@
+"""The closed loop: a model's evaluation results in, its weak categories found, targeted
+data out, round after round (see `runner.py`)."""

@@ -1,0 +1,440 @@
+"""`visinstruct loop`: evaluation results in, weak categories found, targeted data made,
+the user's training and evaluation commands run, round after round.
+
+Every step of every round is recorded in `loop.db` (SQLite) when it finishes, so a killed
+loop, run again, starts at the first unfinished step: a finished evaluation is not run
+again, a half-made round's data is resumed by the engine unit by unit, and an
+interrupted hook is run again from its start.
+
+Round r: evaluate (the model of round r − 1, or the results given for round 0) → analyse
+(accuracy per category, weights, quotas) → generate (a recipe derived from the base one)
+→ train. After the last round one more evaluation measures the result.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from visinstruct.errors import RecipeError, VisinstructError
+from visinstruct.loop.results import load_records, write_records
+from visinstruct.loop.weakness import CategoryStat, accuracy_by_category, category_stat, quotas, weights
+from visinstruct.recipe import InstructionType, Language, parse_recipe
+from visinstruct.templates import TemplateError, render
+
+STEPS = ("evaluate", "analyse", "generate", "train")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Hooks(_Strict):
+    """Commands run between rounds (no shell: split like a shell, then `{name}` filled per word).
+
+    Placeholders: {round} {round_dir} {loop_dir} {model} {prev_model} {results} {data};
+    a word that is exactly `{all_data}` becomes one word per training file."""
+
+    train: str | None = None
+    eval: str | None = None
+    timeout: float | None = Field(default=None, gt=0, description="seconds per hook run")
+
+
+class TargetedOptions(_Strict):
+    """How targeted LLM questions are asked (used for targets outside the synthetic domains)."""
+
+    endpoint: str = "llm"
+    examples: int = Field(default=2, ge=0, le=8)
+    similar: float = Field(default=0.5, ge=0, le=1)
+    send_image: bool = False
+
+
+class LoopSpec(_Strict):
+    name: str = "loop"
+    recipe: str = Field(description="the base recipe: seed, languages, checks, exports, endpoints, sources")
+    rounds: int = Field(default=3, ge=1, le=100)
+    samples_per_round: int = Field(ge=1)
+    strategy: Literal["targeted", "uniform"] = "targeted"
+    floor: float = Field(default=0.05, ge=0, lt=1)
+    temperature: float = Field(default=1.0, gt=0)
+    benchmark: str | None = None  # a built-in mapping: seedbench, mmbench; none: our own categories
+    mapping: list[str] = Field(default_factory=list, description="mapping files overriding built-in entries")
+    results: str | None = None  # round 0's results, when the eval hook is not to run first
+    results_format: str = "auto"
+    model: str | None = None  # the model before the loop: {prev_model} of round 0
+    train_data: list[str] = Field(default_factory=list, description="data the model was trained on before")
+    types: list[InstructionType] = Field(default_factory=lambda: ["multiple_choice"], min_length=1)
+    languages: list[Language] | None = Field(default=None, min_length=1)
+    targeted: TargetedOptions = Field(default_factory=TargetedOptions)
+    hooks: Hooks = Field(default_factory=Hooks)
+
+
+def load_loop(path: str | Path) -> tuple[LoopSpec, Path]:
+    """A loop file and the folder its relative paths are read from."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text("utf-8"))
+    except OSError as e:
+        raise RecipeError(f"{p}: cannot read loop file ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{p}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{p}: a loop file must be a mapping of fields")
+    try:
+        spec = LoopSpec.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = (
+            "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        )
+        raise RecipeError(f"{p}: {where}: {msg}") from None
+    if spec.results is None and spec.hooks.eval is None:
+        raise RecipeError(f"{p}: give `results:` for round 0 or an eval hook (hooks.eval)")
+    if spec.rounds > 0 and spec.hooks.train is None:
+        raise RecipeError(f"{p}: hooks.train is needed to train on each round's data")
+    return spec, p.resolve().parent
+
+
+class Ledger:
+    """The loop's record of finished steps (and what each produced)."""
+
+    def __init__(self, loop_dir: Path) -> None:
+        loop_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(loop_dir / "loop.db", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS steps (
+                round INTEGER NOT NULL, step TEXT NOT NULL, info TEXT NOT NULL,
+                started REAL, finished REAL NOT NULL, PRIMARY KEY (round, step));
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            """
+        )
+
+    def done(self, rnd: int, step: str) -> dict | None:
+        row = self.db.execute("SELECT info FROM steps WHERE round=? AND step=?", (rnd, step)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def finish(self, rnd: int, step: str, info: dict, started: float) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?)",
+            (rnd, step, json.dumps(info, ensure_ascii=False), started, time.time()),
+        )
+
+    def rows(self) -> list[tuple[int, str, dict]]:
+        q = self.db.execute("SELECT round, step, info FROM steps ORDER BY round, finished")
+        return [(r, s, json.loads(i)) for r, s, i in q]
+
+    def check_spec(self, spec: LoopSpec) -> None:
+        """A loop directory belongs to one loop file: refuse to mix two loops' rounds."""
+        want = json.dumps(spec.model_dump(exclude={"rounds", "hooks"}), sort_keys=True)
+        row = self.db.execute("SELECT value FROM meta WHERE key='spec'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('spec', ?)", (want,))
+        elif row[0] != want:
+            raise VisinstructError(
+                "this loop directory was started with a different loop file "
+                "(only `rounds` and `hooks` may change); use a new --loop-dir"
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass
+class Events:
+    """What the loop tells its caller as it goes (the CLI prints these)."""
+
+    step: Callable[[int, str, str, dict], None] = lambda rnd, step, state, info: None
+    analysis: Callable[[int, list[CategoryStat], dict, dict, list[CategoryStat] | None, dict], None] = (
+        lambda *a: None
+    )
+
+
+def stats_from(info: dict) -> list[CategoryStat]:
+    return [category_stat(c["category"], c["n"], c["correct"], c.get("unscored", 0)) for c in info["stats"]]
+
+
+class Loop:
+    """One loop directory driven by one loop file."""
+
+    def __init__(self, spec: LoopSpec, base: Path, loop_dir: Path, events: Events | None = None) -> None:
+        from visinstruct.loop.mapping import load_mapping
+        from visinstruct.recipe import load_recipe
+
+        self.spec, self.base, self.dir = spec, base, loop_dir.resolve()
+        self.events = events or Events()
+        self.recipe_path = self._at(spec.recipe)
+        self.recipe = load_recipe(self.recipe_path)
+        from visinstruct.domains import load_catalog
+
+        extra_domains = (
+            load_catalog([str(self._at(d)) for d in self.recipe.domains_dir])
+            if self.recipe.domains_dir
+            else {}
+        )
+        self.mapping = load_mapping(
+            spec.benchmark, [self._at(m) for m in spec.mapping], domains=list(extra_domains)
+        )
+
+    def _at(self, p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else self.base / q
+
+    def round_dir(self, rnd: int) -> Path:
+        return self.dir / f"round-{rnd}"
+
+    def model_path(self, rnd: int) -> str:
+        """The model trained in round `rnd` (−1: the model before the loop)."""
+        if rnd < 0:
+            return str(self._at(self.spec.model)) if self.spec.model else ""
+        return str(self.round_dir(rnd) / "model")
+
+    @staticmethod
+    def rows_of(loop_dir: Path) -> list[tuple[int, str, dict]]:
+        """The finished steps of a loop directory: (round, step, what it produced)."""
+        ledger = Ledger(Path(loop_dir))
+        try:
+            return ledger.rows()
+        finally:
+            ledger.close()
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, rounds: int | None = None) -> list[tuple[int, list[CategoryStat]]]:
+        """Run (or continue) every step not yet finished; returns accuracy per round."""
+        n = rounds or self.spec.rounds
+        ledger = Ledger(self.dir)
+        try:
+            ledger.check_spec(self.spec)
+            history: list[tuple[int, list[CategoryStat]]] = []
+            for rnd in range(n + 1):
+                self._step(ledger, rnd, "evaluate", lambda r=rnd: self.evaluate(r))
+                info = self._step(ledger, rnd, "analyse", lambda r=rnd: self.analyse(r, last=r == n))
+                history.append((rnd, stats_from(info)))
+                self.events.analysis(
+                    rnd,
+                    stats_from(info),
+                    info["weights"],
+                    info["quotas"],
+                    history[-2][1] if len(history) > 1 else None,
+                    info.get("dropped", {}),
+                )
+                if rnd == n:
+                    break
+                self._step(ledger, rnd, "generate", lambda r=rnd, i=info: self.generate(r, i))
+                self._step(ledger, rnd, "train", lambda r=rnd: self.train(r))
+            self.write_report(ledger)
+            return history
+        finally:
+            ledger.close()
+
+    def _step(self, ledger: Ledger, rnd: int, step: str, do: Callable[[], dict]) -> dict:
+        done = ledger.done(rnd, step)
+        if done is not None:
+            self.events.step(rnd, step, "done before", done)
+            return done
+        self.events.step(rnd, step, "start", {})
+        t0 = time.time()
+        info = do()
+        ledger.finish(rnd, step, info, t0)
+        self.events.step(rnd, step, "done", info)
+        return info
+
+    # -- steps ---------------------------------------------------------------------------------
+    def evaluate(self, rnd: int) -> dict:
+        """Import round `rnd`'s evaluation (running the eval hook unless results are given)."""
+        from visinstruct.loop.importers import load_results
+
+        rdir = self.round_dir(rnd)
+        rdir.mkdir(parents=True, exist_ok=True)
+        if rnd == 0 and self.spec.results:
+            source = self._at(self.spec.results)
+        else:
+            if self.spec.hooks.eval is None:
+                raise VisinstructError(
+                    f"round {rnd}: no eval hook (hooks.eval) to evaluate the trained model"
+                )
+            source = rdir / "eval" / "results.jsonl"
+            source.parent.mkdir(exist_ok=True)
+            source.unlink(missing_ok=True)
+            self.hook("eval", rnd, model=self.model_path(rnd - 1), results=str(source))
+            if not source.is_file():
+                raise VisinstructError(f"round {rnd}: the eval hook wrote no results at {source}")
+        imported = load_results(source, format=self.spec.results_format, benchmark=self.spec.benchmark)
+        if not imported.records:
+            raise VisinstructError(f"{source}: no evaluation records ({len(imported.problems)} problems)")
+        write_records(rdir / "results.jsonl", imported.records)
+        (rdir / "import_problems.json").write_text(
+            json.dumps([p.__dict__ for p in imported.problems], ensure_ascii=False, indent=1), "utf-8"
+        )
+        return {"source": str(source), "records": len(imported.records), "problems": len(imported.problems)}
+
+    def analyse(self, rnd: int, last: bool = False) -> dict:
+        """Accuracy per category, then weights and quotas over the categories data can be made for."""
+        from visinstruct.loop.plan import plan_round
+
+        records = load_records(self.round_dir(rnd) / "results.jsonl")
+        stats = accuracy_by_category(records)
+        cats = [s.category for s in stats]
+        targets = {c: self.mapping.targets(c) for c in cats}
+        llm = bool(self.recipe.sources) and self.spec.targeted.endpoint in self.recipe.endpoints
+        probe = plan_round(
+            {c: 1 for c in cats}, targets, types=self.spec.types, languages=self.languages(), llm=llm
+        )
+        usable = [s for s in stats if s.category not in probe.dropped]
+        info: dict[str, Any] = {
+            "stats": [s.__dict__ for s in stats],
+            "dropped": probe.dropped,
+            "weights": {},
+            "quotas": {},
+        }
+        if usable and not last:
+            floor = min(self.spec.floor, 1 / len(usable))
+            w = weights(usable, floor=floor, temperature=self.spec.temperature, strategy=self.spec.strategy)
+            q = quotas(w, self.spec.samples_per_round)
+            info.update(weights=w, quotas=q)
+        return info
+
+    def languages(self) -> list[str]:
+        return list(self.spec.languages or self.recipe.languages)
+
+    def round_recipe(self, rnd: int, info: dict) -> dict:
+        """The base recipe, making this round's quotas instead of its own items."""
+        from visinstruct.loop.plan import plan_round
+
+        cats = list(info["quotas"])
+        targets = {c: self.mapping.targets(c) for c in cats}
+        llm = bool(self.recipe.sources) and self.spec.targeted.endpoint in self.recipe.endpoints
+        plan = plan_round(info["quotas"], targets, types=self.spec.types, languages=self.languages(), llm=llm)
+        data = self.recipe.model_dump(exclude_none=True)
+        data["name"] = f"{self.spec.name}-round-{rnd}"
+        data["seed"] = self.recipe.seed + 1000 * (rnd + 1)  # new items every round
+        data["round"] = rnd
+        data["synthetic"] = plan.synthetic
+        if not plan.targeted:
+            data.pop("sources", None)  # the base recipe's own source data is not remade each round
+        else:
+            t = self.spec.targeted
+            data["targeted"] = {
+                "endpoint": t.endpoint,
+                "bad_cases": str(self.round_dir(rnd) / "results.jsonl"),
+                "quotas": plan.targeted,
+                "examples": t.examples,
+                "similar": t.similar,
+                "send_image": t.send_image,
+                "languages": self.languages(),
+            }
+        exports = [e for e in data.get("export", []) if e["format"] not in ("jsonl", "dataengine")]
+        data["export"] = [
+            {"format": "jsonl", "out": "round.jsonl"},
+            {"format": "dataengine", "out": "dataengine.json"},
+            *exports,
+        ]
+        return data
+
+    def generate(self, rnd: int, info: dict) -> dict:
+        """Make the round's data with the engine (resumable unit by unit), then export it."""
+        from visinstruct.engine import run
+        from visinstruct.export import export
+        from visinstruct.models.ledger import ledger_rows
+        from visinstruct.store import RunStore
+
+        rdir = self.round_dir(rnd)
+        data = self.round_recipe(rnd, info)
+        (rdir / "recipe.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+        try:
+            recipe = parse_recipe(data, str(rdir / "recipe.yaml"))
+        except RecipeError as e:
+            raise VisinstructError(f"round {rnd}: the derived recipe is invalid: {e}") from None
+        if not recipe.synthetic and recipe.targeted is None:
+            raise VisinstructError(f"round {rnd}: nothing to make (every category was dropped)")
+        summary = run(recipe, rdir / "run")
+        made: dict[str, int] = {}
+        with RunStore(rdir / "run", create=False) as store:
+            store.set_meta("loop", {"round": rnd, "weights": info["weights"], "quotas": info["quotas"]})
+            for spec in recipe.export:
+                export(store, spec.format, store.dir / "exports" / spec.out, include=spec.include)
+            for s in store.iter_samples(["accepted", "edited"]):
+                made[s.category or s.domain] = made.get(s.category or s.domain, 0) + 1
+            cost = sum(row[-1] or 0.0 for row in ledger_rows(store.db))
+        return {
+            "samples": sum(made.values()),
+            "by_category": made,
+            "failed": summary.failed + sum(c.failed for c in summary.stages.values()),
+            "short": summary.quota_short,
+            "cost_usd": cost,
+            "data": str(rdir / "run" / "exports" / "round.jsonl"),
+        }
+
+    def train(self, rnd: int) -> dict:
+        out = Path(self.model_path(rnd))
+        self.hook("train", rnd, model=str(out), prev_model=self.model_path(rnd - 1))
+        return {"model": str(out)}
+
+    def all_data(self, upto: int) -> list[str]:
+        files = [str(self._at(p)) for p in self.spec.train_data]
+        files += [str(self.round_dir(r) / "run" / "exports" / "round.jsonl") for r in range(upto + 1)]
+        return files
+
+    def hook(self, name: str, rnd: int, **values: str) -> None:
+        """Run a user command; a failure stops the loop with its exit code and last output."""
+        command = getattr(self.spec.hooks, name)
+        if command is None:
+            raise VisinstructError(f"no {name} hook (hooks.{name}) in the loop file")
+        fill = {
+            "round": str(rnd),
+            "round_dir": str(self.round_dir(rnd)),
+            "loop_dir": str(self.dir),
+            "model": "",
+            "prev_model": self.model_path(rnd - 1),
+            "results": "",
+            "data": str(self.round_dir(rnd) / "run" / "exports" / "round.jsonl"),
+            **values,
+        }
+        argv: list[str] = []
+        try:
+            for word in shlex.split(command):
+                if word == "{all_data}":
+                    argv += self.all_data(rnd if name == "train" else rnd - 1)
+                else:
+                    argv.append(render(word, fill))
+        except (ValueError, TemplateError) as e:
+            raise VisinstructError(f"hooks.{name}: {e}") from None
+        log = self.round_dir(rnd) / f"{name}.log"
+        with log.open("w", encoding="utf-8") as f:
+            try:
+                proc = subprocess.run(
+                    argv, stdout=f, stderr=subprocess.STDOUT, cwd=self.base, timeout=self.spec.hooks.timeout
+                )
+            except FileNotFoundError:
+                raise VisinstructError(f"hooks.{name}: command not found: {argv[0]}") from None
+            except subprocess.TimeoutExpired:
+                raise VisinstructError(f"hooks.{name}: no result after {self.spec.hooks.timeout} s") from None
+        if proc.returncode != 0:
+            tail = log.read_text("utf-8", errors="replace").strip().splitlines()[-5:]
+            raise VisinstructError(
+                f"hooks.{name} exited with {proc.returncode} in round {rnd} (log: {log}): " + " | ".join(tail)
+            )
+
+    # -- report --------------------------------------------------------------------------------
+    def write_report(self, ledger: Ledger) -> Path:
+        """`report.html` in the loop directory: accuracy per category per round, data made, cost."""
+        from visinstruct.loop.report import render_loop_report
+
+        page = render_loop_report(self.spec.name, ledger.rows())
+        out = self.dir / "report.html"
+        tmp = out.with_name(".report.html.tmp")
+        tmp.write_text(page, "utf-8")
+        tmp.replace(out)
+        return out
