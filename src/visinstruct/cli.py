@@ -437,6 +437,15 @@ def loop_cmd(loop_file: Path, loop_dir: Path, rounds: int | None) -> None:
     console.print(f"report: {loop_dir / 'report.html'}")
 
 
+def _register() -> None:
+    from visinstruct.augment.cli import augment
+
+    cli.add_command(augment)
+
+
+_register()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line on stderr and a non-zero exit, no traceback."""
     try:
