@@ -608,7 +608,6 @@ class Pipeline:
         finally:
             client.cache.db.close()  # read-only: nothing buffered to flush
 
-
     def _targeted_estimate_requests(self) -> list[ChatRequest]:
         """Targeted requests as long as they may be: a full caption and typical examples."""
         from visinstruct.loop.results import EvalRecord
