@@ -53,7 +53,7 @@ def plan_round(
     types: list[str],
     languages: list[str],
     llm: bool,
-    slack: float = 1.3,
+    slack: float = 1.5,
 ) -> RoundPlan:
     """Share each benchmark category's quota among its targets: synthetic domains get
     category quotas and an item bound; other domains get targeted LLM questions (when the
@@ -94,6 +94,6 @@ def plan_round(
                 )
                 spec["count"] += share
     for domain, items in needed.items():
-        plan.synthetic[domain]["count"] = math.ceil(items * slack) + 8
+        plan.synthetic[domain]["count"] = math.ceil(items * slack) + 16
         plan.synthetic[domain]["languages"] = list(languages)
     return plan
