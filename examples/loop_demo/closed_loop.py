@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--per-round", type=int, default=600, help="new samples per round")
     ap.add_argument("--initial", type=int, default=60, help="starting samples per category")
     ap.add_argument("--eval-items", type=int, default=2000, help="scenes drawn for the held-out set")
-    ap.add_argument("--temperature", type=float, default=1.0, help="targeted weights ∝ error^(1/T)")
+    ap.add_argument("--temperature", type=float, default=0.5, help="targeted weights ∝ error^(1/T)")
     ap.add_argument("--weakest", type=int, default=2, help="how many of the weakest categories to compare")
     args = ap.parse_args()
     work = args.work.resolve()
