@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -199,3 +200,18 @@ def test_a_loop_dir_refuses_a_different_loop_file(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["loop", str(loop_file), "--loop-dir", str(tmp_path / "L")])
     assert "different loop file" in "".join(capsys.readouterr())
+
+
+def test_weakness_command_reads_a_vlmevalkit_sheet_and_shows_targets(capsys):
+    sheet = Path(__file__).parent / "data" / "loop" / "llava_v1.5_7b_MMBench_DEV_EN_openai_result.tsv"
+    main(["weakness", str(sheet), "--total", "100"])
+    out = "".join(capsys.readouterr())
+    with sheet.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    per: dict[str, list[int]] = {}
+    for r in rows:
+        per.setdefault(r["category"], []).append(int(r["hit"]))
+    for name, hits in per.items():
+        line = next(x for x in out.splitlines() if name in x and "%" in x)
+        assert f"{100 * sum(hits) / len(hits):.1f}%" in line
+    assert "built-in mmbench.yaml" in out

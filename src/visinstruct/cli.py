@@ -392,6 +392,67 @@ def domains_cmd(extra: tuple[Path, ...]) -> None:
     out.print(synth)
 
 
+@cli.command("weakness")
+@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "generic", "lmms-eval", "vlmevalkit"]),
+    default="auto",
+    help="Results format (default: detected).",
+)
+@click.option(
+    "--benchmark", default=None, help="Mapping to show targets from: seedbench, mmbench (default: detected)."
+)
+@click.option("--mapping", "mappings", multiple=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--floor", type=float, default=0.05, show_default=True)
+@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option(
+    "--total", type=click.IntRange(min=0), default=1000, show_default=True, help="Samples to share."
+)
+def weakness_cmd(
+    results: Path,
+    fmt: str,
+    benchmark: str | None,
+    mappings: tuple[Path, ...],
+    floor: float,
+    temperature: float,
+    total: int,
+) -> None:
+    """Read evaluation RESULTS: accuracy per category, weights, quotas, and where data would come from."""
+    from visinstruct.loop.importers import load_results
+    from visinstruct.loop.mapping import load_mapping
+    from visinstruct.loop.weakness import accuracy_by_category, quotas, weights
+
+    res = load_results(results, format=fmt, benchmark=benchmark)
+    for p in res.problems[:20]:
+        console.print(f"  {p.where}: {p.reason}", markup=False, highlight=False)
+    if len(res.problems) > 20:
+        console.print(f"  … and {len(res.problems) - 20} more problems")
+    if not res.records:
+        raise VisinstructError(f"{results}: no evaluation records")
+    stats = accuracy_by_category(res.records)
+    try:
+        w = weights(stats, floor=min(floor, 1 / len(stats)), temperature=temperature)
+    except ValueError as e:
+        raise VisinstructError(str(e)) from None
+    from visinstruct.loop.weakness import weakness_table
+
+    out.print(weakness_table(stats, w, quotas(w, total)))
+    bench = benchmark or res.benchmark or None
+    mapping = load_mapping(bench if bench != "generic" else None, list(mappings))
+    targets = Table(
+        title=f"where the data would come from ({res.format}, mapping: {bench or 'our categories'})"
+    )
+    for col in ("category", "targets", "from"):
+        targets.add_column(col)
+    for s in stats:
+        ts = mapping.targets(s.category)
+        names = ", ".join(f"{t.domain or 'any'}/{t.category}" for t in ts) or "[yellow]unmapped[/]"
+        targets.add_row(s.category, names, mapping.source(s.category))
+    out.print(targets)
+
+
 @cli.command("loop")
 @click.argument("loop_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
