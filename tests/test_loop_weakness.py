@@ -380,3 +380,13 @@ def test_weights_svg_is_well_formed():
     assert HOSTILE not in svg and HOSTILE in svg_texts(root)
     ns = "{http://www.w3.org/2000/svg}"
     assert len([el for el in root.iter(f"{ns}rect") if el.get("class") == "bar"]) == 4
+
+
+def test_final_round_table_without_weights_shows_no_shares():
+    # the last evaluation of a loop shares nothing: no "0.0%" weight, no "0" quota in the total
+    stats = [stat("a", 0.5), stat("b", 0.9)]
+    console = Console(record=True, width=120)
+    console.print(weakness_table(stats, {}, {}))
+    total = next(ln for ln in console.export_text().splitlines() if ln.strip("│ ").startswith("total"))
+    cells = [c.strip() for c in total.strip("│ ").split("│")]
+    assert cells[-2:] == ["—", "—"]

@@ -259,7 +259,8 @@ def weakness_table(
         was = category_stat("total", sum(s.n for s in previous), sum(s.correct for s in previous))
         change = _change(total, was)
     table.add_section()
-    row(total, change, _pct(math.fsum(weights.values())), str(sum(quotas.values())), style="bold")
+    w_total = _pct(math.fsum(weights.values())) if weights else "—"  # the last round shares nothing
+    row(total, change, w_total, str(sum(quotas.values())) if quotas else "—", style="bold")
     return table
 
 
