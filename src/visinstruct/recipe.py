@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from visinstruct.errors import RecipeError
+from visinstruct.errors import RecipeError, VisinstructError
 from visinstruct.models.endpoints import Endpoint
 from visinstruct.synth import REGISTRY
 
@@ -257,29 +257,44 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def parse_recipe(data: Any, source: str = "recipe") -> Recipe:
-    """Validate a recipe mapping; raises RecipeError with one line naming the field."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(
+    model: type[M], data: Any, source: str, what: str, error: type[VisinstructError] = RecipeError
+) -> M:
+    """`data` as a `model` (a recipe, a loop file, an augmentation config); anything wrong
+    raises `error` with one line naming the source and the field."""
     if not isinstance(data, dict):
-        raise RecipeError(f"{source}: a recipe must be a mapping of fields, got {type(data).__name__}")
+        raise error(f"{source}: {what} must be a mapping of fields, got {type(data).__name__}")
     try:
-        return Recipe.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise RecipeError(f"{source}: {_where(err['loc'])}: {_message(err)}{more}") from None
+        raise error(f"{source}: {_where(err['loc'])}: {_message(err)}{more}") from None
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a YAML recipe file."""
+def read_yaml(path: str | Path, what: str, error: type[VisinstructError] = RecipeError) -> Any:
+    """The data of a YAML file; an unreadable file or invalid YAML raises `error` in one line."""
     p = Path(path)
     try:
         text = p.read_text("utf-8")
     except OSError as e:
-        raise RecipeError(f"{p}: cannot read recipe ({e.strerror or e})") from None
+        raise error(f"{p}: cannot read {what} ({e.strerror or e})") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise RecipeError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    return parse_recipe(data, str(p))
+        raise error(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+
+
+def parse_recipe(data: Any, source: str = "recipe") -> Recipe:
+    """Validate a recipe mapping; raises RecipeError with one line naming the field."""
+    return validate(Recipe, data, source, "a recipe")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a YAML recipe file."""
+    return parse_recipe(read_yaml(path, "recipe"), str(path))

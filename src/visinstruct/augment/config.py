@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from visinstruct.augment.filters import FilterSettings
 from visinstruct.errors import VisinstructError
 from visinstruct.models.endpoints import Endpoint, expand_env
+from visinstruct.recipe import read_yaml, validate
 
 Mode = Literal["temperatures", "iterative", "both"]
 MODES: tuple[Mode, ...] = ("temperatures", "iterative", "both")
@@ -125,31 +125,9 @@ class AugmentConfig(Strict):
 
 def parse_config(data: Any, source: str = "config") -> AugmentConfig:
     """Validate a config mapping; raises ConfigError with one line naming the field."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a mapping of fields, got {type(data).__name__}")
-    try:
-        return AugmentConfig.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = (
-            "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        )
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise ConfigError(f"{source}: {where}: {msg}{more}") from None
+    return validate(AugmentConfig, data, source, "the config", ConfigError)
 
 
 def load_config(path: str | Path) -> AugmentConfig:
     """Read and validate a YAML augmentation config."""
-    p = Path(path)
-    try:
-        text = p.read_text("utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read config ({e.strerror or e})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    return parse_config(data, str(p))
+    return parse_config(read_yaml(path, "config", ConfigError), str(path))

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from visinstruct.errors import RecipeError, VisinstructError
 from visinstruct.loop.results import load_records, write_records
 from visinstruct.loop.weakness import CategoryStat, accuracy_by_category, category_stat, quotas, weights
-from visinstruct.recipe import InstructionType, Language, parse_recipe
+from visinstruct.recipe import InstructionType, Language, parse_recipe, read_yaml, validate
 from visinstruct.templates import TemplateError, render
 
 STEPS = ("evaluate", "analyse", "generate", "train")
@@ -82,23 +82,7 @@ class LoopSpec(_Strict):
 def load_loop(path: str | Path) -> tuple[LoopSpec, Path]:
     """A loop file and the folder its relative paths are read from."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text("utf-8"))
-    except OSError as e:
-        raise RecipeError(f"{p}: cannot read loop file ({e.strerror or e})") from None
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{p}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"{p}: a loop file must be a mapping of fields")
-    try:
-        spec = LoopSpec.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = (
-            "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        )
-        raise RecipeError(f"{p}: {where}: {msg}") from None
+    spec = validate(LoopSpec, read_yaml(p, "loop file"), str(p), "a loop file")
     if spec.results is None and spec.hooks.eval is None:
         raise RecipeError(f"{p}: give `results:` for round 0 or an eval hook (hooks.eval)")
     if spec.rounds > 0 and spec.hooks.train is None:
