@@ -509,8 +509,13 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line on stderr and a non-zero exit, no traceback."""
+    run_command(cli, argv, "visinstruct")
+
+
+def run_command(command: click.Command, argv: list[str] | None, prog_name: str) -> None:
+    """Run a click command the way the `visinstruct` entry point does (one-line errors, exit codes)."""
     try:
-        cli.main(args=argv, prog_name="visinstruct", standalone_mode=False)
+        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         console.print("interrupted; run the same command again to resume")
         sys.exit(130)

@@ -311,19 +311,6 @@ def _print_outcome(result: AugmentResult, out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m visinstruct.augment`: user errors are one line on stderr, no traceback."""
-    from visinstruct.errors import VisinstructError
+    from visinstruct.cli import run_command
 
-    try:
-        augment.main(args=argv, prog_name="visinstruct augment", standalone_mode=False)
-    except click.exceptions.Abort:
-        console.print("interrupted; run the same command again to resume")
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except VisinstructError as e:
-        console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        console.print("interrupted; run the same command again to resume")
-        sys.exit(130)
+    run_command(augment, argv, "visinstruct augment")
