@@ -22,10 +22,11 @@ from visinstruct.generate.instruct import FAMILY, instruction_request, samples_f
 from visinstruct.generate.schemas import domain_choice
 from visinstruct.generate.targeted import targeted_request, targeted_samples
 from visinstruct.loop.results import normal_category
-from visinstruct.models import ChatRequest, ModelClient
+from visinstruct.models import ChatRequest, ModelClient, Outcome
 from visinstruct.models.endpoints import expand_env, load_prices
 from visinstruct.prompts import load_prompt
 from visinstruct.recipe import Recipe, SourceSpec
+from visinstruct.records import Sample
 from visinstruct.store import RunStore, UnitResult
 
 Progress = Callable[[str, int, int | None], None]
@@ -371,12 +372,44 @@ class Pipeline:
         return key, req, info
 
     async def instructions(self, client: ModelClient) -> StageCounts:
-        from visinstruct.checks import check_samples
+        def samples(out: Outcome, key: str, info: dict) -> Iterator[Sample]:
+            return samples_from(
+                info["itype"],
+                out.value,
+                image_ids=info["image_ids"],
+                domain=info["domain"],
+                lang=info["lang"],
+                index=info["index"],
+                prompt=self.instr_prompt,
+                context=info["context"],
+                provenance={
+                    "generator": "llm/instructions",
+                    "model": client.model.get(out.request.endpoint),
+                    "endpoint": out.request.endpoint,
+                    "seed_questions": info["seeds"],
+                    "request": out.key,
+                    "unit": key,
+                    **info["provenance"],
+                },
+            )
 
-        counts = StageCounts()
         done = self.store.done_units()
         captions = self.store.contexts("caption")
         units = [u for u in self.instruction_units(captions) if u[0] not in done]
+        return await self._answer_units(client, "instructions", units, samples)
+
+    async def _answer_units(
+        self,
+        client: ModelClient,
+        stage: str,
+        units: list[tuple[str, ChatRequest, dict]],
+        samples: Callable[[Outcome, str, dict], Iterator[Sample]],
+    ) -> StageCounts:
+        """Send each unit's request and commit the unit with its checked samples, or with the
+        reason it failed (a malformed reply or a failed call: recorded, retried on a re-run)."""
+        from visinstruct.checks import check_samples
+
+        counts = StageCounts()
         infos = {key: info for key, _, info in units}
         pending: list[UnitResult] = []
         async for n, out in _enumerate(client.stream(req for _, req, _ in units)):
@@ -388,26 +421,7 @@ class Pipeline:
                 pending.append(UnitResult(key, info["domain"], info["seq"], error=out.error))
                 counts.failed += 1
             else:
-                samples = samples_from(
-                    info["itype"],
-                    out.value,
-                    image_ids=info["image_ids"],
-                    domain=info["domain"],
-                    lang=info["lang"],
-                    index=info["index"],
-                    prompt=self.instr_prompt,
-                    context=info["context"],
-                    provenance={
-                        "generator": "llm/instructions",
-                        "model": client.model.get(out.request.endpoint),
-                        "endpoint": out.request.endpoint,
-                        "seed_questions": info["seeds"],
-                        "request": out.key,
-                        "unit": key,
-                        **info["provenance"],
-                    },
-                )
-                made = list(check_samples(samples))
+                made = list(check_samples(samples(out, key, info)))
                 for s in made:
                     s.round = self.recipe.round
                 pending.append(UnitResult(key, info["domain"], info["seq"], samples=made))
@@ -415,7 +429,7 @@ class Pipeline:
             if len(pending) >= 64:
                 self.store.commit_units(pending)
                 pending = []
-            self.progress("instructions", n + 1, len(units))
+            self.progress(stage, n + 1, len(units))
         self.store.commit_units(pending)
         return counts
 
@@ -492,51 +506,29 @@ class Pipeline:
         return units
 
     async def targeted(self, client: ModelClient) -> StageCounts:
-        from visinstruct.checks import check_samples
+        def samples(out: Outcome, key: str, info: dict) -> Iterator[Sample]:
+            return targeted_samples(
+                out.value,
+                category=info["category"],
+                image_ids=info["image_ids"],
+                domain=info["domain"],
+                lang=info["lang"],
+                index=info["index"],
+                prompt=self.targeted_prompt,
+                context=info["context"],
+                provenance={
+                    "generator": "llm/targeted",
+                    "model": client.model.get(out.request.endpoint),
+                    "endpoint": out.request.endpoint,
+                    "request": out.key,
+                    "unit": key,
+                    **info["provenance"],
+                },
+            )
 
-        counts = StageCounts()
         done = self.store.done_units()
         units = [u for u in self.targeted_units() if u[0] not in done]
-        infos = {key: info for key, _, info in units}
-        pending: list[UnitResult] = []
-        async for n, out in _enumerate(client.stream(req for _, req, _ in units)):
-            key = out.request.meta
-            info = infos[key]
-            if out.skipped:
-                counts.skipped += 1
-            elif not out.ok:  # a malformed reply or a failed call: recorded, retried on a re-run
-                pending.append(UnitResult(key, info["domain"], info["seq"], error=out.error))
-                counts.failed += 1
-            else:
-                samples = targeted_samples(
-                    out.value,
-                    category=info["category"],
-                    image_ids=info["image_ids"],
-                    domain=info["domain"],
-                    lang=info["lang"],
-                    index=info["index"],
-                    prompt=self.targeted_prompt,
-                    context=info["context"],
-                    provenance={
-                        "generator": "llm/targeted",
-                        "model": client.model.get(out.request.endpoint),
-                        "endpoint": out.request.endpoint,
-                        "request": out.key,
-                        "unit": key,
-                        **info["provenance"],
-                    },
-                )
-                made = list(check_samples(samples))
-                for s in made:
-                    s.round = self.recipe.round
-                pending.append(UnitResult(key, info["domain"], info["seq"], samples=made))
-                counts.done += 1
-            if len(pending) >= 64:
-                self.store.commit_units(pending)
-                pending = []
-            self.progress("targeted", n + 1, len(units))
-        self.store.commit_units(pending)
-        return counts
+        return await self._answer_units(client, "targeted", units, samples)
 
     # -- all of it -----------------------------------------------------------------------------
     async def run(self, workers: int | None = None) -> PipelineSummary:

@@ -100,11 +100,12 @@ def samples_from(
     prompt: Prompt,
     provenance: dict[str, Any],
     context: dict[str, Any],
+    category: str | None = None,
 ) -> Iterator[Sample]:
     """Samples from one structured reply. `index` (the image's arrival order) places the
-    answer letters so they are balanced over every four images."""
+    answer letters so they are balanced over every four images; `category` defaults to the domain."""
     yield from finish_all(
-        drafts(itype, value, category=domain),
+        drafts(itype, value, category=category or domain),
         rng=random.Random(f"{image_ids[0]}:{itype}:{lang}:{prompt.ref}"),
         lang=lang,
         domain=domain,

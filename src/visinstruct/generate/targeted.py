@@ -8,13 +8,11 @@ malformed reply is a recorded failure of one unit, never the end of the run.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from typing import Any
 
 from visinstruct.domains import Domain
-from visinstruct.drafts import finish_all
-from visinstruct.generate.instruct import drafts
+from visinstruct.generate.instruct import samples_from
 from visinstruct.generate.schemas import ChoiceSet
 from visinstruct.loop.results import EvalRecord
 from visinstruct.models import ChatRequest
@@ -101,16 +99,17 @@ def targeted_samples(
 ) -> Iterator[Sample]:
     """Samples from one reply; the explanation of each question is kept in its context."""
     explanations = [q.explanation for q in value.questions]
-    samples = finish_all(
-        drafts("multiple_choice", value, category=category),
-        rng=random.Random(f"{image_ids[0]}:targeted:{category}:{lang}:{index}"),
-        lang=lang,
-        domain=domain,
+    samples = samples_from(
+        "multiple_choice",
+        value,
         image_ids=image_ids,
-        stream=f"targeted:{prompt.ref}/{lang}",
+        domain=domain,
+        lang=lang,
         index=index,
-        provenance={**provenance, "prompt": prompt.ref},
+        prompt=prompt,
+        provenance=provenance,
         context=context,
+        category=category,
     )
     for s, why in zip(samples, explanations, strict=False):
         if why:
