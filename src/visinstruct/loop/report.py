@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from visinstruct.loop.weakness import category_stat, weakness_svg, weights_svg
+from visinstruct.loop.runner import stats_from
+from visinstruct.loop.weakness import weakness_svg, weights_svg
 from visinstruct.report.charts import esc
 from visinstruct.report.html import CSP, CSS
 
 
-def _stats(info: dict) -> list:
-    return [category_stat(c["category"], c["n"], c["correct"], c.get("unscored", 0)) for c in info["stats"]]
-
-
 def render_loop_report(name: str, rows: list[tuple[int, str, dict]]) -> str:
     """The page for a loop's ledger rows (round, step, info)."""
-    history = [(r, _stats(i)) for r, s, i in rows if s == "analyse"]
+    history = [(r, stats_from(i)) for r, s, i in rows if s == "analyse"]
     weights = [(r, i["weights"]) for r, s, i in rows if s == "analyse" and i["weights"]]
     made = {r: i for r, s, i in rows if s == "generate"}
     parts = [f"<h1>{esc(name)} · closed loop</h1>"]

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from visinstruct.errors import RecipeError, VisinstructError
+from visinstruct.loop.plan import RoundPlan, plan_round
 from visinstruct.loop.results import load_records, write_records
 from visinstruct.loop.weakness import CategoryStat, accuracy_by_category, category_stat, quotas, weights
 from visinstruct.recipe import InstructionType, Language, parse_recipe, read_yaml, validate
@@ -266,16 +267,9 @@ class Loop:
 
     def analyse(self, rnd: int, last: bool = False) -> dict:
         """Accuracy per category, then weights and quotas over the categories data can be made for."""
-        from visinstruct.loop.plan import plan_round
-
         records = load_records(self.round_dir(rnd) / "results.jsonl")
         stats = accuracy_by_category(records)
-        cats = [s.category for s in stats]
-        targets = {c: self.mapping.targets(c) for c in cats}
-        llm = bool(self.recipe.sources) and self.spec.targeted.endpoint in self.recipe.endpoints
-        probe = plan_round(
-            {c: 1 for c in cats}, targets, types=self.spec.types, languages=self.languages(), llm=llm
-        )
+        probe = self.plan({s.category: 1 for s in stats})  # which categories data can be made for
         usable = [s for s in stats if s.category not in probe.dropped]
         info: dict[str, Any] = {
             "stats": [s.__dict__ for s in stats],
@@ -293,14 +287,16 @@ class Loop:
     def languages(self) -> list[str]:
         return list(self.spec.languages or self.recipe.languages)
 
+    def plan(self, quotas: dict[str, int]) -> RoundPlan:
+        """What `quotas` per benchmark category make: synthetic quotas and targeted questions
+        (these only when the base recipe has source images and the targeted endpoint)."""
+        targets = {c: self.mapping.targets(c) for c in quotas}
+        llm = bool(self.recipe.sources) and self.spec.targeted.endpoint in self.recipe.endpoints
+        return plan_round(quotas, targets, types=self.spec.types, languages=self.languages(), llm=llm)
+
     def round_recipe(self, rnd: int, info: dict) -> dict:
         """The base recipe, making this round's quotas instead of its own items."""
-        from visinstruct.loop.plan import plan_round
-
-        cats = list(info["quotas"])
-        targets = {c: self.mapping.targets(c) for c in cats}
-        llm = bool(self.recipe.sources) and self.spec.targeted.endpoint in self.recipe.endpoints
-        plan = plan_round(info["quotas"], targets, types=self.spec.types, languages=self.languages(), llm=llm)
+        plan = self.plan(info["quotas"])
         data = self.recipe.model_dump(exclude_none=True)
         data["name"] = f"{self.spec.name}-round-{rnd}"
         data["seed"] = self.recipe.seed + 1000 * (rnd + 1)  # new items every round
