@@ -422,7 +422,7 @@ def weakness_cmd(
     """Read evaluation RESULTS: accuracy per category, weights, quotas, and where data would come from."""
     from visinstruct.loop.importers import load_results
     from visinstruct.loop.mapping import load_mapping
-    from visinstruct.loop.weakness import accuracy_by_category, quotas, weights
+    from visinstruct.loop.weakness import accuracy_by_category, quotas, weakness_table, weights
 
     res = load_results(results, format=fmt, benchmark=benchmark)
     for p in res.problems[:20]:
@@ -436,8 +436,6 @@ def weakness_cmd(
         w = weights(stats, floor=min(floor, 1 / len(stats)), temperature=temperature)
     except ValueError as e:
         raise VisinstructError(str(e)) from None
-    from visinstruct.loop.weakness import weakness_table
-
     out.print(weakness_table(stats, w, quotas(w, total)))
     bench = benchmark or res.benchmark or None
     mapping = load_mapping(bench if bench != "generic" else None, list(mappings))
