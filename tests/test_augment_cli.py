@@ -5,7 +5,6 @@ sends nothing, modes compare side by side, and the pool builds a dataset."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from collections import Counter, defaultdict
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from augment_rephraser import respond
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI
 
@@ -25,20 +25,11 @@ TASKS = ROOT / "examples" / "augment" / "tasks.yaml"
 KEY_ENV = "VISINSTRUCT_AUGMENT_TEST_KEY"
 
 
-def _rephraser():
-    spec = importlib.util.spec_from_file_location(
-        "augment_rephraser", ROOT / "tests/data/augment/rephraser.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def server():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(KEY_ENV, "sk-test")
-        srv = FakeOpenAI(responder=_rephraser().respond).start()
+        srv = FakeOpenAI(responder=respond).start()
         try:
             yield srv
         finally:

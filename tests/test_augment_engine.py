@@ -5,13 +5,13 @@ error mid-run, proposed directives and the budget."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import sqlite3
 from pathlib import Path
 
 import pytest
+from augment_rephraser import respond
 
 from visinstruct.augment.config import parse_config
 from visinstruct.augment.mask import protected_spans
@@ -24,18 +24,6 @@ from visinstruct.templates import render
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_ENV = "VISINSTRUCT_AUGMENT_TEST_KEY"
-
-
-def _rephraser():
-    spec = importlib.util.spec_from_file_location(
-        "augment_rephraser", ROOT / "tests/data/augment/rephraser.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-REPHRASER = _rephraser()
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +56,7 @@ TWO_TASKS = {
 
 
 def test_ten_tasks_of_five_grow_tenfold_with_their_placeholders_intact(fake_openai, tmp_path):
-    fake_openai.responder = REPHRASER.respond
+    fake_openai.responder = respond
     cfg = parse_config(
         {
             "templates": [str(ROOT / "examples/augment/tasks.yaml")],
@@ -143,7 +131,7 @@ def test_a_hand_edited_pool_with_a_brace_expression_is_refused_without_evaluatin
 
 
 def test_generation_stops_at_the_target_and_keeps_the_rest_as_surplus(fake_openai, tmp_path):
-    fake_openai.responder = REPHRASER.respond
+    fake_openai.responder = respond
     cfg = config(tmp_path, fake_openai, TWO_TASKS, generation={"target": 6})
     result, figs = run_augment(cfg, tmp_path / "out")
     assert {f.task: f.kept for f in figs} == {"region_caption": 18, "vqa": 12}
@@ -153,7 +141,7 @@ def test_generation_stops_at_the_target_and_keeps_the_rest_as_surplus(fake_opena
 
 
 def test_iterative_rounds_rephrase_what_the_previous_round_kept(fake_openai, tmp_path):
-    fake_openai.responder = REPHRASER.respond
+    fake_openai.responder = respond
     cfg = config(
         tmp_path,
         fake_openai,
@@ -175,7 +163,7 @@ def test_iterative_rounds_rephrase_what_the_previous_round_kept(fake_openai, tmp
 
 
 def test_failed_requests_are_recorded_and_retried_by_the_next_run(fake_openai, tmp_path):
-    fake_openai.responder = REPHRASER.respond
+    fake_openai.responder = respond
     fake_openai.fail_rate = 0.3
     cfg = config(tmp_path, fake_openai, TWO_TASKS, endpoint={"max_retries": 0}, generation={"target": 4})
     first, _ = run_augment(cfg, tmp_path / "out")
@@ -196,7 +184,7 @@ def test_a_fatal_error_mid_run_keeps_what_was_produced_and_the_run_resumes(fake_
         answered.append(1)
         if len(answered) == 25:
             fake_openai.api_key = "sk-rotated"  # every later request is refused: a revoked key
-        return REPHRASER.respond(req)
+        return respond(req)
 
     fake_openai.responder = responder
     cfg = config(tmp_path, fake_openai, TWO_TASKS, generation={"target": 8})
@@ -206,7 +194,7 @@ def test_a_fatal_error_mid_run_keeps_what_was_produced_and_the_run_resumes(fake_
     assert summary["complete"] is False
     assert (tmp_path / "out" / "pool.jsonl").read_text().count("\n") >= 5, "the originals at least"
     fake_openai.api_key = "sk-test"
-    fake_openai.responder = REPHRASER.respond
+    fake_openai.responder = respond
     before = fake_openai.requests
     result, figs = run_augment(cfg, tmp_path / "out")
     assert result.complete and all(f.kept == 8 * f.originals for f in figs)
@@ -216,7 +204,7 @@ def test_a_fatal_error_mid_run_keeps_what_was_produced_and_the_run_resumes(fake_
 
 
 def test_the_model_can_propose_new_directives(fake_openai, tmp_path):
-    fake_openai.responder = REPHRASER.respond
+    fake_openai.responder = respond
     templates = {**TWO_TASKS, "zh_vqa": ["请根据图片回答问题：{question}", "看图回答：{question}"]}
     cfg = config(
         tmp_path,
@@ -241,7 +229,7 @@ def test_the_model_can_propose_new_directives(fake_openai, tmp_path):
 
 
 def test_the_budget_stops_sending(fake_openai, tmp_path):
-    fake_openai.responder = REPHRASER.respond
+    fake_openai.responder = respond
     cfg = config(
         tmp_path,
         fake_openai,

@@ -1,7 +1,7 @@
 """Run `visinstruct augment` against the loopback test server, with no key and no network.
 
 The server (tests/fake_openai.py) answers with a deterministic rephraser
-(tests/data/augment/rephraser.py) that edits the masked template it is sent and plants
+(tests/augment_rephraser.py) that edits the masked template it is sent and plants
 bad replies among good ones. It shows the engine, the filters, the cache and the figures;
 it is not a language model, so its diversity figures say nothing about a real model's.
 
@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "data" / "augment")]
+sys.path[:0] = [str(ROOT / "tests")]
 
+from augment_rephraser import respond  # noqa: E402
 from fake_openai import FakeOpenAI  # noqa: E402
-from rephraser import respond  # noqa: E402
 
 from visinstruct.augment.cli import main  # noqa: E402
 
