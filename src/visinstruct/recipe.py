@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from visinstruct.errors import RecipeError, VisinstructError
-from visinstruct.models.endpoints import Endpoint
+from visinstruct.models.endpoints import Endpoint, named
 from visinstruct.synth import REGISTRY
 
 Language = Literal["en", "zh"]
@@ -198,9 +198,7 @@ class Recipe(Strict):
     @field_validator("endpoints", mode="before")
     @classmethod
     def named_endpoints(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: ({**e, "name": k} if isinstance(e, dict) else e) for k, e in v.items()}
-        return v
+        return named(v)
 
     @field_validator("synthetic", mode="before")
     @classmethod

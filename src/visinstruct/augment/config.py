@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from visinstruct.augment.filters import FilterSettings
 from visinstruct.errors import VisinstructError
-from visinstruct.models.endpoints import Endpoint, expand_env
+from visinstruct.models.endpoints import Endpoint, expand_env, named
 from visinstruct.recipe import read_yaml, validate
 
 Mode = Literal["temperatures", "iterative", "both"]
@@ -104,9 +104,7 @@ class AugmentConfig(Strict):
     @field_validator("endpoints", mode="before")
     @classmethod
     def named_endpoints(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: ({**e, "name": k} if isinstance(e, dict) else e) for k, e in v.items()}
-        return v
+        return named(v)
 
     @model_validator(mode="after")
     def known_endpoint(self) -> AugmentConfig:

@@ -11,7 +11,7 @@ import os
 import re
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -154,3 +154,10 @@ def load_prices(path: str) -> dict[str, Price]:
         return {k: Price(**v) for k, v in data.items()}
     except (OSError, yaml.YAMLError, TypeError, ValueError) as e:
         raise EndpointError(f"{path}: cannot read price table ({e})") from None
+
+
+def named(endpoints: Any) -> Any:
+    """`endpoints:` of a config file with each endpoint given its key as `name` (before validation)."""
+    if isinstance(endpoints, dict):
+        return {k: ({**e, "name": k} if isinstance(e, dict) else e) for k, e in endpoints.items()}
+    return endpoints
