@@ -11,7 +11,6 @@ the auth middleware and JSON encoding, but not a socket).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import tempfile
@@ -20,9 +19,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from visinstruct.engine import run
 from visinstruct.recipe import parse_recipe
+from visinstruct.records import Sample
 from visinstruct.review import create_app
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 DOMAINS = ["clocks", "scenes", "charts", "tables", "documents", "geometry", "ocr", "differences"]
@@ -35,14 +35,20 @@ def build(run_dir: Path, n: int, seed: int = 0) -> float:
     t0 = time.perf_counter()
     run(parse_recipe({"seed": 1, "languages": ["en"], "synthetic": {"clocks": 2}}), run_dir, workers=1)
     rng = random.Random(seed)
+    by_status = {
+        "accepted": {},
+        "needs_review": {"planted": {"pass": False, "reason": "to review", "severity": "review"}},
+        "rejected": {"planted": {"pass": False, "reason": "planted", "severity": "reject"}},
+        "edited": {"review": {"pass": True, "action": "edit", "reviewer": "bench"}},
+    }
     with RunStore(run_dir) as store:
-        template = json.loads(store.db.execute("SELECT data FROM samples ORDER BY seq LIMIT 1").fetchone()[0])
-        rows = []
+        template = next(store.iter_samples()).to_dict()
+        batch: list[Sample] = []
         for i in range(n):
             d = dict(template)
             d["id"] = f"bench{i:015d}"
-            d["domain"], d["type"], d["status"] = rng.choice(DOMAINS), rng.choice(TYPES), rng.choice(STATUSES)
-            checks = dict(template["checks"])
+            d["domain"], d["type"], status = rng.choice(DOMAINS), rng.choice(TYPES), rng.choice(STATUSES)
+            checks = dict(by_status[status])
             if rng.random() < 0.08:
                 checks["verify"] = {"pass": False, "reason": "the verifier disagreed", "severity": "review"}
             elif rng.random() < 0.5:
@@ -52,12 +58,10 @@ def build(run_dir: Path, n: int, seed: int = 0) -> float:
             d["turns"] = [
                 {"question": f"What does this {word} show? (#{i})", "answer": f"{i % 12}:{i % 60:02d}"}
             ]
-            rows.append(
-                (d["id"], 10_000_000 + i, f"bench/{i}", d["domain"], d["type"], "en", d.get("category"),
-                 d["status"], json.dumps(d, ensure_ascii=False))
-            )  # fmt: skip
-        with store.db:
-            store.db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            batch.append(Sample.from_dict(d))
+            if len(batch) == 1000 or i == n - 1:
+                store.add_samples(f"bench/{i // 1000}", 10_000 + i // 1000, batch)
+                batch = []
     return time.perf_counter() - t0
 
 

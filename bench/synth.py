@@ -21,8 +21,9 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from visinstruct.engine import encode_png, plan, run
 from visinstruct.recipe import parse_recipe
+from visinstruct.runner import run_recipe as run
+from visinstruct.stages.synthetic import encode_png, plan
 from visinstruct.synth import REGISTRY, get_domain
 
 
@@ -77,7 +78,7 @@ def main() -> None:
             "synthetic": {d: a.per_domain for d in domains},
         }
     )
-    tasks = plan(recipe)
+    tasks = list(plan(recipe))
     for d in domains:  # warm the import and font caches of this process for both sides alike
         get_domain(d)
 

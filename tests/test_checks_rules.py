@@ -1,5 +1,4 @@
-"""Rule checks and answer balance: clean engine output passes, planted defects are caught by the
-right rule, and multiple-choice answer letters are rebalanced without breaking the samples."""
+"""Rule checks: clean engine output passes, planted defects are caught by the right rule."""
 
 from __future__ import annotations
 
@@ -9,12 +8,10 @@ from collections import Counter
 
 import pytest
 
-from visinstruct.checks.balance import balance_letters, letter_shares, yes_no_share
-from visinstruct.checks.rules import RULES, apply_rules, option_lines, rule_checks
-from visinstruct.drafts import balanced_position
-from visinstruct.engine import run
+from visinstruct.checks.rules import RULES, option_lines, rule_checks
 from visinstruct.recipe import parse_recipe
-from visinstruct.records import LETTERS, Sample, Turn
+from visinstruct.records import LETTERS, Sample, derive_status, review_action
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 DOMAINS = ["charts", "tables", "geometry", "scenes", "ocr", "clocks", "differences"]
@@ -29,7 +26,7 @@ def clean(tmp_path_factory) -> list[Sample]:
             "languages": ["en", "zh"],
             "synthetic": {d: 24 for d in DOMAINS},
             # the engine's own output, before any run-wide gate: the rules are applied here
-            "checks": {"rules": False, "balance": False, "dedup": False},
+            "checks": {"rules": False, "dedup": False},
         }
     )
     run(recipe, tmp / "run", workers=2)
@@ -79,20 +76,25 @@ def test_clean_samples_are_rarely_flagged(clean):
     assert set(flagged) <= {"length"}
 
 
-def test_every_rule_reported_and_apply_rules_sets_status(clean):
+def test_every_rule_reported_and_the_status_follows_them(clean):
     mc = next(s for s in clean if s.type == "multiple_choice")
     assert set(rule_checks(mc)) == set(RULES)
     other = next(s for s in clean if s.type == "judgement")
     assert set(rule_checks(other)) == set(RULES) - {"options"}
 
-    samples = [copy.deepcopy(s) for s in clean[:50]]
-    samples[0].turns[0].answer = "I'm sorry, I can't see the image."
-    samples[1].status = "edited"
-    samples[1].turns[0].answer = "I'm sorry, I can't see the image."
-    out = list(apply_rules(samples))
-    assert out[0].status == "rejected" and out[0].checks["refusal"]["pass"] is False
-    assert out[1].status == "edited"  # a person's edit keeps its status
-    assert all(s.status == "accepted" for s in out[2:] if all(r["pass"] for r in s.checks.values()))
+    refusing = copy.deepcopy(clean[0])
+    refusing.turns[0].answer = "I'm sorry, I can't see the image."
+    results = rule_checks(refusing)
+    assert results["refusal"]["pass"] is False
+    assert derive_status(None, list(results.values())) == "rejected"
+    edited = {"review": {"pass": True, "action": "edit"}}
+    # a person's edit outranks every automatic result
+    assert derive_status(review_action(edited), list(results.values())) == "edited"
+    assert all(
+        derive_status(None, list(rule_checks(s).values())) == "accepted"
+        for s in clean[1:50]
+        if all(r["pass"] for r in rule_checks(s).values())
+    )
 
 
 def test_rules_are_fast(clean):
@@ -322,124 +324,3 @@ def test_other_turn_inconsistencies(clean):
     s = pick(clean, "long_vqa", "en", turns=2)
     s.turns[1].answer = "   "
     assert_caught(s, "turns", "turn 2 has an empty answer")
-
-
-# -- balance --------------------------------------------------------------------------------
-
-
-def mc_sample(i: int, lang: str = "en", letter: str = "A") -> Sample:
-    options = [f"choice {i}-{k}" for k in range(4)]
-    q = "\n".join(
-        ["Which one is right?"]
-        + [f"{c}. {o}" for c, o in zip(LETTERS, options, strict=True)]
-        + ["Answer with its letter."]
-    )
-    return Sample(
-        id=f"mc{lang}{i}",
-        images=["img"],
-        domain="test",
-        type="multiple_choice",
-        language=lang,
-        turns=[Turn(q, letter)],
-        options=options,
-        answer_letter=letter,
-        short_answer=options[LETTERS.index(letter)],
-    )
-
-
-def consistent(s: Sample) -> None:
-    assert s.options[LETTERS.index(s.answer_letter)] == s.short_answer
-    assert s.turns[0].answer == s.answer_letter
-    _, lines = option_lines(s.turns[0].question)
-    assert [(c, t) for c, _, t in lines] == list(zip(LETTERS, s.options, strict=True))
-    assert s.turns[0].question.startswith("Which one is right?\nA. ")
-    assert s.turns[0].question.endswith("\nAnswer with its letter.")
-
-
-def test_all_a_is_rebalanced():
-    samples = [mc_sample(i) for i in range(100)]
-    before = {s.id: set(s.options) for s in samples}
-    stats: dict = {}
-    moved = balance_letters(samples, stats=stats)
-    shares = letter_shares(samples, "en")
-    print(f"\nafter rebalancing: {shares}")
-    assert all(abs(v - 0.25) <= 0.02 for v in shares.values())
-    assert moved == sum(s.answer_letter != "A" for s in samples) == stats["moved"] >= 70
-    assert stats["unfixable"] == 0
-    for s in samples:
-        consistent(s)
-        assert set(s.options) == before[s.id]
-        assert s.options[LETTERS.index(s.answer_letter)] == f"choice {s.id[4:]}-0"
-        if s.answer_letter != "A":
-            assert s.checks["balance"] == {"pass": True, "moved_from": "A"}
-        assert all(r["pass"] for r in rule_checks(s).values()), rule_checks(s)
-    assert balance_letters(samples) == 0  # balanced now: a second pass changes nothing
-
-
-def test_balanced_set_is_left_untouched():
-    letters = "ADBC" * 10 + "CCAABBDD" * 5 + "BADC" * 5  # 25% each, in no particular order
-    samples = [mc_sample(i, letter=c) for i, c in enumerate(letters)]
-    before = [s.to_dict() for s in samples]
-    assert balance_letters(samples) == 0
-    assert [s.to_dict() for s in samples] == before
-    # within the 2-point tolerance nothing moves either: 27/25/25/23 out of 100
-    letters = "A" * 27 + "B" * 25 + "C" * 25 + "D" * 23
-    near = [mc_sample(i, letter=c) for i, c in enumerate(letters)]
-    assert balance_letters(near) == 0
-    assert [s.answer_letter for s in near] == list(letters) and all(s.checks == {} for s in near)
-
-
-def test_engine_output_rebalanced_stays_valid(clean):
-    """The engine balances each block of four items of a stream; over a small run the letters
-    can still drift more than 2 points from 25% (about 110 samples a language here)."""
-    samples = [copy.deepcopy(s) for s in clean]
-    mc = [s for s in samples if s.type == "multiple_choice"]
-    right = {s.id: s.short_answer for s in mc}
-    balance_letters(samples)
-    for lang in ("en", "zh"):
-        assert all(abs(v - 0.25) <= 0.02 for v in letter_shares(samples, lang).values())
-    for s in mc:
-        assert s.options[LETTERS.index(s.answer_letter)] == s.short_answer == right[s.id]
-        assert s.turns[0].answer == s.answer_letter
-        assert not failures(s), failures(s)
-    snapshot = [s.to_dict() for s in samples]
-    assert balance_letters(samples) == 0  # a second pass changes nothing
-    assert [s.to_dict() for s in samples] == snapshot
-
-
-def test_balance_per_language_and_unfixable_left_alone():
-    en = [mc_sample(i, "en", "B") for i in range(40)]
-    zh = [mc_sample(i, "zh", LETTERS[i % 4]) for i in range(40)]  # balanced already
-    broken = mc_sample(99, "en", LETTERS[(balanced_position("rebalance/en", 40) + 1) % 4])
-    broken.turns[0].question = "Which one is right? Answer with its letter."  # no option lines
-    snapshot = broken.to_dict()
-    stats: dict = {}
-    moved = balance_letters(en + [broken] + zh, stats=stats)
-    assert moved == sum(s.answer_letter != "B" for s in en)
-    assert stats["unfixable"] == 1 and broken.to_dict() == snapshot
-    assert all(s.checks == {} for s in zh) and [s.answer_letter for s in zh] == list("ABCD" * 10)
-    assert stats["languages"]["zh"]["rebalanced"] is False
-    for s in en:
-        consistent(s)
-
-
-def test_yes_no_share(clean):
-    report = yes_no_share(clean)
-    assert set(report) == {"en", "zh"}
-    for lang, r in report.items():
-        n = sum(1 for s in clean if s.type == "judgement" and s.language == lang)
-        assert r["count"] == n and r["yes"] == sum(
-            1 for s in clean if s.type == "judgement" and s.language == lang and s.short_answer == "yes"
-        )
-        assert abs(r["yes_share"] - 0.5) < 0.05
-
-
-def test_balance_keeps_letter_and_answer_forms():
-    s = mc_sample(1, "zh", "A")
-    s.turns[0].answer = "A. choice 1-0"
-    samples = [s] + [mc_sample(i, "zh", "A") for i in range(2, 12)]
-    balance_letters(samples)
-    for x in samples:
-        assert x.turns[0].answer.startswith(x.answer_letter)
-        assert x.options[LETTERS.index(x.answer_letter)] == x.short_answer
-    assert s.turns[0].answer == f"{s.answer_letter}. choice 1-0"

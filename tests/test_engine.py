@@ -1,4 +1,5 @@
-"""The engine: resume without duplicates, determinism, balance, failures recorded, SIGKILL."""
+"""The runner on synthetic items: resume without duplicates, determinism, balance, failures
+recorded, SIGKILL."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from visinstruct.engine import plan, run
+from visinstruct.errors import RunDirError
 from visinstruct.recipe import parse_recipe
+from visinstruct.runner import run_recipe as run
+from visinstruct.stages.synthetic import plan
 from visinstruct.store import RunStore
 from visinstruct.synth import REGISTRY, SynthDomain, get_domain
 
@@ -34,10 +37,10 @@ def ids(run_dir: Path) -> list[str]:
 def test_rerun_resumes_and_never_duplicates(tmp_path):
     r = recipe()
     first = run(r, tmp_path / "run", workers=2)
-    assert first.made == 40 and first.failed == 0
+    assert first.stages["synthetic"].done == 40 and first.failed == 0
     before = ids(tmp_path / "run")
     again = run(r, tmp_path / "run", workers=2)
-    assert again.made == 0 and again.skipped == 40
+    assert again.stages["synthetic"].done == 0 and again.stages["synthetic"].skipped == 40
     assert ids(tmp_path / "run") == before
     assert len(set(before)) == len(before) == first.samples
 
@@ -56,7 +59,10 @@ def test_same_seed_same_dataset_other_seed_differs(tmp_path):
 def test_growing_a_recipe_keeps_existing_samples(tmp_path):
     run(recipe(), tmp_path / "run", workers=1)
     small = set(ids(tmp_path / "run"))
-    run(recipe(synthetic={"clocks": 60}), tmp_path / "run", workers=1)
+    with pytest.raises(RunDirError, match="another recipe"):
+        run(recipe(synthetic={"clocks": 60}), tmp_path / "run", workers=1)
+    assert set(ids(tmp_path / "run")) == small
+    run(recipe(synthetic={"clocks": 60}), tmp_path / "run", workers=1, force=True)
     assert small < set(ids(tmp_path / "run"))
 
 
@@ -94,16 +100,20 @@ def test_a_failing_unit_is_recorded_and_the_rest_complete(tmp_path, monkeypatch)
     monkeypatch.setitem(REGISTRY, "broken", "test_engine:Broken")
     r = recipe(synthetic={"broken": 30})
     summary = run(r, tmp_path / "run", workers=1)
-    assert summary.failed > 0 and summary.made > 0 and summary.made + summary.failed == 30
+    made = summary.stages["synthetic"].done
+    assert summary.failed > 0 and made > 0 and made + summary.failed == 30
     with RunStore(tmp_path / "run", create=False) as s:
         failed = s.failed_units()
         assert len(failed) == summary.failed
-        assert all("ZeroDivisionError: planted failure" in err for _, err in failed)
-        assert len(s.done_units()) == summary.made
+        assert all(
+            state == "failed" and "ZeroDivisionError: planted failure" in err
+            for _, _, state, err, _ in failed
+        )
+        assert dict(((st, state), n) for st, state, n in s.unit_counts())[("synthetic", "done")] == made
 
 
 def test_plan_is_stable_and_splits_languages():
-    tasks = plan(recipe(synthetic={"clocks": 5}))
+    tasks = list(plan(recipe(synthetic={"clocks": 5})))
     assert [t.key for t in tasks] == [
         "clocks/en/0",
         "clocks/zh/0",

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from visinstruct.engine import run
 from visinstruct.recipe import RecipeError, parse_recipe
+from visinstruct.runner import run_recipe as run
 
 
 def counts(run_dir) -> dict[tuple[str, str], int]:
@@ -41,7 +41,7 @@ def test_quotas_are_met_with_few_items_and_stop_early(tmp_path):
     # met, and overshot by at most one item's questions of that category
     assert 30 <= got[("scenes", "counting")] < 30 + 8
     assert 10 <= got[("scenes", "shape")] < 10 + 8
-    assert summary.made < 200, "items stop being made once every quota is met"
+    assert summary.stages["synthetic"].done < 200, "items stop being made once every quota is met"
     assert summary.quota_short == {}
     with sqlite3.connect(tmp_path / "run.db") as db:
         types = {t for (t,) in db.execute("SELECT DISTINCT type FROM samples")}
@@ -53,7 +53,7 @@ def test_a_quota_that_cannot_be_met_is_reported_not_looped_on(tmp_path):
         recipe(clocks={"count": 6, "quotas": {"time_reading": 5, "counting": 3}}), tmp_path, workers=1
     )
     assert summary.quota_short == {"clocks": {"counting": 3}}
-    assert summary.made == 6
+    assert summary.stages["synthetic"].done == 6
 
 
 def test_interrupted_quota_run_resumes_to_the_uninterrupted_dataset(tmp_path):
@@ -66,13 +66,13 @@ def test_interrupted_quota_run_resumes_to_the_uninterrupted_dataset(tmp_path):
 
     calls = []
 
-    def stop_after_a_few(done: int, total: int) -> None:
+    def stop_after_a_few(stage: str, done: int, total: int | None) -> None:
         calls.append(done)
-        if len(calls) == 3:
+        if len(calls) == 12:
             raise Stop
 
     with pytest.raises(Stop):
-        run(recipe(scenes=spec), broken, workers=1, on_progress=stop_after_a_few, commit_every=0.0)
+        run(recipe(scenes=spec), broken, workers=1, progress=stop_after_a_few)
     partial = ids(broken)
     assert 0 < len(partial) < len(ids(clean))
     run(recipe(scenes=spec), broken, workers=2)

@@ -16,7 +16,7 @@ from visinstruct.export import FORMATS, ExportSummary, export
 from visinstruct.export import parquet as parquet_format
 from visinstruct.export.dataengine import split_stem
 from visinstruct.records import ImageRecord, Sample, Turn
-from visinstruct.store import RunStore, UnitResult, write_image_file
+from visinstruct.store import RunStore, write_image_file
 
 FILE_NAMES = {
     "jsonl": "data.jsonl",
@@ -60,7 +60,8 @@ class Run:
                    category="time_reading", checks=checks),
             Sample("short-zh", [c], "clocks", "short_vqa", "zh",
                    [Turn("钟表显示的是几点？请用一个词回答。", "三点")],
-                   short_answer="三点", status="edited"),
+                   short_answer="三点", status="edited",
+                   checks={"review": {"pass": True, "action": "edit", "reviewer": "t"}}),
             Sample("long-en-2img", [a, b], "clocks", "long_vqa", "en",
                    [Turn("How do the two clocks differ?", "The first shows 3:00, the second 4:15."),
                     Turn("How many minutes apart are they?", "75 minutes: 4:15 minus 3:00."),
@@ -69,16 +70,14 @@ class Run:
             Sample("mc-zh", [a], "clocks", "multiple_choice", "zh", [Turn(MC_ZH_QUESTION, "C")],
                    options=["三点", "四点", "五点", "六点"], answer_letter="C", short_answer="五点"),
             Sample("rejected-en", [c], "clocks", "judgement", "en", [Turn("Is it noon?", "No")],
-                   status="rejected"),
+                   status="rejected",
+                   checks={"planted": {"pass": False, "reason": "x", "severity": "reject"}}),
             Sample("review-en", [b], "clocks", "multiple_choice", "en", [Turn(MC_EN_QUESTION, "B")],
-                   options=["3:00", "4:15", "5:30", "6:45"], answer_letter="B", status="needs_review"),
+                   options=["3:00", "4:15", "5:30", "6:45"], answer_letter="B", status="needs_review",
+                   checks={"planted": {"pass": False, "reason": "x", "severity": "review"}}),
         ]  # fmt: skip
-        self.store.commit_units(
-            [
-                UnitResult("clocks/0", "clocks", 0, records[:2], self.samples[:2]),
-                UnitResult("clocks/1", "clocks", 1, records, self.samples[2:]),
-            ]
-        )
+        self.store.add_samples("clocks/0", 0, self.samples[:2], records[:2])
+        self.store.add_samples("clocks/1", 1, self.samples[2:], records)
         self.by_id = {s.id: s for s in self.samples}
 
     def ids(self, statuses: tuple[str, ...] = ("accepted", "edited"), mc_only: bool = False) -> list[str]:
@@ -441,7 +440,7 @@ def test_placeholder_in_text_is_refused(tmp_path: Path) -> None:
         Image.new("RGB", (8, 8)).save(buf, "PNG")
         image_id, rel = write_image_file(store.dir, buf.getvalue(), "png")
         sample = Sample("bad", [image_id], "d", "short_vqa", "en", [Turn("What is <image>?", "x")])
-        store.commit_units([UnitResult("u", "d", 0, [ImageRecord(image_id, rel, 8, 8, "png")], [sample])])
+        store.add_samples("u", 0, [sample], [ImageRecord(image_id, rel, 8, 8, "png")])
         with pytest.raises(ExportError, match="sample bad"):
             export(store, "llava", tmp_path / "llava.json")
         assert not (tmp_path / "llava.json").exists()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_mminstruct import photo, recipe_for
 
-from visinstruct.engine import run
 from visinstruct.export import export
 from visinstruct.loop.results import EvalRecord, write_records
 from visinstruct.recipe import parse_recipe
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 
@@ -98,7 +98,7 @@ def test_targeted_questions_use_bad_cases_and_record_failures(tmp_path, fake_ope
     assert (t.done, t.failed) == (9, 2), "the malformed replies fail their own units, nothing else"
     with RunStore(tmp_path / "run", create=False) as store:
         samples = [s for s in store.iter_samples() if s.provenance.get("generator") == "llm/targeted"]
-        failed = dict(store.failed_units())
+        failed = {key: err for _, key, _, err, _ in store.failed_units()}
     assert {k for k in failed if k.startswith("targeted/broken")} == {
         "targeted/broken/Broken/0",
         "targeted/broken/Broken/1",
@@ -132,14 +132,23 @@ def test_targeted_questions_use_bad_cases_and_record_failures(tmp_path, fake_ope
     )
 
 
-def test_rerun_sends_nothing_new_and_keeps_the_failures_recorded(tmp_path, fake_openai):
+def test_rerun_asks_again_only_what_failed_until_it_gives_up(tmp_path, fake_openai):
     data = setup(tmp_path, fake_openai)
     run(parse_recipe(data), tmp_path / "run", workers=1)
     before = fake_openai.requests
     summary = run(parse_recipe(data), tmp_path / "run", workers=1)
     t = summary.stages["targeted"]
-    assert (t.done, t.failed) == (0, 2)
-    assert fake_openai.requests == before, "answers, malformed ones too, come from the cache"
+    assert (t.done, t.skipped, t.failed) == (0, 9, 2)
+    # a malformed reply is never cached: the two failed units are asked again (each with its repair)
+    assert fake_openai.requests == before + 4
+    summary = run(parse_recipe(data), tmp_path / "run", workers=1)  # the third attempt, the last
+    assert (summary.stages["targeted"].failed, summary.stages["targeted"].gave_up) == (0, 2)
+    before = fake_openai.requests
+    summary = run(parse_recipe(data), tmp_path / "run", workers=1)
+    assert summary.stages["targeted"].gave_up == 2 and fake_openai.requests == before  # given up: not sent
+    with RunStore(tmp_path / "run", create=False) as store:
+        states = {key: (state, n) for _, key, state, _, n in store.failed_units()}
+    assert states["targeted/broken/Broken/0"] == ("gave_up", 3)
 
 
 def test_targeted_needs_source_images():

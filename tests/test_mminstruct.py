@@ -14,9 +14,9 @@ import yaml
 from PIL import Image, ImageDraw
 
 from visinstruct.domains import builtin_domains, load_catalog
-from visinstruct.engine import run
 from visinstruct.export import export
 from visinstruct.recipe import parse_recipe
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,8 +89,8 @@ def test_folder_to_four_types_traceable_end_to_end(fake_openai, tmp_path, images
 
     with RunStore(tmp_path / "run", create=False) as store:
         res = export(store, "jsonl", tmp_path / "out" / "mm.jsonl")
-        captions = store.contexts("caption")
-        inputs = {ref: (image_id, domain) for _, ref, image_id, domain in store.inputs()}
+        inputs = {ref: (image_id, domain) for _, ref, image_id, domain in store.iter_inputs()}
+        captions = {i: store.contexts_of(i, "caption")["en"][0] for i, _ in inputs.values()}
     records = [json.loads(x) for x in (tmp_path / "out" / "mm.jsonl").read_text("utf-8").splitlines()]
     assert res.n_samples == len(records) > 0
     assert {r["type"] for r in records} == {"judgement", "multiple_choice", "short_vqa", "long_vqa"}
@@ -105,7 +105,7 @@ def test_folder_to_four_types_traceable_end_to_end(fake_openai, tmp_path, images
         assert hashlib.sha256((tmp_path / "out" / r["images"][0]).read_bytes()).hexdigest() == image_id
         assert image_id in {i for i, _ in inputs.values()}
         # caption: the one stored for the image, made by the versioned caption prompt
-        assert r["context"]["caption"] == captions[(image_id, "en")][0]
+        assert r["context"]["caption"] == captions[image_id]
         assert r["provenance"]["caption_prompt"] == "caption@v1"
         assert r["provenance"]["prompt"] == "instructions@v1"
         # seed questions: ids from the image's domain, of the family matching the type
@@ -216,11 +216,12 @@ def test_bad_images_are_reported_and_good_ones_complete(fake_openai, tmp_path):
         )
     )
     summary = run(rec, tmp_path / "run", workers=2)
-    assert summary.stages["images"].done == 5 and summary.stages["images"].failed == 5
+    # 5 stored, 4 refused for what they are (done: nothing to retry), 1 download to try again
+    assert summary.stages["images"].done == 9 and summary.stages["images"].failed == 1
     with RunStore(tmp_path / "run", create=False) as store:
-        done_refs = {ref for _, ref, _, _ in store.inputs()}
+        done_refs = {ref for _, ref, _, _ in store.iter_inputs()}
         n_samples = {ref: 0 for ref in done_refs}
-        by_image = {image_id: ref for _, ref, image_id, _ in store.inputs()}
+        by_image = {image_id: ref for _, ref, image_id, _ in store.iter_inputs()}
         for s in store.iter_samples():
             n_samples[by_image[s.images[0]]] += 1
     assert done_refs == {"good.jpg", "good.png", "cmyk.jpg", "deep.png", "anim.gif"}
@@ -295,7 +296,7 @@ def test_synthetic_facts_feed_the_llm_stage(fake_openai, tmp_path):
         }
     )
     summary = run(rec, tmp_path / "run", workers=1)
-    assert summary.stages["instructions"].done == 6 and fake_openai.requests == 6
+    assert summary.stages["facts_llm"].done == 6 and fake_openai.requests == 6
     with RunStore(tmp_path / "run", create=False) as store:
         samples = list(store.iter_samples())
     llm = [s for s in samples if s.provenance.get("generator") == "llm/instructions"]

@@ -227,13 +227,14 @@ def test_invalid_output_gets_one_repair_then_is_recorded(fake_openai, tmp_path):
     assert fake_openai.requests == 4
     [(reason, raw)] = db.execute("SELECT reason, raw FROM model_failures").fetchall()
     assert "not valid JSON" in reason and raw == broken.text
-    # a re-run reads both replies from the cache: the same failure, no request
+    # nothing invalid was cached: a re-run asks again (the repaired one comes from the cache)
     fake_openai.reset()
-    [again] = run(
+    [again, cached] = run(
         ModelClient([endpoint(fake_openai)], cache=tmp_path / "c.db"),
-        [ChatRequest([{"role": "user", "content": "another"}], endpoint="llm", schema=QA)],
+        [ChatRequest([{"role": "user", "content": "another"}], endpoint="llm", schema=QA), req],
     )
-    assert again.error == broken.error and fake_openai.requests == 0
+    assert again.ok and not again.cached and cached.ok and cached.cached
+    assert fake_openai.requests == 1
 
 
 def test_parsing_is_separate_from_fetching(fake_openai, tmp_path):

@@ -11,12 +11,12 @@ import pytest
 from browser import chromium_page
 
 from visinstruct.checks import failed, passed
-from visinstruct.engine import run
 from visinstruct.models.endpoints import Price
 from visinstruct.models.ledger import Ledger
 from visinstruct.recipe import parse_recipe
 from visinstruct.report import write_report
 from visinstruct.report.stats import collect
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 XSS_Q = "<img src=x onerror=alert(1)> How many bars are there?"
@@ -76,9 +76,9 @@ def busy_run(tmp_path_factory) -> Path:
             s.status = "needs_review"
             changed.append(s)
         edited = next(s for s in samples if s.type == "long_vqa" and s not in changed)
-        edited.status = "edited"
+        edited.checks["review"] = passed(reviewer="ana", action="edit")
         changed.append(edited)
-        assert store.update_samples(changed) == len(changed)
+        assert store.replace_samples(changed) == len(changed)
 
         ledger = Ledger()
         price = Price(input=0.15, output=0.6)

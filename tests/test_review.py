@@ -15,9 +15,9 @@ import httpx
 import pytest
 from browser import chromium_page
 
-from visinstruct.engine import run
 from visinstruct.export import export
 from visinstruct.recipe import parse_recipe
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 uvicorn = pytest.importorskip("uvicorn")
@@ -64,9 +64,9 @@ def review_run(tmp_path_factory):
     with RunStore(path) as store:
         picked = [s for s in store.iter_samples() if s.type == "short_vqa"][:4]
         for s in picked:
-            s.status = "needs_review"
+            s.checks["planted"] = {"pass": False, "reason": "to review", "severity": "review"}
         picked[3].turns[0].question = XSS_Q
-        store.update_samples(picked)
+        store.replace_samples(picked)
     ids = [s.id for s in picked]
     with Server(path) as server:
         yield path, server, ids
@@ -265,8 +265,8 @@ def test_concurrent_edits_conflict_then_undo(review_run):
     restored = r.json()
     assert restored["sample"] == original["sample"] and restored["version"] == version + 2
     with RunStore(path) as store:
-        row = store.db.execute("SELECT status, data FROM samples WHERE id=?", (target.id,)).fetchone()
-    assert row[0] == "accepted" and json.loads(row[1]) == original["sample"]
+        stored, _, _ = store.sample(target.id)
+    assert stored.status == "accepted" and stored.to_dict() == original["sample"]
     progress = httpx.get(f"{base}/api/progress", headers=auth()).json()
     assert winner not in progress["reviewers"]
     # an old version is refused after the undo too, with the current record

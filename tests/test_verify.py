@@ -10,9 +10,9 @@ import pytest
 from test_mminstruct import recipe_for, sample_folder
 
 from visinstruct.checks.verify import letter_of, yes_no_of
-from visinstruct.engine import run
 from visinstruct.models.ledger import ledger_rows
 from visinstruct.recipe import parse_recipe
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 
@@ -61,7 +61,9 @@ def test_disagreements_go_to_review_and_show_in_status(fake_openai, tmp_path, im
             assert s.status in ("accepted", "rejected", "needs_review")
     disagree = sum(not s.checks["verify"]["pass"] for s in samples)
     assert 0 < disagree < len(samples)
-    assert summary.gate.verify["disagree"] == disagree
+    assert summary.stages["verify"].done == len(samples)
+    with RunStore(tmp_path / "run", create=False) as store:
+        assert store.verification_counts() == (len(samples) - disagree, disagree)
     assert rows["verify"][3] == len(samples)  # one verification request per sample, costed in the ledger
 
     p = subprocess.run(

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import yaml
 
-from visinstruct.engine import run
 from visinstruct.export import export
 from visinstruct.loop.runner import Loop, load_loop
 from visinstruct.loop.weakness import CategoryStat
 from visinstruct.recipe import parse_recipe
+from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
 HERE = Path(__file__).resolve().parent

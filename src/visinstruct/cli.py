@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -35,87 +37,95 @@ def cli() -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: all cores).")
 @click.option("--no-export", is_flag=True, help="Skip the recipe's exports.")
 @click.option("--dry-run", is_flag=True, help="Print requests, tokens and cost per stage; send nothing.")
-def run_cmd(recipe: Path, run_dir: Path, workers: int | None, no_export: bool, dry_run: bool) -> None:
+@click.option("--force", is_flag=True, help="Continue a run directory made by another recipe.")
+def run_cmd(
+    recipe: Path, run_dir: Path, workers: int | None, no_export: bool, dry_run: bool, force: bool
+) -> None:
     """Run RECIPE into --run-dir, then write the recipe's exports."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from visinstruct.engine import run
     from visinstruct.recipe import load_recipe
-    from visinstruct.store import RunStore
+    from visinstruct.runner import run_recipe
 
     rec = load_recipe(recipe)
     if dry_run:
         _dry_run(rec, run_dir)
         return
-    RunStore(run_dir).close()  # fail on an unusable run directory before drawing progress
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        tasks: dict[str, object] = {}
-
-        def stage(name: str, done: int, total: int | None) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(f"{rec.name}: {name}", total=total)
-            bar.update(tasks[name], completed=done, total=total)
-
-        summary = run(
-            rec,
-            run_dir,
-            workers=workers,
-            on_progress=(lambda done, total: stage("synthetic items", done, total))
-            if rec.synthetic
-            else None,
-            on_stage=stage,
-        )
-    if rec.synthetic:
-        console.print(
-            f"{summary.made} synthetic items made, {summary.skipped} already done, {summary.failed} failed"
+    with _progress(rec.name) as stage:
+        summary = run_recipe(
+            rec, run_dir, workers=workers, progress=stage, force=force, exports=not no_export
         )
     for name, c in summary.stages.items():
-        console.print(
-            f"{name}: {c.done} done, {c.failed} failed" + (f", {c.skipped} not sent" if c.skipped else "")
-        )
+        if not c.planned:
+            continue
+        parts = [f"{c.done} done"]
+        if c.skipped:
+            parts.append(f"{c.skipped} already done")
+        for n, what in (
+            (c.failed, "failed (retried by the next run)"),
+            (c.gave_up, "gave up"),
+            (c.not_sent, "not sent"),
+        ):
+            if n:
+                parts.append(f"{n} {what}")
+        console.print(f"{name}: " + ", ".join(parts))
     console.print(f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)")
-    if summary.gate is not None:
-        _print_gate(summary.gate)
-    else:
-        with RunStore(run_dir, create=False) as store:
-            by: dict[str, int] = {}
-            for _d, _t, status, n in store.counts():
-                by[status] = by.get(status, 0) + n
-        console.print("checks: " + ", ".join(f"{n} {s}" for s, n in sorted(by.items())))
+    _print_checks(summary.statuses, summary.failed_checks)
+    for res in summary.exports:
+        console.print(f"  {res.format:<10} {res.n_samples:>6} samples → {res.path}")
+    _finish(summary, run_dir)
+
+
+def _finish(summary, run_dir: Path) -> None:
+    """The last line says what is left, and the exit code tells a script."""
+    from visinstruct.errors import EXIT_BUDGET, EXIT_FAILED
+
+    if summary.failed or summary.gave_up:
+        console.print(
+            f"[yellow]{summary.failed + summary.gave_up} units not done ({summary.failed} will be retried by "
+            f"the next run, {summary.gave_up} gave up); `visinstruct status {run_dir}` lists them[/]"
+        )
+        sys.exit(EXIT_FAILED)
     if summary.budget_reached:
         console.print("[yellow]the budget is spent: raise budget_usd and run again to continue[/]")
-    if not no_export:
-        from visinstruct.export import export
+        sys.exit(EXIT_BUDGET)
 
-        with RunStore(run_dir, create=False) as store:
-            for spec in rec.export:
-                res = export(store, spec.format, store.dir / "exports" / spec.out, include=spec.include)
-                console.print(f"  {spec.format:<10} {res.n_samples:>6} samples → {res.path}")
-    failed = summary.failed + sum(c.failed for c in summary.stages.values())
-    if failed:
-        console.print(
-            f"[yellow]{failed} failed; `visinstruct status {run_dir}` lists why; "
-            "running again retries them[/]"
+
+class _progress:
+    """A progress bar per stage, drawn on stderr."""
+
+    def __init__(self, name: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.name = name
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         )
+        self.tasks: dict[str, object] = {}
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self.stage
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)
+
+    def stage(self, name: str, done: int, total: int | None) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.bar.add_task(f"{self.name}: {name}", total=total)
+        self.bar.update(self.tasks[name], completed=done, total=total)
 
 
-def _print_gate(g) -> None:
-    st = g.statuses
-    line = ", ".join(f"{st[k]} {k}" for k in ("accepted", "edited", "needs_review", "rejected") if st[k])
-    console.print(
-        f"checks: {line or 'no samples'}" + (f"; {g.rebalanced} rebalanced" if g.rebalanced else "")
+def _print_checks(statuses: dict[str, int], failed_checks: list) -> None:
+    line = ", ".join(
+        f"{statuses[k]} {k}" for k in ("accepted", "edited", "needs_review", "rejected") if statuses.get(k)
     )
-    if g.reasons:
-        console.print("  failed checks: " + ", ".join(f"{n} {c}" for n, c in g.reasons.most_common()))
-    if g.verify:
-        console.print("  verification: " + ", ".join(f"{v} {k}" for k, v in g.verify.items() if v))
+    console.print(f"checks: {line or 'no samples'}")
+    if failed_checks:
+        console.print("  failed checks: " + ", ".join(f"{n} {c}" for n, c in failed_checks))
 
 
 @cli.command("check")
@@ -128,19 +138,20 @@ def _print_gate(g) -> None:
     help="Take the checks (and endpoints) from this recipe instead of the run's own.",
 )
 def check_cmd(run_dir: Path, recipe_path: Path | None) -> None:
-    """Run the quality gate over RUN_DIR again: rules, balance, dedup, verification, judge."""
-    from visinstruct.checks.gate import run_gate
-    from visinstruct.models import run_async
+    """Run the checks over RUN_DIR again: what changed since (edits, new check versions) is checked."""
     from visinstruct.recipe import load_recipe, parse_recipe
+    from visinstruct.runner import run_recipe
     from visinstruct.store import RunStore
 
     with RunStore(run_dir, create=False) as store:
-        rec = (
-            load_recipe(recipe_path)
-            if recipe_path
-            else parse_recipe(store.get_meta("recipe"), f"{run_dir} (its recipe)")
-        )
-        _print_gate(run_async(run_gate(rec, store, Path.cwd())))
+        stored = store.get_meta("recipe")
+    rec = load_recipe(recipe_path) if recipe_path else parse_recipe(stored, f"{run_dir} (its recipe)")
+    with _progress(rec.name) as stage:
+        summary = run_recipe(rec, run_dir, progress=stage, make=False)
+    _print_checks(summary.statuses, summary.failed_checks)
+    with RunStore(run_dir, create=False) as store:
+        _print_verification(store)
+    _finish(summary, run_dir)
 
 
 @cli.command("report")
@@ -165,14 +176,14 @@ def report_cmd(run_dir: Path, out: Path | None, gallery: int) -> None:
 def _dry_run(rec, run_dir: Path) -> None:
     """What the recipe would send, per stage, before anything is sent."""
     from visinstruct.models import run_async
-    from visinstruct.pipeline import Pipeline
+    from visinstruct.stages.estimate import estimate
 
     if rec.synthetic:
         n = sum(s.count for s in rec.synthetic.values())
         out.print(f"synthetic: {n} items, drawn offline (no model requests)")
     if not rec.sources:
         return
-    estimates = run_async(Pipeline(rec, None, Path.cwd(), run_dir=run_dir).estimate())
+    estimates = run_async(estimate(rec, Path.cwd(), run_dir))
     table = Table(title="dry run: model requests (nothing sent)")
     for col in ("stage", "endpoint", "model", "requests", "cached", "tokens in", "tokens out", "cost (USD)"):
         table.add_column(col, justify="left" if col in ("stage", "endpoint", "model") else "right")
@@ -206,14 +217,13 @@ def status_cmd(run_dir: Path) -> None:
     from visinstruct.store import RunStore
 
     with RunStore(run_dir, create=False) as store:
-        rows = store.counts()
         table = Table(title=f"samples in {run_dir}")
         table.add_column("domain")
         table.add_column("type")
         for st in STATUSES:
             table.add_column(st, justify="right")
         groups: dict[tuple[str, str], dict[str, int]] = {}
-        for domain, typ, status, n in rows:
+        for domain, typ, status, n in store.counts():
             groups.setdefault((domain, typ), {})[status] = n
         totals = dict.fromkeys(STATUSES, 0)
         for (domain, typ), by in groups.items():
@@ -222,35 +232,53 @@ def status_cmd(run_dir: Path) -> None:
                 totals[s] += by.get(s, 0)
         table.add_row("[bold]total", "", *(f"[bold]{totals[s]}" for s in STATUSES))
         out.print(table)
+        _print_units(store)
         _print_spend(store)
-        from visinstruct.checks.gate import gate_counts
-
-        g = gate_counts(store)
-        if g["verify_agree"] or g["verify_disagree"]:
-            total = g["verify_agree"] + g["verify_disagree"]
-            out.print(
-                f"verification: {g['verify_agree']} agree, {g['verify_disagree']} disagree "
-                f"({g['verify_agree'] / total:.0%} agreement); disagreements are in needs_review"
-            )
-        if g["reasons"]:
-            out.print("failed checks: " + ", ".join(f"{n} {c}" for n, c in g["reasons"].most_common()))
+        _print_verification(store)
+        failed_checks = store.failed_check_counts()
+        if failed_checks:
+            out.print("failed checks: " + ", ".join(f"{n} {c}" for n, c in failed_checks))
         _print_review_progress(store)
-        n_inputs = store.db.execute("SELECT COUNT(*) FROM inputs").fetchone()[0]
-        rejected = store.rejected_inputs()
+        n_inputs, n_rejected = store.input_counts()
         if n_inputs:
-            out.print(f"source images: {n_inputs - len(rejected)} stored, {len(rejected)} rejected")
-        for ref, err in rejected[:200]:
+            out.print(f"source images: {n_inputs - n_rejected} stored, {n_rejected} rejected")
+        for ref, err in store.rejected_inputs(limit=200):
             why = err if err.startswith(ref) else f"{ref}: {err}"
             out.print(f"  rejected {why}", markup=False, soft_wrap=True)
-        if len(rejected) > 200:
-            out.print(f"  … and {len(rejected) - 200} more")
-        failed = store.failed_units()
+        if n_rejected > 200:
+            out.print(f"  … and {n_rejected - 200} more")
+        failed = store.failed_units(limit=51)
         if failed:
-            out.print(f"[yellow]{len(failed)} items failed:[/]")
-            for key, err in failed[:50]:
-                out.print(f"  {key}: {err}", markup=False)
+            out.print("[yellow]units not done:[/]")
+            for stage, key, state, err, attempts in failed[:50]:
+                what = "gave up" if state == "gave_up" else "will be retried"
+                out.print(f"  {stage} {key}: {what} after {attempts} attempts: {err}", markup=False)
             if len(failed) > 50:
-                out.print(f"  … and {len(failed) - 50} more")
+                out.print("  … and more")
+
+
+def _print_units(store) -> None:
+    """Units per stage: done, failed (retried by the next run), gave up."""
+    by: dict[str, dict[str, int]] = {}
+    for stage, state, n in store.unit_counts():
+        by.setdefault(stage, {})[state] = n
+    if not by:
+        return
+    table = Table(title="units per stage")
+    for col in ("stage", "done", "will be retried", "gave up"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for stage, c in by.items():
+        table.add_row(stage, str(c.get("done", 0)), str(c.get("failed", 0)), str(c.get("gave_up", 0)))
+    out.print(table)
+
+
+def _print_verification(store) -> None:
+    agree, disagree = store.verification_counts()
+    if agree or disagree:
+        out.print(
+            f"verification: {agree} agree, {disagree} disagree "
+            f"({agree / (agree + disagree):.0%} agreement); disagreements are in needs_review"
+        )
 
 
 def _print_review_progress(store) -> None:
@@ -310,11 +338,7 @@ def _print_spend(store) -> None:
         )
     table.add_row("[bold]total", "", "", "", "", "", "", "", "", f"[bold]{total:.4f}")
     out.print(table)
-    reasons = list(
-        store.db.execute(
-            "SELECT reason, COUNT(*) FROM model_failures GROUP BY reason ORDER BY 2 DESC LIMIT 10"
-        )
-    )
+    reasons = store.model_failure_reasons(10)
     if reasons:
         out.print("[yellow]model failures (kept with their raw replies in run.db, table model_failures):[/]")
         for reason, n in reasons:
@@ -521,11 +545,30 @@ def run_command(command: click.Command, argv: list[str] | None, prog_name: str) 
         e.show()
         sys.exit(e.exit_code)
     except VisinstructError as e:
-        console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error(str(e))
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to resume")
         sys.exit(130)
+    except sqlite3.DatabaseError as e:
+        from visinstruct.store import damaged, last_opened
+
+        _error(str(damaged(last_opened() or Path("run.db"), e)) if "full" not in str(e) else _disk_full(e))
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        _error(_disk_full(e))
+
+
+def _disk_full(e: BaseException) -> str:
+    where = getattr(e, "filename", None) or "the disk"
+    return f"{where}: the disk is full; free some space and run the same command again to resume"
+
+
+def _error(message: str) -> None:
+    from visinstruct.errors import EXIT_USAGE
+
+    console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

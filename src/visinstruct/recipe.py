@@ -161,13 +161,24 @@ class JudgeSpec(Strict):
 class ChecksSpec(Strict):
     rules: bool = True  # options, lengths, language, refusals, unfilled slots, turn consistency
     lengths: dict[InstructionType, tuple[int, int]] = Field(default_factory=dict)  # answer length bounds
-    balance: bool = True  # reorder options when answer letters are unbalanced
     dedup: bool = True
     near_duplicate_threshold: float = Field(default=0.85, gt=0, le=1)
     image_dedup: bool = True
     image_distance: int = Field(default=4, ge=0, le=32)
     verify: VerifySpec | None = None
     judge: JudgeSpec | None = None
+
+
+class StageSpec(Strict):
+    """A stage of the user's own: `use` names its class (`module:Class` or an entry point)."""
+
+    use: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+# what does not change the dataset a recipe makes: a run directory accepts a recipe that
+# differs only in these (more workers, other exports, a larger budget, more attempts)
+NOT_DATASET = ("workers", "export", "budget_usd", "max_attempts", "prices")
 
 
 class Recipe(Strict):
@@ -191,6 +202,29 @@ class Recipe(Strict):
     prices: str | None = None  # a price table overriding the built-in one
     targeted: TargetedSpec | None = None  # the closed loop's questions for weak categories
     round: int = Field(default=0, ge=0, description="the loop round this run belongs to")
+    stages: list[StageSpec] = Field(
+        default_factory=list, description="stages of your own, run over the dataset"
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=100, description="attempts per unit over all runs before it gives up"
+    )
+
+    def fingerprint(self) -> str:
+        """What the run directory records of its recipe: everything that decides the dataset."""
+        import hashlib
+        import json
+
+        data = self.model_dump(mode="json", exclude=set(NOT_DATASET))
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def stage_names(cls, v: Any) -> Any:
+        # `- mypackage.checks:CaptionLength` is short for `- {use: mypackage.checks:CaptionLength}`
+        if isinstance(v, list):
+            return [{"use": x} if isinstance(x, str) else x for x in v]
+        return v
 
     def uses_llm_on_facts(self) -> bool:
         return any(s.llm for s in self.synthetic.values())

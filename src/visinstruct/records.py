@@ -10,6 +10,7 @@ INSTRUCTION_TYPES = ("judgement", "multiple_choice", "short_vqa", "long_vqa", "c
 STATUSES = ("accepted", "needs_review", "rejected", "edited")
 LANGUAGES = ("en", "zh")
 LETTERS = "ABCD"
+REJECT, REVIEW = "reject", "review"  # what a failed check does to its sample
 
 
 @dataclass
@@ -32,7 +33,11 @@ class Turn:
 
 @dataclass
 class Sample:
-    """One instruction sample: an instruction type over one or more images."""
+    """One instruction sample: an instruction type over one or more images.
+
+    `checks` holds check results by name. In the run directory the automatic results live
+    apart from the sample (per check stage, with its version); only a person's decision
+    (`checks["review"]`) is part of the stored sample. `status` is derived from both."""
 
     id: str
     images: list[str]  # image ids (content hashes)
@@ -63,8 +68,45 @@ class Sample:
         d["turns"] = [Turn(**t) for t in d["turns"]]
         return cls(**d)
 
+    @property
+    def generator(self) -> str:
+        return str(self.provenance.get("generator") or "")
+
+    @property
+    def drawn(self) -> bool:
+        """Made by a synthetic domain from exact facts (not written by a model)."""
+        return self.generator.startswith("synth/")
+
 
 def sample_id(*parts: object) -> str:
     """Deterministic id from content: image hashes, generator, version, language, ordinal."""
     h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
     return h[:20]
+
+
+def review_action(checks: dict[str, Any] | None) -> str | None:
+    """The person's decision recorded in a sample's checks: accept, reject, edit, or None."""
+    r = (checks or {}).get("review")
+    if not isinstance(r, dict):
+        return None
+    if r.get("action") in ("accept", "reject", "edit"):
+        return r["action"]
+    return "accept" if r.get("pass") else "reject"
+
+
+def derive_status(review: str | None, results: list[dict[str, Any]]) -> str:
+    """A sample's status: a person's decision outranks every automatic result; otherwise a
+    failed `reject` check rejects, a failed `review` check sends to review."""
+    if review == "edit":
+        return "edited"
+    if review == "accept":
+        return "accepted"
+    if review == "reject":
+        return "rejected"
+    verdict = "accepted"
+    for r in results:
+        if isinstance(r, dict) and r.get("pass") is False:
+            if r.get("severity", REJECT) == REJECT:
+                return "rejected"
+            verdict = "needs_review"
+    return verdict

@@ -1,13 +1,24 @@
 """The run directory: SQLite (WAL) for records, a content-addressed folder for images.
 
 Layout of a run directory:
-    run.db                  images, samples, units (what is done or failed) and meta
+    run.db                  images, inputs, contexts, units, samples, check results, meta
     images/ab/abcdef….png   each image once, named by the sha256 of its bytes
     exports/                what the recipe's exports wrote
 
-A unit (one synthetic item, one source image) is committed in the same transaction as its
-samples, so a killed process loses at most the units in flight and a re-run redoes exactly
-those: the dataset never holds half a unit or a duplicate.
+What the tables hold, and who writes them:
+- `units`: every unit a stage has finished (`done`) or failed (`failed`, retried on the next
+  run; `gave_up` after the recipe's number of attempts), with the stage's version;
+- `samples`: each sample as its stage made it (or as a person edited it) in `data`, with a
+  digest of that text and a `version` that every change of the sample bumps; `status` is
+  derived, never written by hand;
+- `checks`: one automatic result per (sample, check stage), with the stage's version, its
+  configuration digest and the digest of the sample it was computed on. A person's decision
+  is part of the sample (`review`) and outranks every automatic result.
+
+A unit is committed in the same transaction as everything it made, so a killed process
+loses at most the units in flight and a re-run redoes exactly those. A check result is
+written only if the sample still has the version the check read: no automatic pass ever
+writes over a sample that changed after it was read.
 """
 
 from __future__ import annotations
@@ -16,27 +27,20 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from visinstruct.errors import RunDirError
-from visinstruct.records import ImageRecord, Sample
+from visinstruct.records import ImageRecord, Sample, derive_status, review_action
+
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY, path TEXT NOT NULL, width INTEGER, height INTEGER, format TEXT,
-    provenance TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS units (
-    key TEXT PRIMARY KEY, domain TEXT NOT NULL, state TEXT NOT NULL, error TEXT,
-    n_samples INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS samples (
-    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, unit TEXT NOT NULL, domain TEXT NOT NULL,
-    type TEXT NOT NULL, language TEXT NOT NULL, category TEXT, status TEXT NOT NULL,
-    data TEXT NOT NULL
+    provenance TEXT NOT NULL DEFAULT '{}', phash INTEGER
 );
 CREATE TABLE IF NOT EXISTS inputs (
     seq INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, image_id TEXT, domain TEXT, error TEXT
@@ -45,8 +49,24 @@ CREATE TABLE IF NOT EXISTS contexts (
     image_id TEXT NOT NULL, kind TEXT NOT NULL, language TEXT NOT NULL, text TEXT,
     data TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (image_id, kind, language)
 );
-CREATE INDEX IF NOT EXISTS samples_seq ON samples (seq);
+CREATE TABLE IF NOT EXISTS units (
+    stage TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, n_samples INTEGER NOT NULL DEFAULT 0, version TEXT,
+    PRIMARY KEY (stage, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, unit TEXT NOT NULL, domain TEXT NOT NULL,
+    type TEXT NOT NULL, language TEXT NOT NULL, category TEXT, status TEXT NOT NULL,
+    data TEXT NOT NULL, digest TEXT NOT NULL, generator TEXT NOT NULL, review TEXT,
+    version INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS samples_seq ON samples (seq, id);
+CREATE INDEX IF NOT EXISTS samples_unit ON samples (unit);
 CREATE INDEX IF NOT EXISTS samples_status ON samples (status, domain, type);
+CREATE TABLE IF NOT EXISTS checks (
+    sample_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, config TEXT NOT NULL,
+    digest TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (sample_id, stage)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS failed_checks (
     sample_id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (name, sample_id)
 ) WITHOUT ROWID;
@@ -54,9 +74,24 @@ CREATE INDEX IF NOT EXISTS failed_checks_sample ON failed_checks (sample_id);
 """
 
 # Substring search over each sample's questions, answers and options: one row per sample,
-# rowid = samples.rowid. The trigram tokenizer needs SQLite >= 3.34; without it the review
-# queue falls back to scanning.
-SEARCH_SCHEMA = "CREATE VIRTUAL TABLE IF NOT EXISTS sample_text USING fts5(text, tokenize='trigram')"
+# rowid = samples.rowid, with the digest of the sample text it was made from (the review app
+# brings stale rows up to date when it opens). The trigram tokenizer needs SQLite >= 3.34;
+# without it the review queue falls back to scanning.
+SEARCH_SCHEMA = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS sample_text USING fts5(text, digest UNINDEXED, tokenize='trigram')"
+)
+
+SAMPLE_COLUMNS = "id, seq, unit, domain, type, language, category, status, data, digest, generator, review"
+READ_BATCH = 512
+
+
+def digest(text: str) -> str:
+    """A short content digest: of a sample's stored text, of a check's configuration."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def failed_check_names(d: dict[str, Any]) -> list[str]:
@@ -77,13 +112,22 @@ def search_text(d: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def index_entry(d: dict[str, Any]) -> tuple[str, list[str], str]:
-    """(sample id, failed check names, search text) of one sample's record."""
-    return d["id"], failed_check_names(d), search_text(d)
+def stored_data(sample: Sample) -> dict[str, Any]:
+    """What the run stores of a sample: everything but its status and automatic results."""
+    d = sample.to_dict()
+    d.pop("status", None)
+    review = (sample.checks or {}).get("review")
+    d["checks"] = {"review": review} if review is not None else {}
+    return d
 
 
 def image_relpath(image_id: str, fmt: str) -> str:
     return f"images/{image_id[:2]}/{image_id}.{fmt.lower()}"
+
+
+def temp_name(dest: Path) -> Path:
+    """A temporary name beside `dest` that says which process wrote it (see `clean_temp_files`)."""
+    return dest.with_name(f".{dest.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
 
 
 def write_image_file(run_dir: Path, data: bytes, fmt: str) -> tuple[str, str]:
@@ -97,10 +141,107 @@ def write_image_file(run_dir: Path, data: bytes, fmt: str) -> tuple[str, str]:
     dest = run_dir / rel
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        tmp = temp_name(dest)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
     return image_id, rel
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_temp_files(folder: Path) -> int:
+    """Remove temporary files that interrupted writes left under `folder` (their writer is gone)."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            stamp = name[:-4].rsplit(".", 1)[-1].split("-", 1)[0]
+            if stamp.isdigit() and _pid_alive(int(stamp)):
+                continue
+            try:
+                os.unlink(os.path.join(root, name))
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def damaged(db: Path, e: BaseException) -> RunDirError:
+    """The one line for a run database SQLite cannot read."""
+    return RunDirError(
+        f"{db}: the run database is damaged ({e}); restore it from a copy, or recover what is "
+        f'readable with `sqlite3 "{db}" .recover | sqlite3 recovered.db` and use a new run directory'
+    )
+
+
+class Packed:
+    """What one unit made, as database rows: made where the unit ran (a worker process), so
+    the process that commits does as little as possible."""
+
+    __slots__ = ("images", "inputs", "contexts", "domains", "samples", "checks", "failed", "phashes")
+
+    def __init__(self) -> None:
+        self.images: list[tuple] = []  # images table rows
+        self.inputs: list[tuple] = []  # (seq, ref, image_id, domain, error)
+        self.contexts: list[tuple] = []  # (image_id, kind, language, text, data json)
+        self.domains: list[tuple[str, str]] = []  # (domain, image_id): a chosen domain
+        self.samples: list[tuple] = []  # samples rows (SAMPLE_COLUMNS)
+        self.checks: list[tuple] = []  # (sample_id, stage, version, config, digest, result json)
+        self.failed: list[tuple[str, str]] = []  # (sample_id, check name)
+        self.phashes: list[tuple[int, str]] = []  # (perceptual hash, image_id)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.samples)
+
+    def add_image(self, i: ImageRecord, phash: int | None = None) -> None:
+        self.images.append((i.id, i.path, i.width, i.height, i.format, dumps(i.provenance), _signed(phash)))
+
+    def add_sample(self, s: Sample, seq: int, unit: str, stage_results: dict[str, tuple]) -> None:
+        """One sample and its make-time check results: stage → (version, config, results)."""
+        data = dumps(stored_data(s))
+        dg = digest(data)
+        results: list[dict] = []
+        for stage, (version, config, res) in stage_results.items():
+            self.checks.append((s.id, stage, version, config, dg, dumps(res)))
+            results.extend(res.values())
+            self.failed.extend((s.id, n) for n, r in res.items() if r.get("pass") is False)
+        review = review_action(s.checks)
+        status = derive_status(review, results)
+        self.samples.append(
+            (s.id, seq, unit, s.domain, s.type, s.language, s.category, status, data, dg, s.generator, review)
+        )
+
+
+def _signed(h: int | None) -> int | None:
+    """A 64-bit hash as SQLite's signed integer."""
+    if h is None:
+        return None
+    return h - (1 << 64) if h >= (1 << 63) else h
+
+
+_LAST: list[Path] = []
+
+
+def last_opened() -> Path | None:
+    """The run database this process opened last (named when SQLite finds it damaged)."""
+    return _LAST[-1] if _LAST else None
 
 
 class RunStore:
@@ -108,25 +249,54 @@ class RunStore:
 
     def __init__(self, run_dir: str | os.PathLike[str], create: bool = True) -> None:
         self.dir = Path(run_dir)
-        db = self.dir / "run.db"
-        if not create and not db.exists():
+        self.path = self.dir / "run.db"
+        _LAST[:] = [self.path]
+        if not create and not self.path.exists():
             raise RunDirError(f"{self.dir}: not a run directory (no run.db)")
+        if self.dir.exists() and not self.dir.is_dir():
+            raise RunDirError(f"run directory {self.dir}: exists and is not a directory")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            probe = self.dir / ".write-probe"
-            probe.write_bytes(b"")
-            probe.unlink()
-            self.db = sqlite3.connect(db, timeout=30, check_same_thread=False)
+            if create:
+                probe = self.dir / f".write-probe-{os.getpid()}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        except OSError as e:
+            reason = e.strerror or str(e)
+            raise RunDirError(f"run directory {self.dir}: cannot write there ({reason})") from None
+        except sqlite3.Error as e:
+            raise RunDirError(f"run directory {self.dir}: cannot open run.db ({e})") from None
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self._check_schema()
             self.db.executescript(SCHEMA)
             self.search_index = self._create_search_index()
-        except (OSError, sqlite3.Error) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise RunDirError(f"run directory {self.dir}: cannot write there ({reason})") from None
+            if self.get_meta("schema") is None:
+                self.set_meta("schema", SCHEMA_VERSION)
+        except sqlite3.DatabaseError as e:
+            self.db.close()
+            if isinstance(e, sqlite3.OperationalError) and "readonly" in str(e):
+                raise RunDirError(f"run directory {self.dir}: cannot write there ({e})") from None
+            raise damaged(self.path, e) from None
+
+    def _check_schema(self) -> None:
+        cols = [r[1] for r in self.db.execute("PRAGMA table_info(units)")]
+        if cols and "stage" not in cols:
+            raise RunDirError(
+                f"{self.dir}: this run directory was made by an older visinstruct; "
+                "make a new run directory (the old one stays readable with that version)"
+            )
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _create_search_index(self) -> bool:
         if sqlite3.sqlite_version_info < (3, 34, 0):
@@ -137,37 +307,9 @@ class RunStore:
             return False
         return True
 
-    # -- indexes over samples (failed checks, search text) ------------------------------------
-    # Kept current by every writer of `samples`, in the writer's transaction: drop a sample's
-    # index rows before its row is replaced or updated, add them back once it is written.
-    def unindex_samples(self, ids: Iterable[str], search: bool = True) -> None:
-        params = [(i,) for i in ids]
-        self.db.executemany("DELETE FROM failed_checks WHERE sample_id=?", params)
-        if self.search_index and search:
-            self.db.executemany(
-                "DELETE FROM sample_text WHERE rowid = (SELECT rowid FROM samples WHERE id=?)", params
-            )
-
-    def index_samples(self, entries: Iterable[tuple[str, list[str], str]], search: bool = True) -> None:
-        """(sample id, failed check names, search text) per sample already written. The engine
-        passes `search=False`: new samples get their search rows when the review app opens
-        (it indexes every sample without one), which keeps the hot write path lean."""
-        entries = list(entries)
-        self.db.executemany(
-            "INSERT OR IGNORE INTO failed_checks VALUES (?, ?)",
-            [(sid, name) for sid, names, _ in entries for name in names],
-        )
-        if self.search_index and search:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO sample_text (rowid, text) SELECT rowid, ? FROM samples WHERE id=?",
-                [(text, sid) for sid, _, text in entries],
-            )
-
-    def __enter__(self) -> RunStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def clean_temp_files(self) -> int:
+        """Remove what interrupted writes left in images/ and exports/."""
+        return clean_temp_files(self.dir / "images") + clean_temp_files(self.dir / "exports")
 
     # -- meta ---------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
@@ -182,133 +324,341 @@ class RunStore:
         return json.loads(row[0]) if row else default
 
     # -- units --------------------------------------------------------------------------
-    def done_units(self) -> set[str]:
-        return {k for (k,) in self.db.execute("SELECT key FROM units WHERE state='done'")}
+    def unit_states(self, stage: str, keys: list[str]) -> dict[str, tuple[str, int, str | None]]:
+        """key → (state, attempts, stage version) for the keys that have a record."""
+        out: dict[str, tuple[str, int, str | None]] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = (
+                "SELECT key, state, attempts, version FROM units WHERE stage=? AND key IN "
+                f"({','.join('?' * len(chunk))})"
+            )
+            for k, state, attempts, version in self.db.execute(q, [stage, *chunk]):
+                out[k] = (state, attempts, version)
+        return out
 
-    def commit_units(self, results: Iterable[UnitResult]) -> None:
-        """Write whole units (images, samples, done marker) in one transaction."""
+    def commit(
+        self,
+        stage: str,
+        version: str,
+        done: Iterable[tuple[str, Packed]],
+        failed: Iterable[tuple[str, str, int, bool]] = (),
+        track: bool = True,
+    ) -> None:
+        """Write finished units with everything they made, and failed ones with their reason
+        ((key, error, attempts so far, gave up)), in one transaction."""
         with self.db:
-            for r in results:
-                if r.error is not None:
+            for key, p in done:
+                self._write_packed(p)
+                if track:
                     self.db.execute(
-                        "INSERT OR REPLACE INTO units VALUES (?, ?, 'failed', ?, 0)",
-                        (r.key, r.domain, r.error),
+                        "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, "
+                        "COALESCE((SELECT attempts FROM units WHERE stage=? AND key=?), 0) + 1, ?, ?)",
+                        (stage, key, stage, key, p.n_samples, version),
                     )
-                    continue
-                self._insert_images(r.images)
-                self.unindex_samples((row[0] for row in r.rows), search=False)
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", r.rows
-                )
-                self.index_samples(r.index, search=False)
+            for key, error, attempts, gave_up in failed:
                 self.db.execute(
-                    "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, ?)",
-                    (r.key, r.domain, len(r.rows)),
+                    "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, 0, ?)",
+                    (stage, key, "gave_up" if gave_up else "failed", error, attempts, version),
                 )
+
+    def _write_packed(self, p: Packed) -> None:
+        db = self.db
+        if p.images:
+            db.executemany("INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)", p.images)
+        if p.phashes:
+            db.executemany("UPDATE images SET phash=? WHERE id=?", p.phashes)
+        if p.inputs:
+            db.executemany("INSERT OR IGNORE INTO inputs VALUES (?, ?, ?, ?, ?)", p.inputs)
+        if p.contexts:
+            db.executemany("INSERT OR REPLACE INTO contexts VALUES (?, ?, ?, ?, ?)", p.contexts)
+        if p.domains:
+            db.executemany("UPDATE inputs SET domain=? WHERE image_id=? AND domain IS NULL", p.domains)
+        if p.samples:
+            # a sample a person decided on is never overwritten by a stage making it again
+            db.executemany(
+                f"INSERT INTO samples ({SAMPLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, unit=excluded.unit, "
+                "domain=excluded.domain, type=excluded.type, language=excluded.language, "
+                "category=excluded.category, status=excluded.status, data=excluded.data, "
+                "digest=excluded.digest, generator=excluded.generator, review=excluded.review, "
+                "version=samples.version + 1 "
+                "WHERE samples.review IS NULL AND samples.digest != excluded.digest",
+                p.samples,
+            )
+        if p.checks:
+            db.executemany("INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?)", p.checks)
+        if p.failed:
+            db.executemany("INSERT OR IGNORE INTO failed_checks VALUES (?, ?)", p.failed)
+
+    def add_samples(
+        self,
+        unit: str,
+        seq: int,
+        samples: Iterable[Sample],
+        images: Iterable[ImageRecord] = (),
+        stage: str = "given",
+    ) -> None:
+        """Store samples made outside a stage (an import, a test), with the automatic results
+        they carry recorded as the results of check stage `stage`; one unit, one transaction."""
+        p = Packed()
+        for im in images:
+            p.add_image(im)
+        for n, s in enumerate(samples):
+            auto = {k: v for k, v in (s.checks or {}).items() if k != "review"}
+            p.add_sample(s, seq * 1000 + n, unit, {stage: ("1", "", auto)} if auto else {})
+        self.commit(stage, "1", [(unit, p)])
+
+    def replace_samples(self, samples: Iterable[Sample], stage: str = "given") -> int:
+        """Store new versions of samples already in the run (a re-import), each in its place,
+        with the automatic results they carry as the results of check stage `stage`. A sample a
+        person decided on is left as it is. Returns how many samples were written."""
+        n = 0
+        with self.db:
+            for s in samples:
+                row = self.db.execute("SELECT seq, unit, review FROM samples WHERE id=?", (s.id,)).fetchone()
+                if row is None or row[2] is not None:
+                    continue
+                p = Packed()
+                auto = {k: v for k, v in (s.checks or {}).items() if k != "review"}
+                p.add_sample(s, 0, row[1], {stage: ("1", "", auto)} if auto else {})
+                p.samples[0] = (p.samples[0][0], row[0], *p.samples[0][2:])
+                self._write_packed(p)
+                self._refresh([s.id])
+                n += 1
+        return n
+
+    # -- check results --------------------------------------------------------------------
+    def write_checks(
+        self, stage: str, version: str, config: str, rows: Iterable[tuple[str, int, str, dict]]
+    ) -> tuple[int, int]:
+        """Store one check stage's results: (sample id, version read, digest read, results).
+
+        A result is written only if the sample still has the version it was computed on, and
+        only if it differs from what is stored; the statuses of the samples written are derived
+        again in the same transaction. Returns (written, stale: the sample changed meanwhile)."""
+        rows = list(rows)
+        written = stale = 0
+        if not rows:
+            return 0, 0
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            changed: list[str] = []
+            for sid, read_version, dg, res in rows:
+                cur = self.db.execute(
+                    "SELECT s.version, c.version, c.config, c.digest, c.result FROM samples s "
+                    "LEFT JOIN checks c ON c.sample_id = s.id AND c.stage = ? WHERE s.id = ?",
+                    (stage, sid),
+                ).fetchone()
+                if cur is None or cur[0] != read_version:
+                    stale += 1
+                    continue
+                text = dumps(res)
+                if cur[1:] == (version, config, dg, text):
+                    continue
+                self.db.execute(
+                    "INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?)",
+                    (sid, stage, version, config, dg, text),
+                )
+                changed.append(sid)
+                written += 1
+            self._refresh(changed)
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return written, stale
+
+    def _refresh(self, ids: list[str]) -> None:
+        """Derive the status and failed-check index of `ids` again (inside a transaction)."""
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            results: dict[str, list[tuple[str, dict]]] = {sid: [] for sid in chunk}
+            for sid, res in self.db.execute(
+                f"SELECT sample_id, result FROM checks WHERE sample_id IN ({marks})", chunk
+            ):
+                results[sid].extend(json.loads(res).items())
+            reviews = dict(self.db.execute(f"SELECT id, review FROM samples WHERE id IN ({marks})", chunk))
+            self.db.executemany("DELETE FROM failed_checks WHERE sample_id=?", [(s,) for s in chunk])
+            failed = [
+                (sid, n)
+                for sid, rs in results.items()
+                for n, r in rs
+                if isinstance(r, dict) and r.get("pass") is False
+            ]
+            failed += [(sid, "review") for sid, review in reviews.items() if review == "reject"]
+            self.db.executemany("INSERT OR IGNORE INTO failed_checks VALUES (?, ?)", failed)
+            self.db.executemany(
+                "UPDATE samples SET status=? WHERE id=? AND status != ?",
+                [
+                    (st, sid, st)
+                    for sid in chunk
+                    if sid in reviews
+                    for st in [derive_status(reviews[sid], [r for _, r in results[sid]])]
+                ],
+            )
+
+    def refresh_status(self, ids: list[str]) -> None:
+        """Derive the statuses of `ids` again (call inside the writer's transaction)."""
+        self._refresh(ids)
+
+    def stale_for(
+        self, stage: str, version: str, config: str, where: str = "", batch: int = READ_BATCH
+    ) -> Iterator[list[tuple[str, int, str, str]]]:
+        """Batches of (id, version, digest, data) of samples whose result of `stage` is missing
+        or was computed by another version, configuration or content; in dataset order."""
+        last = (-(2**63), "")
+        cond = f" AND ({where})" if where else ""
+        while True:
+            rows = self.db.execute(
+                "SELECT s.seq, s.id, s.version, s.digest, s.data FROM samples s "
+                "LEFT JOIN checks c ON c.sample_id = s.id AND c.stage = ? "
+                "WHERE (s.seq, s.id) > (?, ?) AND (c.sample_id IS NULL OR c.version != ? OR c.config != ? "
+                f"OR c.digest != s.digest){cond} ORDER BY s.seq, s.id LIMIT ?",
+                (stage, *last, version, config, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = (rows[-1][0], rows[-1][1])
+            yield [(sid, v, dg, data) for _, sid, v, dg, data in rows]
+
+    def check_results(self, ids: list[str]) -> dict[str, dict[str, dict]]:
+        """sample id → merged automatic results (check name → result), stages in name order."""
+        out: dict[str, dict[str, dict]] = {sid: {} for sid in ids}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = (
+                "SELECT sample_id, result FROM checks WHERE sample_id IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY sample_id, stage"
+            )
+            for sid, res in self.db.execute(q, chunk):
+                out[sid].update(json.loads(res))
+        return out
+
+    def stage_result(self, sample_id: str, stage: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT result FROM checks WHERE sample_id=? AND stage=?", (sample_id, stage)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     # -- inputs (source images) and contexts ------------------------------------------------
-    def input_refs(self) -> set[str]:
-        """Source references already taken in (stored, or rejected with a reason)."""
-        return {r for (r,) in self.db.execute("SELECT ref FROM inputs")}
+    def input_for(self, ref: str) -> tuple[int, str | None, str | None, str | None] | None:
+        """(seq, image_id, domain, error) of a source reference already taken in."""
+        return self.db.execute(
+            "SELECT seq, image_id, domain, error FROM inputs WHERE ref=?", (ref,)
+        ).fetchone()
 
-    def _insert_images(self, images: Iterable[ImageRecord]) -> None:
-        self.db.executemany(
-            "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (i.id, i.path, i.width, i.height, i.format, json.dumps(i.provenance, ensure_ascii=False))
-                for i in images
-            ],
-        )
+    def iter_inputs(self, batch: int = READ_BATCH) -> Iterator[tuple[int, str, str, str | None]]:
+        """(seq, ref, image_id, domain) of every stored source image, in source order."""
+        last = -(2**63)
+        while True:
+            rows = self.db.execute(
+                "SELECT seq, ref, image_id, domain FROM inputs WHERE image_id IS NOT NULL AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield from rows
 
-    def add_inputs(
-        self,
-        rows: Iterable[tuple[str, str | None, str | None, str | None]],
-        images: Iterable[ImageRecord] = (),
-    ) -> None:
-        """(ref, image_id, domain, error) per source image, in the order they came, with the
-        images stored for them (one transaction)."""
-        with self.db:
-            self._insert_images(images)
-            self.db.executemany(
-                "INSERT OR IGNORE INTO inputs (ref, image_id, domain, error) VALUES (?, ?, ?, ?)", rows
-            )
+    def input_counts(self) -> tuple[int, int]:
+        """(source images taken in, rejected)."""
+        n, bad = self.db.execute("SELECT COUNT(*), COUNT(error) FROM inputs").fetchone()
+        return n, bad
 
-    def inputs(self) -> list[tuple[int, str, str, str | None]]:
-        """(seq, ref, image_id, domain) of every stored source image, in arrival order."""
-        return list(
-            self.db.execute(
-                "SELECT seq, ref, image_id, domain FROM inputs WHERE image_id IS NOT NULL ORDER BY seq"
-            )
-        )
+    def rejected_inputs(self, limit: int | None = None) -> list[tuple[str, str]]:
+        sql = "SELECT ref, error FROM inputs WHERE error IS NOT NULL ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return list(self.db.execute(sql))
 
-    def rejected_inputs(self) -> list[tuple[str, str]]:
-        return list(self.db.execute("SELECT ref, error FROM inputs WHERE error IS NOT NULL ORDER BY seq"))
-
-    def set_input_domain(self, image_id: str, domain: str) -> None:
-        with self.db:
-            self.db.execute(
-                "UPDATE inputs SET domain=? WHERE image_id=? AND domain IS NULL", (domain, image_id)
-            )
-
-    def put_contexts(self, rows: Iterable[tuple[str, str, str, str | None, dict]]) -> None:
-        """(image_id, kind, language, text, data): a caption, a chosen domain, ..."""
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO contexts VALUES (?, ?, ?, ?, ?)",
-                [(i, k, lang, t, json.dumps(d, ensure_ascii=False)) for i, k, lang, t, d in rows],
-            )
-
-    def contexts(self, kind: str) -> dict[tuple[str, str], tuple[str | None, dict]]:
-        """(image_id, language) → (text, data) for one kind of context."""
+    def contexts_of(self, image_id: str, kind: str) -> dict[str, tuple[str | None, dict]]:
+        """language → (text, data) of one image's contexts of one kind (captions, a domain)."""
         return {
-            (i, lang): (t, json.loads(d))
-            for i, lang, t, d in self.db.execute(
-                "SELECT image_id, language, text, data FROM contexts WHERE kind=?", (kind,)
+            lang: (text, json.loads(data))
+            for lang, text, data in self.db.execute(
+                "SELECT language, text, data FROM contexts WHERE image_id=? AND kind=?", (image_id, kind)
             )
         }
 
-    def contexts_data(self, image_id: str, kind: str, language: str) -> dict:
-        row = self.db.execute(
-            "SELECT data FROM contexts WHERE image_id=? AND kind=? AND language=?", (image_id, kind, language)
-        ).fetchone()
-        return json.loads(row[0]) if row else {}
+    def phashes(self) -> Iterator[tuple[str, int | None]]:
+        """(image id, perceptual hash) of every source image, in source order."""
+        for image_id, h in self.db.execute(
+            "SELECT i.image_id, m.phash FROM inputs i JOIN images m ON m.id = i.image_id "
+            "WHERE i.image_id IS NOT NULL ORDER BY i.seq"
+        ):
+            yield image_id, (h + (1 << 64) if h is not None and h < 0 else h)
 
-    def synthetic_items(self) -> Iterator[tuple[int, str, dict]]:
-        """(seq, unit key, one sample's record) per synthetic unit, in plan order: the images,
-        domain, language and exact facts every sample of the unit shares."""
-        rows = self.db.execute(
-            "SELECT MIN(seq), unit, data FROM samples WHERE unit NOT LIKE 'mm/%' AND unit NOT LIKE 'facts/%' "
-            "GROUP BY unit ORDER BY 1"
-        )
-        for seq, unit, data in rows:
-            yield seq, unit, json.loads(data)
+    # -- reading samples ----------------------------------------------------------------------
+    def _samples_where(
+        self, where: str, args: list, batch: int = READ_BATCH, order: str = "seq"
+    ) -> Iterator[list[tuple]]:
+        last = (-(2**63), "")
+        cond = f" AND ({where})" if where else ""
+        while True:
+            rows = self.db.execute(
+                "SELECT seq, id, data, status, version, digest FROM samples "
+                f"WHERE (seq, id) > (?, ?){cond} ORDER BY seq, id LIMIT ?",
+                (*last, *args, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = (rows[-1][0], rows[-1][1])
+            yield rows
 
-    def update_samples(self, samples: Iterable[Sample]) -> int:
-        """Write back samples whose checks or status changed (one transaction)."""
-        rows, entries = [], []
-        for s in samples:
-            d = s.to_dict()
-            rows.append((s.status, s.category, json.dumps(d, ensure_ascii=False), s.id))
-            entries.append(index_entry(d))
-        with self.db:
-            self.unindex_samples(sid for sid, _, _ in entries)
-            self.db.executemany("UPDATE samples SET status=?, category=?, data=? WHERE id=?", rows)
-            self.index_samples(entries)
-        return len(rows)
+    def iter_samples(
+        self, statuses: Iterable[str] | None = None, where: str = "", args: Iterable[Any] = ()
+    ) -> Iterator[Sample]:
+        """Samples in dataset order (plan order, not finishing order), with their automatic
+        check results and derived status; optionally only some statuses. Streams in batches."""
+        for sample, _version, _digest in self.iter_versioned(statuses, where, args):
+            yield sample
 
-    def failed_units(self) -> list[tuple[str, str]]:
-        return list(self.db.execute("SELECT key, error FROM units WHERE state='failed' ORDER BY key"))
-
-    # -- reading ------------------------------------------------------------------------
-    def iter_samples(self, statuses: Iterable[str] | None = None) -> Iterator[Sample]:
-        """Samples in a stable order (plan order, not finishing order), optionally by status."""
-        sql, args = "SELECT data FROM samples", []
+    def iter_versioned(
+        self, statuses: Iterable[str] | None = None, where: str = "", args: Iterable[Any] = ()
+    ) -> Iterator[tuple[Sample, int, str]]:
+        """(sample, version, digest) in dataset order: what a check needs to write back safely."""
+        conds, params = [], list(args)
+        if where:
+            conds.append(where)
         if statuses is not None:
             st = list(statuses)
-            sql += f" WHERE status IN ({','.join('?' * len(st))})"
-            args = st
-        for (data,) in self.db.execute(sql + " ORDER BY seq", args):
-            yield Sample.from_dict(json.loads(data))
+            conds.append(f"status IN ({','.join('?' * len(st))})")
+            params += st
+        for rows in self._samples_where(" AND ".join(conds), params):
+            merged = self.check_results([r[1] for r in rows])
+            for _seq, sid, data, status, version, dg in rows:
+                yield self._sample(data, status, merged[sid]), version, dg
+
+    @staticmethod
+    def _sample(data: str, status: str, automatic: dict[str, dict]) -> Sample:
+        d = json.loads(data)
+        checks = dict(automatic)
+        checks.update(d.get("checks") or {})  # the person's decision last: it outranks
+        d["checks"] = checks
+        d["status"] = status
+        return Sample.from_dict(d)
+
+    def sample(self, sample_id: str) -> tuple[Sample, int, str] | None:
+        row = self.db.execute(
+            "SELECT data, status, version, digest FROM samples WHERE id=?", (sample_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return self._sample(row[0], row[1], self.check_results([sample_id])[sample_id]), row[2], row[3]
+
+    def samples_of_units(self, prefix: str) -> Iterator[tuple[Sample, int, str]]:
+        """(sample, version, digest) of the units whose key starts with `prefix`."""
+        hi = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self.db.execute(
+            "SELECT id, data, status, version, digest FROM samples WHERE unit >= ? AND unit < ? ORDER BY seq",
+            (prefix, hi),
+        ).fetchall()
+        merged = self.check_results([r[0] for r in rows])
+        for sid, data, status, version, dg in rows:
+            yield self._sample(data, status, merged[sid]), version, dg
 
     def image(self, image_id: str) -> ImageRecord:
         row = self.db.execute(
@@ -326,6 +676,10 @@ class RunStore:
             raise RunDirError(f"image {image_id}: stored path {rec.path!r} leaves the run's image store")
         return path
 
+    def count_images(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    # -- figures ------------------------------------------------------------------------------
     def counts(self) -> list[tuple[str, str, str, int]]:
         """(domain, type, status, n) for every group present."""
         return list(
@@ -334,6 +688,9 @@ class RunStore:
                 " GROUP BY domain, type, status ORDER BY 1, 2, 3"
             )
         )
+
+    def status_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM samples GROUP BY status"))
 
     def count_samples(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
@@ -346,49 +703,42 @@ class RunStore:
         )
         return {c: n for c, n in rows if c is not None}
 
+    def failed_check_counts(self) -> list[tuple[str, int]]:
+        """(check name, samples failing it), commonest first."""
+        return list(self.db.execute("SELECT name, COUNT(*) FROM failed_checks GROUP BY name ORDER BY 2 DESC"))
 
-class UnitResult:
-    """What one unit produced, ready to commit; `error` set instead when it failed.
+    def verification_counts(self) -> tuple[int, int]:
+        """(agree, disagree) among the samples a verifier answered."""
+        agree = disagree = 0
+        for (res,) in self.db.execute("SELECT result FROM checks WHERE stage='verify'"):
+            v = json.loads(res).get("verify") or {}
+            if v.get("method") in ("exact", "judge") and v.get("answer") is not None:
+                agree += v.get("pass") is True
+                disagree += v.get("pass") is False
+        return agree, disagree
 
-    Samples are serialised to database rows where the result is made (a worker process),
-    so the process that commits does as little as possible.
-    """
+    def unit_counts(self) -> list[tuple[str, str, int]]:
+        """(stage, state, n) over every recorded unit."""
+        return list(self.db.execute("SELECT stage, state, COUNT(*) FROM units GROUP BY 1, 2 ORDER BY 1, 2"))
 
-    __slots__ = ("key", "domain", "seq", "images", "rows", "index", "error")
+    def failed_units(self, limit: int | None = None) -> list[tuple[str, str, str, str, int]]:
+        """(stage, key, state, error, attempts) of the units not done: `failed` ones are retried
+        by the next run, `gave_up` ones are not."""
+        sql = (
+            "SELECT stage, key, state, error, attempts FROM units WHERE state != 'done' "
+            "ORDER BY state DESC, stage, key"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return list(self.db.execute(sql))
 
-    def __init__(
-        self,
-        key: str,
-        domain: str,
-        seq: int,
-        images: list[ImageRecord] | None = None,
-        samples: list[Sample] | None = None,
-        error: str | None = None,
-    ) -> None:
-        self.key, self.domain, self.seq = key, domain, seq
-        self.images = images or []
-        self.rows = []
-        self.index = []  # (id, failed check names, search text): the store's indexes, made here too
-        for n, s in enumerate(samples or []):
-            d = s.to_dict()
-            self.rows.append(
-                (
-                    s.id,
-                    seq * 1000 + n,
-                    key,
-                    s.domain,
-                    s.type,
-                    s.language,
-                    s.category,
-                    s.status,
-                    json.dumps(d, ensure_ascii=False),
-                )
+    def model_failure_reasons(self, limit: int = 10) -> list[tuple[str, int]]:
+        has = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='model_failures'").fetchone()
+        if not has:
+            return []
+        return list(
+            self.db.execute(
+                "SELECT reason, COUNT(*) FROM model_failures GROUP BY reason ORDER BY 2 DESC LIMIT ?",
+                (limit,),
             )
-            self.index.append(index_entry(d))
-        self.error = error
-
-    def keep(self, wanted: Callable[[tuple], bool]) -> None:
-        """Keep only the sample rows (and their index entries) that `wanted` accepts."""
-        pairs = [(row, ix) for row, ix in zip(self.rows, self.index, strict=True) if wanted(row)]
-        self.rows = [p[0] for p in pairs]
-        self.index = [p[1] for p in pairs]
+        )

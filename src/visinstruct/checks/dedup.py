@@ -699,6 +699,10 @@ class Deduper:
       the whole-sample check applies only when the answers have at least
       ``min_copy_words`` words (a CJK character counting as half a word).
 
+    With ``by_answer``, samples count as duplicates only when their type and normalised
+    answers are the same too: a near-identical question with another answer is a
+    contrastive pair (a true and a false statement), kept.
+
     "The same image(s)" is the set of a sample's image ids; `alias_image` makes an image
     count as another (say a near-identical one `ImageDeduper` found). Questions are
     compared with every kept question of their image set (the image set is the bucket);
@@ -724,10 +728,12 @@ class Deduper:
         numbers_must_match: bool = True,
         max_candidates: int = 256,
         backend: str | None = None,
+        by_answer: bool = False,
     ) -> None:
         bands = _check_params(threshold, num_perm, shingle, bands or max(1, num_perm // 8))
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self.across_images, self.min_copy_words = across_images, min_copy_words
+        self.by_answer = by_answer
         self.numbers_must_match, self.max_candidates = numbers_must_match, max_candidates
         self._backend = _backend(num_perm, backend)
         self._need = _min_agree(threshold, num_perm)
@@ -794,6 +800,8 @@ class Deduper:
 
     def _decide(self, s: Sample, sk: _Sketch) -> dict[str, dict]:
         key = tuple(sorted({self._alias.get(i, i) for i in s.images}))
+        if self.by_answer:  # the same question with another answer is a contrastive pair, not a copy
+            key = (*key, s.type, normalise(" ".join(t.answer for t in s.turns)))
         exact_key = hash((key, sk.exact))
         kept = self._exact.get(exact_key)
         if kept is not None:

@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
 from typing import Any
 
-import visinstruct.checks as _checks  # passed/failed/decide (the package imports this module first)
+import visinstruct.checks.results as _checks
 from visinstruct.records import LETTERS, Sample
 from visinstruct.templates import PLACEHOLDER
 
@@ -67,14 +66,10 @@ def structure(s: Sample) -> str | None:
     return None
 
 
-def check_samples(samples: Iterable[Sample]) -> Iterator[Sample]:
-    """Stage: record the structure check on each sample; a failure rejects it, with the reason."""
-    for s in samples:
-        reason = structure(s)
-        s.checks["structure"] = {"pass": reason is None, **({"reason": reason} if reason else {})}
-        if reason is not None:
-            s.status = "rejected"
-        yield s
+def structure_check(s: Sample) -> dict[str, dict[str, Any]]:
+    """The shape check alone (recipes that turn the content rules off still get it)."""
+    reason = structure(s)
+    return {"structure": _checks.passed() if reason is None else _checks.failed(reason)}
 
 
 # -- shared text helpers ------------------------------------------------------------------
@@ -541,14 +536,3 @@ def rule_checks(s: Sample, limits: dict[str, tuple[int, int]] | None = None) -> 
     reason = _turns(s)
     out["turns"] = passed() if reason is None else failed(reason)
     return out
-
-
-def apply_rules(
-    samples: Iterable[Sample], limits: dict[str, tuple[int, int]] | None = None
-) -> Iterator[Sample]:
-    """Stage: record every rule's result on each sample and set its status from all its checks."""
-    decide = _checks.decide
-    for s in samples:
-        s.checks.update(rule_checks(s, limits))
-        s.status = decide(s)
-        yield s

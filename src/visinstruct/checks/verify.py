@@ -9,13 +9,12 @@ client, so verification is cached, rate-limited and costed like any other stage.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from visinstruct.checks import REVIEW, failed, passed
-from visinstruct.models import ChatRequest, ModelClient
+from visinstruct.checks.results import REVIEW, failed, passed
+from visinstruct.models.client import ChatRequest
 from visinstruct.records import Sample
 
 LETTER = re.compile(r"(?<![A-Za-z])([ABCD])(?![A-Za-z])")
@@ -57,29 +56,56 @@ def yes_no_of(reply: str) -> str | None:
     return None
 
 
-def _image_parts(sample: Sample, store: Any) -> list[dict]:
-    return [{"type": "image", "image": str(store.image_path(i)), "sha256": i} for i in sample.images]
+def verify_request(
+    sample: Sample, image_paths: list[str], endpoint: str, max_tokens: int = 256
+) -> ChatRequest:
+    """The verifier sees the image(s) and the first question, nothing else."""
+    parts = [
+        {"type": "image", "image": p, "sha256": i} for p, i in zip(image_paths, sample.images, strict=True)
+    ]
+    return ChatRequest(
+        [{"role": "user", "content": [*parts, {"type": "text", "text": sample.turns[0].question}]}],
+        endpoint=endpoint,
+        stage="verify",
+        params={"max_tokens": max_tokens, "temperature": 0.0},
+        meta=sample.id,
+    )
 
 
-def verify_requests(
-    samples: Iterable[Sample], store: Any, endpoint: str, types: set[str], max_tokens: int = 256
-) -> list[ChatRequest]:
-    """One request per sample to verify: its image(s) and its first question, nothing else."""
-    reqs = []
-    for s in samples:
-        if s.type not in types or s.provenance.get("generator", "").startswith("synth/"):
-            continue
-        content = [*_image_parts(s, store), {"type": "text", "text": s.turns[0].question}]
-        reqs.append(
-            ChatRequest(
-                [{"role": "user", "content": content}],
-                endpoint=endpoint,
-                stage="verify",
-                params={"max_tokens": max_tokens, "temperature": 0.0},
-                meta=s.id,
-            )
+def compare(sample: Sample, reply: str) -> dict[str, Any] | None:
+    """The verification result when it can be decided without a judge, else None."""
+    reply = reply.strip()
+    if sample.type == "multiple_choice":
+        got, want = letter_of(reply), sample.answer_letter
+    elif sample.type == "judgement":
+        got, want = yes_no_of(reply), sample.short_answer
+    else:
+        if sample.short_answer and _norm(reply) == _norm(sample.short_answer):
+            return passed(method="exact", answer=reply[:200])
+        return None
+    if got is None:
+        return failed(
+            f"the verifier's reply gives no clear answer: {reply[:120]!r}",
+            REVIEW,
+            method="exact",
+            answer=reply[:200],
         )
-    return reqs
+    if got == want:
+        return passed(method="exact", answer=got)
+    return failed(
+        f"the verifier answered {got!r}, the sample says {want!r}", REVIEW, method="exact", answer=got
+    )
+
+
+def judged(agree: bool, reply: str) -> dict[str, Any]:
+    if agree:
+        return passed(method="judge", answer=reply[:200])
+    return failed(
+        f"the verifier answered {reply[:120]!r}, which the judge finds different from the sample's answer",
+        REVIEW,
+        method="judge",
+        answer=reply[:200],
+    )
 
 
 def judge_request(sample: Sample, reply: str, endpoint: str) -> ChatRequest:
@@ -95,9 +121,12 @@ def judge_request(sample: Sample, reply: str, endpoint: str) -> ChatRequest:
     )
 
 
-def score_request(sample: Sample, store: Any, endpoint: str) -> ChatRequest:
+def score_request(sample: Sample, image_paths: list[str], endpoint: str) -> ChatRequest:
     convo = "\n".join(f"Q: {t.question}\nA: {t.answer}" for t in sample.turns)
-    content = [*_image_parts(sample, store), {"type": "text", "text": f"{RUBRIC}\n\n{convo}"}]
+    parts = [
+        {"type": "image", "image": p, "sha256": i} for p, i in zip(image_paths, sample.images, strict=True)
+    ]
+    content = [*parts, {"type": "text", "text": f"{RUBRIC}\n\n{convo}"}]
     return ChatRequest(
         [{"role": "user", "content": content}],
         endpoint=endpoint,
@@ -106,97 +135,6 @@ def score_request(sample: Sample, store: Any, endpoint: str) -> ChatRequest:
         schema=Score,
         meta=sample.id,
     )
-
-
-async def verify(
-    samples: dict[str, Sample],
-    store: Any,
-    client: ModelClient,
-    *,
-    endpoint: str,
-    judge_endpoint: str | None,
-    types: set[str],
-) -> dict[str, int]:
-    """Record `checks["verify"]` on every verifiable sample; returns agree/disagree/unsure counts."""
-    counts = {"agree": 0, "disagree": 0, "unsure": 0, "failed": 0}
-    to_judge: list[tuple[Sample, str]] = []
-    async for _, out in client.stream(verify_requests(samples.values(), store, endpoint, types)):
-        s = samples[out.request.meta]
-        if not out.ok:
-            s.checks["verify"] = failed(f"verification request failed: {out.error}", REVIEW, method="vlm")
-            counts["failed"] += 1
-            continue
-        reply = (out.text or "").strip()
-        if s.type == "multiple_choice":
-            got, want = letter_of(reply), s.answer_letter
-        elif s.type == "judgement":
-            got, want = yes_no_of(reply), s.short_answer
-        else:
-            if s.short_answer and _norm(reply) == _norm(s.short_answer):
-                s.checks["verify"] = passed(method="exact", answer=reply[:200])
-                counts["agree"] += 1
-            else:
-                to_judge.append((s, reply))
-            continue
-        if got is None:
-            s.checks["verify"] = failed(
-                f"the verifier's reply gives no clear answer: {reply[:120]!r}",
-                REVIEW,
-                method="exact",
-                answer=reply[:200],
-            )
-            counts["unsure"] += 1
-        elif got == want:
-            s.checks["verify"] = passed(method="exact", answer=got)
-            counts["agree"] += 1
-        else:
-            s.checks["verify"] = failed(
-                f"the verifier answered {got!r}, the sample says {want!r}", REVIEW, method="exact", answer=got
-            )
-            counts["disagree"] += 1
-    if to_judge:
-        judge = judge_endpoint or endpoint
-        replies = {s.id: reply for s, reply in to_judge}
-        async for _, out in client.stream(judge_request(s, r, judge) for s, r in to_judge):
-            s = samples[out.request.meta]
-            reply = replies[s.id]
-            if not out.ok:
-                s.checks["verify"] = failed(
-                    f"the judge failed: {out.error}", REVIEW, method="judge", answer=reply[:200]
-                )
-                counts["failed"] += 1
-            elif out.value.agree:
-                s.checks["verify"] = passed(method="judge", answer=reply[:200])
-                counts["agree"] += 1
-            else:
-                s.checks["verify"] = failed(
-                    f"the verifier answered {reply[:120]!r}, which the judge finds "
-                    "different from the sample's answer",
-                    REVIEW,
-                    method="judge",
-                    answer=reply[:200],
-                )
-                counts["disagree"] += 1
-    return counts
-
-
-async def score(
-    samples: dict[str, Sample], store: Any, client: ModelClient, *, endpoint: str, min_score: int
-) -> int:
-    """Optional LLM-judge score (1–5) on a rubric; below `min_score` goes to review."""
-    n = 0
-    reqs = [score_request(s, store, endpoint) for s in samples.values() if s.status != "rejected"]
-    async for _, out in client.stream(reqs):
-        s = samples[out.request.meta]
-        if out.ok:
-            sc = out.value.score
-            s.checks["judge"] = (
-                passed(score=sc)
-                if sc >= min_score
-                else failed(f"judge score {sc} < {min_score}: {out.value.reason[:160]}", REVIEW, score=sc)
-            )
-            n += 1
-    return n
 
 
 def _norm(text: str) -> str:

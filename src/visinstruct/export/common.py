@@ -114,7 +114,7 @@ class Images:
     def __init__(self, store: RunStore, out_dir: Path | None) -> None:
         self.store = store
         self.out_dir = out_dir
-        self.seen: set[str] = set()
+        self.seen: dict[str, ExportedImage] = {}  # each image resolved (and copied) once
 
     @property
     def count(self) -> int:
@@ -125,6 +125,9 @@ class Images:
         return [self._resolve(sample, image_id) for image_id in sample.images]
 
     def _resolve(self, sample: Sample, image_id: str) -> ExportedImage:
+        known = self.seen.get(image_id) if isinstance(image_id, str) else None
+        if known is not None:
+            return known
         if not isinstance(image_id, str) or not _SAFE_ID.fullmatch(image_id):
             raise ExportError(f"sample {sample.id}: image id {image_id!r} is not a valid image id")
         try:
@@ -145,10 +148,10 @@ class Images:
                     width, height = im.size
             except OSError as e:
                 raise ExportError(f"sample {sample.id}: image file {src} cannot be read ({e})") from None
-        if self.out_dir is not None and image_id not in self.seen:
+        if self.out_dir is not None:
             place(src, self.out_dir / IMAGE_DIR / name)
-        self.seen.add(image_id)
-        return ExportedImage(image_id, src, f"{IMAGE_DIR}/{name}", name, width, height)
+        im = self.seen[image_id] = ExportedImage(image_id, src, f"{IMAGE_DIR}/{name}", name, width, height)
+        return im
 
 
 def place(src: Path, dest: Path) -> None:

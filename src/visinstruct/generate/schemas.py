@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
@@ -55,5 +56,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 
 
 def domain_choice(names: list[str]) -> type[BaseModel]:
-    """A schema whose only field is one of the catalog's domain names."""
-    return create_model("DomainChoice", domain=(Literal[tuple(names)], ...))  # type: ignore[valid-type]
+    """A schema whose only field is one of the catalog's domain names (one class per catalog)."""
+    return _domain_choice(tuple(names))
+
+
+@cache
+def _domain_choice(names: tuple[str, ...]) -> type[BaseModel]:
+    return create_model("DomainChoice", domain=(Literal[names], ...))  # type: ignore[valid-type]

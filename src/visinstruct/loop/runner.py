@@ -324,10 +324,9 @@ class Loop:
         return data
 
     def generate(self, rnd: int, info: dict) -> dict:
-        """Make the round's data with the engine (resumable unit by unit), then export it."""
-        from visinstruct.engine import run
-        from visinstruct.export import export
+        """Make the round's data with the runner (resumable unit by unit), then export it."""
         from visinstruct.models.ledger import ledger_rows
+        from visinstruct.runner import run_recipe
         from visinstruct.store import RunStore
 
         rdir = self.round_dir(rnd)
@@ -339,19 +338,17 @@ class Loop:
             raise VisinstructError(f"round {rnd}: the derived recipe is invalid: {e}") from None
         if not recipe.synthetic and recipe.targeted is None:
             raise VisinstructError(f"round {rnd}: nothing to make (every category was dropped)")
-        summary = run(recipe, rdir / "run")
+        summary = run_recipe(recipe, rdir / "run")
         made: dict[str, int] = {}
         with RunStore(rdir / "run", create=False) as store:
             store.set_meta("loop", {"round": rnd, "weights": info["weights"], "quotas": info["quotas"]})
-            for spec in recipe.export:
-                export(store, spec.format, store.dir / "exports" / spec.out, include=spec.include)
             for s in store.iter_samples(["accepted", "edited"]):
                 made[s.category or s.domain] = made.get(s.category or s.domain, 0) + 1
             cost = sum(row[-1] or 0.0 for row in ledger_rows(store.db))
         return {
             "samples": sum(made.values()),
             "by_category": made,
-            "failed": summary.failed + sum(c.failed for c in summary.stages.values()),
+            "failed": summary.failed + summary.gave_up,
             "short": summary.quota_short,
             "cost_usd": cost,
             "data": str(rdir / "run" / "exports" / "round.jsonl"),

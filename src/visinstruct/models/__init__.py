@@ -16,7 +16,7 @@ _WHERE = {
     "ModelClient": "client",
     "ModelFatalError": "client",
     "Outcome": "client",
-    "run_async": "client",
+    "run_async": "client",  # re-exported from visinstruct.aio
     "Endpoint": "endpoints",
     "EndpointError": "endpoints",
     "Price": "endpoints",

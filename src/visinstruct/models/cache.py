@@ -63,6 +63,12 @@ class ResponseCache:
         if len(self.pending) >= self.flush_every:
             self.flush()
 
+    def drop(self, key: str) -> None:
+        """Forget an answer (it no longer parses): the next run asks again."""
+        self.pending.pop(key, None)
+        with self.db:
+            self.db.execute("DELETE FROM responses WHERE key=?", (key,))
+
     def flush(self) -> None:
         if not self.pending:
             return

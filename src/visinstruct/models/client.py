@@ -17,7 +17,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ import openai
 import orjson
 from pydantic import BaseModel
 
-from visinstruct.errors import VisinstructError
+from visinstruct.aio import run_async
+from visinstruct.errors import ReplyError, VisinstructError
 from visinstruct.models import structured
 from visinstruct.models.cache import ResponseCache
 from visinstruct.models.endpoints import Endpoint, Price, price_for
@@ -73,6 +74,10 @@ class ChatRequest:
     params: dict[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p, seed, ...
     schema: type[BaseModel] | None = None
     meta: Any = None  # handed back untouched in the outcome
+    # the caller's parse half: called with the outcome once the reply (and its schema) is valid;
+    # its return value becomes `outcome.value`. Raising `ReplyError` (or anything) makes the
+    # reply invalid: one repair re-ask when there is a schema, never cached. Not in the cache key.
+    parse: Callable[[Outcome], Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -88,6 +93,7 @@ class Outcome:
     attempts: int = 0
     repaired: bool = False
     skipped: bool = False  # not sent: budget reached
+    final: bool = False  # failed in a way no retry can mend (a 400 about this request)
 
     @property
     def ok(self) -> bool:
@@ -143,7 +149,13 @@ class ModelClient:
 
     # -- life cycle ---------------------------------------------------------------------
     async def __aenter__(self) -> ModelClient:
-        self._flusher = asyncio.create_task(self._flush_loop())
+        self.start()
+        return self
+
+    def start(self) -> ModelClient:
+        """Begin persisting answers, failures and spend every half second (needs a running loop)."""
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -364,43 +376,55 @@ class ModelClient:
                             sha = self._file_hashes[stamp] = await asyncio.to_thread(sha256_file, src)
                         p["sha256"] = sha
 
+    async def complete(self, req: ChatRequest) -> Outcome:
+        """One request's outcome (cache, sharing of identical requests in flight, limits, retries)."""
+        await self._hash_images(req)
+        key = self.key(req)
+        _, out = await self._one(0, req, key, self.cache.get(key))
+        return out
+
     async def _one(self, index: int, req: ChatRequest, key: str, hit: dict | None) -> tuple[int, Outcome]:
+        ep = self._endpoint(req.endpoint)
         if hit is not None:
             out = Outcome(req, key, cached=True)
             self._read(out, hit)
-            ep = self._endpoint(req.endpoint)
-            self.ledger.line(ep.name, req.stage, ep.resolved_model()).cached += 1
-        else:
-            shared = self.inflight.get(key)
-            if shared is not None:  # the same request is already on its way: share its answer
-                first = await asyncio.shield(shared)
-                out = Outcome(
-                    req,
-                    key,
-                    text=first.text,
-                    value=first.value,
-                    error=first.error,
-                    cached=True,
-                    usage=first.usage,
-                    response=first.response,
-                )
+            reason = out.error or self._check(out)
+            if reason is None:
+                self.ledger.line(ep.name, req.stage, ep.resolved_model()).cached += 1
                 return index, out
-            fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-            self.inflight[key] = fut
-            try:
-                out = await self._fetch(req, key)
-                fut.set_result(out)
-            except BaseException as e:
-                fut.set_exception(e)
-                fut.exception()  # mark retrieved: sharers re-raise it themselves
-                raise
-            finally:
-                self.inflight.pop(key, None)
-        if req.schema is not None and out.error is None and out.value is None:
-            await self._validate(out)
+            self.cache.drop(key)  # an answer that no longer parses is asked again
+        shared = self.inflight.get(key)
+        if shared is not None:  # the same request is already on its way: share its answer
+            first = await asyncio.shield(shared)
+            out = Outcome(
+                req,
+                key,
+                text=first.text,
+                error=first.error,
+                cached=True,
+                usage=first.usage,
+                response=first.response,
+                final=first.final,
+                skipped=first.skipped,
+            )
+            if out.error is None:  # the sharer's own parse half, on the same reply
+                out.error = self._check(out)
+            return index, out
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.inflight[key] = fut
+        try:
+            out = await self._fetch(req, key)
+            if out.error is None and out.response is not None:
+                await self._accept(out)
+            fut.set_result(out)
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved: sharers re-raise it themselves
+            raise
+        finally:
+            self.inflight.pop(key, None)
         if out.error is not None and not out.skipped:
             self.failures.append((key, req.endpoint, req.stage, out.error, out.text, time.time()))
-            ep = self._endpoint(req.endpoint)
             self.ledger.line(ep.name, req.stage, ep.resolved_model()).failed += 1
         return index, out
 
@@ -411,16 +435,37 @@ class ModelClient:
             out.text = response["choices"][0]["message"].get("content")
         except (KeyError, IndexError, TypeError):
             out.error = "the response has no message content"
-            return
-        if out.request.schema is None:
-            out.value = out.text
 
-    async def _validate(self, out: Outcome) -> None:
-        """Parse structured output; one repair re-ask on failure, then record the failure."""
+    def _check(self, out: Outcome) -> str | None:
+        """Why the reply cannot be used (schema, then the caller's parse half), or None; sets `value`."""
         req = out.request
-        value, reason = structured.parse(out.text, req.schema)
-        if value is not None:
+        if req.schema is not None:
+            value, reason = structured.parse(out.text, req.schema)
+            if value is None:
+                return reason
             out.value = value
+        else:
+            out.value = out.text
+        if req.parse is not None:
+            try:
+                out.value = req.parse(out)
+            except ReplyError as e:
+                return str(e)
+            except Exception as e:  # the reply broke the parser: the reply is unusable, not the run
+                return f"the reply could not be read ({type(e).__name__}: {e})"
+        return None
+
+    async def _accept(self, out: Outcome) -> None:
+        """Keep a fetched reply only if it is valid: cached then, else one repair re-ask for a
+        schema, else a failure that the next run asks again (nothing invalid is cached)."""
+        req = out.request
+        ep = self._endpoint(req.endpoint)
+        reason = self._check(out)
+        if reason is None:
+            self.cache.put(out.key, ep.name, self.model[ep.name], out.response)
+            return
+        if req.schema is None:
+            out.error = f"unusable reply: {reason}"
             return
         fix = ChatRequest(
             structured.repair_messages(req.messages, out.text or "", reason, req.schema),
@@ -429,24 +474,29 @@ class ModelClient:
             req.params,
             req.schema,
             req.meta,
+            req.parse,
         )
         fix_key = self.key(fix)
+        out.repaired = True
         hit = self.cache.get(fix_key)
         second = Outcome(fix, fix_key, cached=hit is not None)
         if hit is not None:
             self._read(second, hit)
         else:
             second = await self._fetch(fix, fix_key)
-        out.repaired = True
         if second.error is not None:
             out.error = f"invalid structured output ({reason}); the repair failed: {second.error}"
+            out.final = second.final
             return
-        value, reason2 = structured.parse(second.text, req.schema)
+        reason2 = self._check(second)
         out.text = second.text
-        if value is None:
+        if reason2 is not None:
             out.error = f"invalid structured output after one repair: {reason2}"
-        else:
-            out.value = value
+            return
+        out.value, out.response, out.usage = second.value, second.response, second.usage
+        # the repaired answer stands for the request: a re-run reads it instead of asking again
+        self.cache.put(fix_key, ep.name, self.model[ep.name], second.response)
+        self.cache.put(out.key, ep.name, self.model[ep.name], second.response)
 
     async def _fetch(self, req: ChatRequest, key: str) -> Outcome:
         """Send one request with retries; returns an outcome, raises ModelFatalError."""
@@ -492,11 +542,11 @@ class ModelClient:
                     limiter.done(e.response.headers, False, est_tokens, None)
                     self._classify(e, ep)
                     out.error = f"{_describe(e)} (not retried)"
+                    out.final = True
                     return out
                 else:
                     usage = response.get("usage") or {}
                     limiter.done(headers, True, est_tokens, usage.get("total_tokens"))
-                    self.cache.put(key, ep.name, self.model[ep.name], response)
                     self.ledger.charge(ep.name, req.stage, self.model[ep.name], usage, self.price[ep.name])
                     self._read(out, response)
                     return out
@@ -630,12 +680,3 @@ def _describe(e: Exception | None) -> str:
     if isinstance(e, MalformedResponse):
         return "malformed response (not a chat completion)"
     return f"{type(e).__name__}: {e}"
-
-
-def run_async(coro: Any) -> Any:
-    """Run a coroutine on uvloop when it is installed (a third less CPU per request)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from visinstruct.checks import REJECT, failed, passed, reasons
-from visinstruct.records import LETTERS, Sample, Turn
-from visinstruct.store import RunStore, index_entry
+from visinstruct.records import LETTERS, Sample, Turn, review_action
+from visinstruct.store import RunStore, digest, dumps, search_text, stored_data
 
 REVIEW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_audit (
@@ -21,7 +21,6 @@ CREATE TABLE IF NOT EXISTS review_audit (
 );
 CREATE INDEX IF NOT EXISTS review_audit_reviewer ON review_audit (reviewer, id);
 CREATE INDEX IF NOT EXISTS review_audit_undoes ON review_audit (undoes);
-CREATE TABLE IF NOT EXISTS sample_versions (sample_id TEXT PRIMARY KEY, version INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS review_status_seq ON samples (status, seq);
 CREATE INDEX IF NOT EXISTS review_sdt_seq ON samples (status, domain, type, seq);
 CREATE INDEX IF NOT EXISTS review_dt_seq ON samples (domain, type, seq);
@@ -82,37 +81,33 @@ class ReviewDB:
             self.store.close()
 
     def sync_indexes(self) -> int:
-        """Index the samples the failed-check and search indexes do not cover yet.
+        """Give every sample its row in the search index.
 
-        The store keeps the failed checks current on every write and the search rows on every
-        update; the engine's bulk commits leave search rows to this catch-up (keeping its hot
-        path lean), as do runs written before the indexes existed. A sample is covered when it
-        has its search row; its failed-check rows are rebuilt together with it. Without the
-        search index (SQLite < 3.34), the failed checks are rebuilt when that table is empty.
-        Returns how many samples were (re)indexed.
-        """
+        The runner's bulk commits leave search rows to this catch-up (keeping its hot path
+        lean), and a sample a stage made again has a new digest, so its row is made again
+        here; a person's edit replaces its sample's row at once. Returns how many samples were
+        indexed."""
+        if not self.store.search_index:
+            return 0
         with self.lock, self.db:
-            if self.store.search_index:
-                self.db.execute("DELETE FROM sample_text WHERE rowid NOT IN (SELECT rowid FROM samples)")
-                self.db.execute("DELETE FROM failed_checks WHERE sample_id NOT IN (SELECT id FROM samples)")
-                sql = "SELECT data FROM samples WHERE rowid NOT IN (SELECT rowid FROM sample_text)"
-            elif self.db.execute("SELECT 1 FROM failed_checks LIMIT 1").fetchone() is None:
-                sql = "SELECT data FROM samples"
-            else:
-                return 0
-            entries = [index_entry(json.loads(data)) for (data,) in self.db.execute(sql)]
-            self.store.unindex_samples(sid for sid, _, _ in entries)
-            self.store.index_samples(entries)
-        return len(entries)
+            self.db.execute("DELETE FROM sample_text WHERE rowid NOT IN (SELECT rowid FROM samples)")
+            rows = self.db.execute(
+                "SELECT s.rowid, s.data, s.digest FROM samples s "
+                "LEFT JOIN sample_text t ON t.rowid = s.rowid "
+                "WHERE t.rowid IS NULL OR t.digest IS NOT s.digest"
+            ).fetchall()
+            self.db.executemany(
+                "INSERT OR REPLACE INTO sample_text (rowid, text, digest) VALUES (?, ?, ?)",
+                [(rowid, search_text(json.loads(data)), dg) for rowid, data, dg in rows],
+            )
+        return len(rows)
 
     # -- reading ----------------------------------------------------------------------------
-    def _version(self, sample_id: str) -> int:
-        sql = "SELECT version FROM sample_versions WHERE sample_id=?"
-        row = self.db.execute(sql, (sample_id,)).fetchone()
-        return row[0] if row else 0
-
-    def _record(self, data: str, version: int) -> dict[str, Any]:
-        sample = Sample.from_dict(json.loads(data))
+    def _record(self, sample_id: str) -> dict[str, Any]:
+        found = self.store.sample(sample_id)
+        if found is None:
+            raise NotFound(sample_id)
+        sample, version, _digest = found
         images = []
         for image_id in sample.images:
             try:
@@ -133,10 +128,7 @@ class ReviewDB:
 
     def get(self, sample_id: str) -> dict[str, Any]:
         with self.lock:
-            row = self.db.execute("SELECT data FROM samples WHERE id=?", (sample_id,)).fetchone()
-            if row is None:
-                raise NotFound(sample_id)
-            return self._record(row[0], self._version(sample_id))
+            return self._record(sample_id)
 
     def queue(
         self,
@@ -227,8 +219,7 @@ class ReviewDB:
                 domains = [d for (d,) in self.db.execute("SELECT DISTINCT domain FROM samples ORDER BY 1")]
                 types = [t for (t,) in self.db.execute("SELECT DISTINCT type FROM samples ORDER BY 1")]
                 names = {"review"}
-                for (data,) in self.db.execute("SELECT data FROM samples ORDER BY seq LIMIT 5000"):
-                    names.update(json.loads(data).get("checks", {}))
+                names.update(n for (n,) in self.db.execute("SELECT DISTINCT name FROM failed_checks"))
                 self._facets = {"domains": domains, "types": types, "checks": sorted(names)}
             return self._facets
 
@@ -254,25 +245,21 @@ class ReviewDB:
         }
 
     # -- writing ----------------------------------------------------------------------------
-    def _write(self, sample_id: str, before: str, after: Sample | str, version: int) -> tuple[str, int]:
-        if isinstance(after, Sample):
-            status, category = after.status, after.category
-            data = json.dumps(after.to_dict(), ensure_ascii=False)
-        else:
-            data = after
-            d = json.loads(data)
-            status, category = d["status"], d.get("category")
-        self.store.unindex_samples([sample_id])
+    def _write(self, sample_id: str, data: str) -> None:
+        """Store a person's version of a sample (inside the caller's transaction): new content
+        digest, version + 1, status derived again, search row replaced."""
+        d = json.loads(data)
         self.db.execute(
-            "UPDATE samples SET status=?, category=?, data=? WHERE id=?", (status, category, data, sample_id)
+            "UPDATE samples SET data=?, digest=?, review=?, category=?, version=version + 1 WHERE id=?",
+            (data, digest(data), review_action(d.get("checks")), d.get("category"), sample_id),
         )
-        self.store.index_samples([index_entry(json.loads(data))])
-        self.db.execute(
-            "INSERT INTO sample_versions VALUES (?, ?)"
-            " ON CONFLICT(sample_id) DO UPDATE SET version=excluded.version",
-            (sample_id, version + 1),
-        )
-        return data, version + 1
+        self.store.refresh_status([sample_id])
+        if self.store.search_index:
+            self.db.execute(
+                "INSERT OR REPLACE INTO sample_text (rowid, text, digest) "
+                "SELECT rowid, ?, digest FROM samples WHERE id=?",
+                (search_text(d), sample_id),
+            )
 
     def _audit(self, sample_id, reviewer, action, before, after, undoes=None) -> None:
         self.db.execute(
@@ -298,22 +285,24 @@ class ReviewDB:
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                row = self.db.execute("SELECT data FROM samples WHERE id=?", (sample_id,)).fetchone()
+                row = self.db.execute("SELECT data, version FROM samples WHERE id=?", (sample_id,)).fetchone()
                 if row is None:
                     raise NotFound(sample_id)
-                before = row[0]
-                current = self._version(sample_id)
+                before, current = row
                 if version != current:
-                    raise Conflict(self._record(before, current), "the sample changed since you loaded it")
-                sample = Sample.from_dict(json.loads(before))
+                    raise Conflict(self._record(sample_id), "the sample changed since you loaded it")
+                d = json.loads(before)
+                d.setdefault("status", "accepted")
+                sample = Sample.from_dict(d)
                 _apply(sample, action, reviewer, reason, turns, options, answer_letter)
-                data, new_version = self._write(sample_id, before, sample, current)
+                data = dumps(stored_data(sample))
+                self._write(sample_id, data)
                 self._audit(sample_id, reviewer, action, before, data)
                 self.db.commit()
             except BaseException:
                 self.db.rollback()
                 raise
-            return self._record(data, new_version)
+            return self._record(sample_id)
 
     def undo(self, reviewer: str) -> dict[str, Any]:
         """Undo the reviewer's last decision not yet undone, if nobody changed the sample since."""
@@ -333,16 +322,15 @@ class ReviewDB:
                 row = self.db.execute("SELECT data FROM samples WHERE id=?", (sample_id,)).fetchone()
                 if row is None:
                     raise NotFound(sample_id)
-                current = self._version(sample_id)
                 if row[0] != after:
-                    raise Conflict(self._record(row[0], current), "the sample changed after your action")
-                data, new_version = self._write(sample_id, row[0], before, current)
-                self._audit(sample_id, reviewer, "undo", row[0], data, undoes=audit_id)
+                    raise Conflict(self._record(sample_id), "the sample changed after your action")
+                self._write(sample_id, before)
+                self._audit(sample_id, reviewer, "undo", row[0], before, undoes=audit_id)
                 self.db.commit()
             except BaseException:
                 self.db.rollback()
                 raise
-            return self._record(data, new_version)
+            return self._record(sample_id)
 
     def audit(self, sample_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, sample_id, reviewer, at, action, undoes FROM review_audit"

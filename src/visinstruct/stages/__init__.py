@@ -1,0 +1,144 @@
+"""The built-in stages, the stages a recipe adds by name, and the plan a recipe runs.
+
+A recipe can add stages of its own without touching the runner:
+
+    stages:
+      - use: mypackage.checks:CaptionLength      # a dotted path, module:Class
+        options: {min_words: 50}
+      - use: caption_length                       # or an entry point of group `visinstruct.stages`
+
+A stage added this way runs over the dataset after every flow, before duplicates are
+looked for; a `SampleCheck` is recomputed only when its version, its options or the sample
+change (see `base.py` for the contract).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from visinstruct.errors import RecipeError
+from visinstruct.stages.base import (
+    CpuStage,
+    ModelStage,
+    NotSent,
+    Result,
+    SampleCheck,
+    Stage,
+    Subject,
+    Unit,
+    UnitFailed,
+)
+from visinstruct.stages.checks import DedupStage, ImageDedupStage, MakeChecks, RulesStage
+from visinstruct.stages.context import RunContext
+
+ENTRY_POINTS = "visinstruct.stages"
+
+__all__ = [
+    "CpuStage",
+    "ModelStage",
+    "NotSent",
+    "Result",
+    "RunContext",
+    "SampleCheck",
+    "Stage",
+    "Subject",
+    "Unit",
+    "UnitFailed",
+    "build",
+    "context",
+    "load_stage",
+]
+
+
+def load_stage(ref: str) -> type[Stage]:
+    """The stage class a recipe names: `module:Class` (or `module.Class`), or an entry point."""
+    target: Any = None
+    if ":" in ref or "." in ref:
+        module, _, attr = ref.partition(":") if ":" in ref else ref.rpartition(".")
+        try:
+            target = getattr(import_module(module), attr)
+        except ImportError as e:
+            raise RecipeError(f"stage {ref!r}: cannot import {module!r} ({e})") from None
+        except AttributeError:
+            raise RecipeError(f"stage {ref!r}: {module!r} has no {attr!r}") from None
+    else:
+        found = [ep for ep in entry_points(group=ENTRY_POINTS) if ep.name == ref]
+        if not found:
+            raise RecipeError(f"stage {ref!r}: no such entry point in group {ENTRY_POINTS!r}")
+        target = found[0].load()
+    if not (isinstance(target, type) and issubclass(target, Stage)) or not target.name:
+        raise RecipeError(f"stage {ref!r} is not a visinstruct Stage with a name")
+    return target
+
+
+def context(recipe: Any, store: Any, base: Path, executor: Any) -> RunContext:
+    """The run's context, with the checks every sample gets where it is made."""
+    c = recipe.checks
+    rules = RulesStage(rules=c.rules, lengths=dict(c.lengths))
+    make = MakeChecks(rules, c.near_duplicate_threshold if c.dedup else None)
+    return RunContext(recipe, store, base, executor, make)
+
+
+def _custom(recipe: Any, taken: set[str]) -> list[Stage]:
+    out = []
+    for spec in recipe.stages:
+        cls = load_stage(spec.use)
+        try:
+            stage = cls(**spec.options)
+        except TypeError as e:
+            raise RecipeError(f"stage {spec.use!r}: {e}") from None
+        if stage.name in taken:
+            raise RecipeError(f"stage {spec.use!r}: the name {stage.name!r} is taken by another stage")
+        taken.add(stage.name)
+        out.append(stage)
+    return out
+
+
+def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Any:
+    """The recipe's plan: flows (synthetic items, source images) and dataset stages. With
+    `make=False` only the checks (`visinstruct check`)."""
+    from visinstruct.runner import Flow, Plan
+    from visinstruct.stages import synthetic
+    from visinstruct.stages.export import ExportStage
+
+    r, c = ctx.recipe, ctx.recipe.checks
+    if r.sources or r.uses_llm_on_facts() or r.targeted or c.verify or c.judge:  # model stages
+        from visinstruct.stages import ingest
+        from visinstruct.stages.caption import AssignDomainStage, CaptionStage
+        from visinstruct.stages.instructions import FactsStage, InstructionsStage
+        from visinstruct.stages.targeted import TargetedStage
+        from visinstruct.stages.verify import JudgeStage, VerifyStage
+    model_checks: list[Stage] = []
+    if c.verify is not None:
+        v = c.verify
+        model_checks.append(VerifyStage(v.endpoint, v.judge_endpoint, list(v.types), v.max_tokens))
+    if c.judge is not None:
+        model_checks.append(JudgeStage(c.judge.endpoint, c.judge.min_score))
+    plan = Plan()
+    if make and r.synthetic:
+        stages: list[Stage] = [synthetic.SyntheticStage(ctx)]
+        if r.uses_llm_on_facts():
+            stages += [FactsStage(), *model_checks]
+        plan.flows.append(Flow("synthetic", synthetic.subjects, stages))
+    if make and r.sources:
+        stages = [ingest.IngestStage(ctx), CaptionStage()]
+        if r.assign_domains:
+            stages.append(AssignDomainStage())
+        stages += [InstructionsStage(ctx), *model_checks]
+        plan.flows.append(Flow("sources", ingest.subjects, stages))
+    if make and r.targeted is not None:
+        plan.dataset.append(TargetedStage())
+    plan.dataset.append(ctx.make_checks.rules)
+    taken = {s.name for s in plan.stages} | {"facts", "dedup", "image_dedup", "verify", "judge", "export"}
+    plan.dataset += _custom(r, taken)
+    if c.dedup:
+        plan.dataset.append(DedupStage(c.near_duplicate_threshold))
+    if c.image_dedup and r.sources:
+        plan.dataset.append(ImageDedupStage(c.image_distance))
+    plan.dataset += model_checks
+    if make and exports and r.export:
+        plan.dataset.append(ExportStage(list(r.export)))
+    return plan

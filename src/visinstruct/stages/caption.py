@@ -1,0 +1,121 @@
+"""Captions: a VLM writes a detailed caption of each source image, per caption language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from visinstruct.generate.caption import caption_problem, caption_request
+from visinstruct.models.client import ChatRequest, Outcome
+from visinstruct.stages.base import ModelStage, Result, Subject, Unit, UnitFailed
+from visinstruct.stages.context import RunContext
+
+
+def known_captions(subject: Subject, ctx: RunContext) -> dict[str, tuple[str, dict]]:
+    """language → (caption, its provenance) of the subject's image: this run's, else stored ones."""
+    caps = subject.info.setdefault("captions", {})
+    if not subject.info.get("captions_loaded") and subject.info.get("image_id"):
+        for lang, (text, data) in ctx.store.contexts_of(subject.info["image_id"], "caption").items():
+            if text:
+                caps.setdefault(lang, (text, data))
+        subject.info["captions_loaded"] = True
+    return caps
+
+
+class CaptionStage(ModelStage):
+    name = "captions"
+    version = "1"
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if subject is None or not subject.info.get("image_id"):
+            return []
+        have = known_captions(subject, ctx)
+        image_id = subject.info["image_id"]
+        rec = ctx.image(image_id, subject.info)
+        return [
+            Unit(f"{image_id}/{lang}", subject.seq, (image_id, lang, subject.info.get("domain"), rec))
+            for lang in ctx.recipe.caption.languages
+            if lang not in have
+        ]
+
+    def request(self, unit: Unit, ctx: RunContext) -> ChatRequest:
+        image_id, lang, domain, rec = unit.data
+        spec = ctx.recipe.caption
+        return caption_request(
+            ctx.prompt("caption"),
+            image=str(ctx.store.dir / rec.path),
+            image_id=image_id,
+            lang=lang,
+            endpoint=spec.endpoint,
+            domain=ctx.catalog.get(domain) if domain else None,
+            known_text=rec.provenance.get("known_text"),
+            max_tokens=spec.max_tokens,
+            temperature=spec.temperature,
+            meta=unit.key,
+        )
+
+    def parse(self, unit: Unit, outcome: Outcome, ctx: RunContext) -> Result:
+        image_id, lang = unit.data[:2]
+        choice = (outcome.response or {}).get("choices", [{}])[0]
+        reason = caption_problem(outcome.text, choice.get("finish_reason"))
+        if reason is not None:
+            raise UnitFailed(reason)
+        text = (outcome.text or "").strip()
+        meta = {
+            "model": ctx.model(outcome.request.endpoint),
+            "prompt": ctx.prompt("caption").ref,
+            "request": outcome.key,
+        }
+        return Result(
+            contexts=[(image_id, "caption", lang, text, meta)], info={"captions": {lang: (text, meta)}}
+        )
+
+
+class AssignDomainStage(ModelStage):
+    """An LLM picks a catalog domain from the caption when the source gives none."""
+
+    name = "domains"
+    version = "1"
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        info = subject.info if subject is not None else {}
+        image_id = info.get("image_id")
+        if subject is None or not image_id or info.get("domain"):
+            return []
+        stored = ctx.store.contexts_of(image_id, "domain").get("")
+        if stored and stored[0] in ctx.catalog:
+            info["domain"] = stored[0]
+            return []
+        caps = known_captions(subject, ctx)
+        for lang in ctx.recipe.caption.languages:
+            if lang in caps:
+                return [Unit(image_id, subject.seq, (image_id, lang, caps[lang][0]))]
+        return []
+
+    def request(self, unit: Unit, ctx: RunContext) -> ChatRequest:
+        from visinstruct.generate.schemas import domain_choice
+
+        image_id, lang, text = unit.data
+        names = sorted(ctx.catalog)
+        p = ctx.prompt("assign_domain")
+        listing = "\n".join(f"- {n}: {getattr(ctx.catalog[n].description, lang)}" for n in names)
+        return ChatRequest(
+            [
+                {"role": "system", "content": p.text("system", lang=lang)},
+                {"role": "user", "content": p.text("user", lang=lang, caption=text, domains=listing)},
+            ],
+            endpoint=ctx.recipe.instructions.endpoint,
+            stage="assign_domain",
+            params={"max_tokens": 50, "temperature": 0.0},
+            schema=domain_choice(names),
+            meta=unit.key,
+        )
+
+    def parse(self, unit: Unit, outcome: Outcome, ctx: RunContext) -> Result:
+        image_id = unit.data[0]
+        domain = outcome.value.domain
+        meta = {"prompt": ctx.prompt("assign_domain").ref, "request": outcome.key}
+        return Result(
+            contexts=[(image_id, "domain", "", domain, meta)],
+            domains=[(image_id, domain)],
+            info={"domain": domain},
+        )

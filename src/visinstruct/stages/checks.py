@@ -1,0 +1,209 @@
+"""Check stages: rules, duplicates, near-identical images; and the checks a sample gets
+where it is made.
+
+Every result is stored per sample under its stage's name, with the stage's version and
+configuration and the digest of the sample it was computed on, and recomputed only when
+one of those changes. Drawn samples (exact facts) are checked in the worker that draws
+them: rules, `facts`, and duplicates among the item's own samples; model-written ones get
+their rules where the reply is parsed, and duplicates across the dataset in `dedup`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from visinstruct.checks.results import passed
+from visinstruct.records import Sample
+from visinstruct.stages.base import Result, SampleCheck, Stage, Subject, Unit
+from visinstruct.stages.context import RunContext
+from visinstruct.store import digest, dumps
+
+FACTS = ("facts", "1", "")
+
+
+_PUNCT = re.compile(r"[\W_]+")
+
+
+def _norm(text: str) -> str:
+    return _PUNCT.sub(" ", text.casefold()).strip()
+
+
+def _grams(text: str) -> set[str]:
+    return {text[i : i + 3] for i in range(max(1, len(text) - 2))}
+
+
+def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
+    """`duplicate` / `near_duplicate` among one item's samples: same image(s), type and answer
+    with the same or a near-identical question (character trigrams). A few samples at a time,
+    so plain sets beat building an index; the dataset stage uses `Deduper` with the same rule."""
+    from visinstruct.checks.results import failed
+
+    groups: dict[tuple, list[tuple[str, set[str], str]]] = {}
+    out = []
+    for s in samples:
+        q = _norm(" ".join(t.question for t in s.turns))
+        a = _norm(" ".join(t.answer for t in s.turns))
+        seen = groups.setdefault((tuple(sorted(s.images)), s.type, a), [])
+        grams = _grams(q)
+        res = {"duplicate": passed(), "near_duplicate": passed()}
+        for q0, g0, first in seen:
+            if q == q0:
+                res["duplicate"] = failed(f"same image and question as sample {first}", of=first)
+                break
+            sim = len(grams & g0) / max(1, len(grams | g0))
+            if sim >= threshold:
+                res["near_duplicate"] = failed(
+                    f"near-duplicate question of sample {first} on the same image (similarity {sim:.2f})",
+                    of=first,
+                    similarity=round(sim, 3),
+                )
+                break
+        else:
+            seen.append((q, grams, s.id))
+        out.append(res)
+    return out
+
+
+class RulesStage(SampleCheck):
+    """Options, lengths, language, refusals, unfilled slots, turn consistency (`checks/rules.py`)."""
+
+    name = "rules"
+    version = "1"
+
+    def __init__(self, rules: bool = True, lengths: dict | None = None) -> None:
+        super().__init__(rules=rules, lengths={k: list(v) for k, v in (lengths or {}).items()})
+        self.limits = {k: tuple(v) for k, v in (lengths or {}).items()} or None
+
+    def check(self, sample: Sample) -> dict[str, dict]:
+        from visinstruct.checks.rules import rule_checks, structure_check
+
+        return rule_checks(sample, self.limits) if self.options["rules"] else structure_check(sample)
+
+
+class MakeChecks:
+    """The checks every sample gets where it is made (picklable: it travels to workers).
+    Returns per sample: check stage → (version, configuration, results)."""
+
+    def __init__(self, rules: RulesStage, dedup_threshold: float | None) -> None:
+        self.rules = rules
+        self.rules_key = (rules.version, rules.config())
+        self.dedup_threshold = dedup_threshold
+        self.dedup_key = (DedupStage.version, digest(dumps({"threshold": dedup_threshold})))
+
+    def __call__(self, samples: list[Sample]) -> list[dict[str, tuple]]:
+        out: list[dict[str, tuple]] = []
+        drawn = [s for s in samples if s.drawn]
+        dup = dict(zip((id(s) for s in drawn), self._dedup(drawn), strict=True)) if drawn else {}
+        for s in samples:
+            per: dict[str, tuple] = {"rules": (*self.rules_key, self.rules.check(s))}
+            if s.drawn:
+                per["facts"] = (FACTS[1], FACTS[2], {"facts": passed(method="drawn from exact facts")})
+                if dup.get(id(s)):
+                    per["dedup"] = (*self.dedup_key, dup[id(s)])
+            out.append(per)
+        return out
+
+    def _dedup(self, drawn: list[Sample]) -> list[dict]:
+        if self.dedup_threshold is None:
+            return [{} for _ in drawn]
+        return local_duplicates(drawn, self.dedup_threshold)
+
+
+class DedupStage(Stage):
+    """Duplicates among model-written samples, in dataset order: the first is kept, later
+    ones are marked (`checks/dedup.py`'s streaming `Deduper`: compact signatures, no text
+    kept). Run over the whole dataset each time; only changed results are written."""
+
+    name = "dedup"
+    version = "1"
+    track = False
+    concurrency = 1
+
+    def __init__(self, threshold: float = 0.85) -> None:
+        self.threshold = threshold
+        self._deduper: Any = None
+
+    def config(self) -> str:
+        return digest(dumps({"threshold": self.threshold}))
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if subject is not None:
+            return
+        from visinstruct.checks.dedup import Deduper
+
+        self._deduper = Deduper(threshold=self.threshold, by_answer=True)
+        batch: list[tuple[Sample, int, str]] = []
+        for row in ctx.store.iter_versioned(where="generator NOT LIKE 'synth/%'"):
+            batch.append(row)
+            if len(batch) >= 1024:
+                yield Unit(f"dedup:{batch[0][0].id}", data=batch)
+                batch = []
+        if batch:
+            yield Unit(f"dedup:{batch[0][0].id}", data=batch)
+
+    async def make(self, unit: Unit, ctx: RunContext) -> Result:
+        rows = unit.data
+        results = self._deduper.check_all([s for s, _, _ in rows])
+        return Result(checks=[(s.id, v, dg, r) for (s, v, dg), r in zip(rows, results, strict=True)])
+
+
+class ImageDedupStage(Stage):
+    """Near-identical source images by perceptual hash (computed when each image was taken
+    in): the samples of a later near-copy go to review."""
+
+    name = "image_dedup"
+    version = "1"
+    track = False
+    concurrency = 1
+
+    def __init__(self, max_distance: int = 4) -> None:
+        self.max_distance = max_distance
+
+    def config(self) -> str:
+        return digest(dumps({"max_distance": self.max_distance}))
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if subject is not None:
+            return
+        from visinstruct.checks.dedup import ImageDeduper
+
+        index = ImageDeduper(max_distance=self.max_distance)
+        batch: list[tuple[str, str | None]] = []
+        for image_id, h in ctx.store.phashes():
+            if h is None:
+                try:
+                    h = index.phash(ctx.store.image_path(image_id))
+                except (OSError, KeyError, ValueError):
+                    continue
+            batch.append((image_id, index.add_hash(image_id, h)))
+            if len(batch) >= 256:
+                yield Unit(f"image_dedup:{batch[0][0]}", data=(batch, index))
+                batch = []
+        if batch:
+            yield Unit(f"image_dedup:{batch[0][0]}", data=(batch, index))
+
+    async def make(self, unit: Unit, ctx: RunContext) -> Result:
+        from visinstruct.checks.results import REVIEW, failed
+
+        batch, index = unit.data
+        rows = []
+        for image_id, of in batch:
+            if of is None or of == image_id:
+                res = {"near_duplicate_image": passed()}
+            else:
+                d = index._seen[image_id][1]
+                res = {
+                    "near_duplicate_image": failed(
+                        f"image {image_id[:12]} is a near-duplicate of image {of[:12]} "
+                        f"(perceptual hash distance {d})",
+                        REVIEW,
+                        image=image_id,
+                        of=of,
+                        distance=d,
+                    )
+                }
+            for s, v, dg in ctx.store.samples_of_units(f"mm/{image_id[:16]}/"):
+                rows.append((s.id, v, dg, res))
+        return Result(checks=rows)

@@ -1,0 +1,34 @@
+"""Exports as the run's last stage: each of the recipe's exports written from what the run
+holds, every time (an export is a view of the run, cheap to write again)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from visinstruct.stages.base import Result, Stage, Subject, Unit
+from visinstruct.stages.context import RunContext
+
+
+class ExportStage(Stage):
+    name = "export"
+    version = "1"
+    track = False
+    concurrency = 1
+
+    def __init__(self, specs: list) -> None:
+        self.specs = specs
+        self.written: list = []  # ExportSummary per export, in recipe order
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if subject is not None:
+            return []
+        return [Unit(f"{s.format}:{s.out}", n, s) for n, s in enumerate(self.specs)]
+
+    async def make(self, unit: Unit, ctx: RunContext) -> Result:
+        from visinstruct.export import export
+
+        spec = unit.data
+        self.written.append(
+            export(ctx.store, spec.format, ctx.store.dir / "exports" / spec.out, spec.include)
+        )
+        return Result()

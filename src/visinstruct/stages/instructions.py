@@ -1,0 +1,222 @@
+"""Instructions: an image's context + a few seed questions of its domain → the four types.
+
+The same stage serves a VLM caption of a source image and the exact facts of a synthetic
+item (`FactsStage`, for the types the recipe sends to the LLM). A unit is one
+(image, type, language) request; its reply becomes draft questions and then samples
+exactly as the synthetic domains' do (answer letters placed from the image's place in the
+source order, yes/no localised, deterministic ids), checked by the rules as they are made.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from visinstruct.generate.instruct import FAMILY, instruction_request, samples_from
+from visinstruct.models.client import ChatRequest, Outcome
+from visinstruct.stages.base import ModelStage, Result, Subject, Unit, UnitFailed, made_info
+from visinstruct.stages.caption import known_captions
+from visinstruct.stages.context import RunContext
+
+# sample order: synthetic items, then source images, then facts → LLM, then targeted questions
+MM_SEQ, FACTS_SEQ, TARGETED_SEQ = 10**14, 2 * 10**14, 3 * 10**14
+TYPE_SLOTS = ("judgement", "multiple_choice", "short_vqa", "long_vqa")
+
+# the catalog domain whose seed questions steer the LLM when it writes from a synthetic domain's facts
+SYNTH_TO_CATALOG = {
+    "charts": "structuralized_imagetext_understanding",
+    "tables": "structuralized_imagetext_understanding",
+    "geometry": "numerical_calculation",
+    "scenes": "spatial_relationship",
+    "ocr": "ocr",
+    "clocks": "numerical_calculation",
+    "differences": "image_comparison",
+}
+
+
+def knowledge(prov: dict) -> str | None:
+    """What the source knew about the image (tags, OCR text), for the prompt."""
+    parts = []
+    if prov.get("tags"):
+        parts.append(", ".join(prov["tags"]) if isinstance(prov["tags"], list) else str(prov["tags"]))
+    if prov.get("known_text"):
+        parts.append(str(prov["known_text"]))
+    return "; ".join(parts) or None
+
+
+def caption_for(caps: dict, langs: list[str]) -> tuple[str, str | None, dict]:
+    """(language, caption, its provenance): the first language of `langs` captioned."""
+    for lang in langs:
+        hit = caps.get(lang)
+        if hit is not None and hit[0]:
+            return lang, hit[0], hit[1]
+    return (langs[0] if langs else "en"), None, {}
+
+
+class _Writer(ModelStage):
+    """What both instruction stages share: the request and the parse halves."""
+
+    def _unit(self, ctx: RunContext, key: str, seq: int, info: dict[str, Any]) -> Unit:
+        spec = ctx.recipe.instructions
+        domain = ctx.catalog[info["seed_domain"]]
+        seeds = domain.sample_seeds(
+            random.Random(f"{ctx.recipe.seed}:{key}"),
+            FAMILY[info["itype"]],
+            info["lang"],
+            spec.seeds_per_prompt,
+        )
+        info["seeds"] = [s.id for s in seeds]
+        info["seed_objs"] = seeds
+        slot = TYPE_SLOTS.index(info["itype"]) * 2 + (info["lang"] == "zh")
+        return Unit(key, seq + slot, info)
+
+    def request(self, unit: Unit, ctx: RunContext) -> ChatRequest:
+        spec, info = ctx.recipe.instructions, unit.data
+        domain = ctx.catalog[info["seed_domain"]]
+        return instruction_request(
+            ctx.prompt("instructions"),
+            itype=info["itype"],
+            lang=info["lang"],
+            domain=domain,
+            context=info["prompt_context"],
+            knowledge=info.get("knowledge"),
+            seeds=info["seed_objs"],
+            count=spec.per_request.get(info["itype"], 3),
+            endpoint=spec.endpoint,
+            max_tokens=spec.max_tokens,
+            temperature=spec.temperature,
+            meta=unit.key,
+        )
+
+    def parse(self, unit: Unit, outcome: Outcome, ctx: RunContext) -> Result:
+        info = unit.data
+        made = list(
+            samples_from(
+                info["itype"],
+                outcome.value,
+                image_ids=info["image_ids"],
+                domain=info["domain"],
+                lang=info["lang"],
+                index=info["index"],
+                prompt=ctx.prompt("instructions"),
+                context=info["context"],
+                provenance={
+                    "generator": "llm/instructions",
+                    "model": ctx.model(outcome.request.endpoint),
+                    "endpoint": outcome.request.endpoint,
+                    "seed_questions": info["seeds"],
+                    "request": outcome.key,
+                    "unit": unit.key,
+                    **info["provenance"],
+                },
+            )
+        )
+        if not made:
+            raise UnitFailed("the reply holds no usable question")
+        for s in made:
+            s.round = ctx.recipe.round
+        res = Result(samples=made).pack(unit.seq, unit.key, ctx.make_checks)
+        res.info = made_info(res.packed)  # type: ignore[arg-type]
+        return res
+
+
+class InstructionsStage(_Writer):
+    """Instructions about a captioned source image. With per domain × type quotas the
+    images are planned one after the other in source order, so the same images get them."""
+
+    name = "instructions"
+    version = "1"
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ordered = bool(ctx.recipe.instructions.quotas)  # type: ignore[misc]
+        self.planned: dict[tuple[str, str], int] = {}
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        info = subject.info if subject is not None else {}
+        image_id, domain = info.get("image_id"), ctx.catalog.get(info.get("domain") or "")
+        if subject is None or not image_id or domain is None:
+            return []
+        r = ctx.recipe
+        caps = known_captions(subject, ctx)
+        prov = info.get("provenance")
+        if prov is None:
+            prov = info["provenance"] = ctx.image(image_id, info).provenance
+        units = []
+        for lang in r.instructions.languages or r.languages:
+            cap_lang, caption, cap_meta = caption_for(caps, [lang, *r.caption.languages])
+            if caption is None:
+                continue
+            for itype in r.types:
+                if not self._within_quota(r, domain.name, itype):
+                    continue
+                data = {
+                    "itype": itype,
+                    "lang": lang,
+                    "seed_domain": domain.name,
+                    "domain": domain.name,
+                    "index": subject.seq,  # the image's place in the source order: places answer letters
+                    "image_ids": [image_id],
+                    "prompt_context": caption,
+                    "knowledge": knowledge(prov),
+                    "context": {"caption": caption, "caption_language": cap_lang},
+                    "provenance": {
+                        "source": subject.key,
+                        "caption_prompt": cap_meta.get("prompt"),
+                        "caption_model": cap_meta.get("model"),
+                    },
+                }
+                key = f"mm/{image_id[:16]}/{itype}/{lang}"
+                units.append(self._unit(ctx, key, MM_SEQ + subject.seq * 8, data))
+        return units
+
+    def _within_quota(self, r: Any, domain: str, itype: str) -> bool:
+        spec = r.instructions
+        expected = 1 if itype == "long_vqa" else spec.per_request.get(itype, 3)
+        quota = spec.quotas.get(domain, {}).get(itype)
+        if quota is not None and self.planned.get((domain, itype), 0) + expected > quota:
+            return False
+        self.planned[(domain, itype)] = self.planned.get((domain, itype), 0) + expected
+        return True
+
+
+class FactsStage(_Writer):
+    """Conversations an LLM writes from a synthetic item's exact facts (`synthetic: {charts:
+    {count: N, llm: [long_vqa]}}`): richer wording that stays correct."""
+
+    name = "facts_llm"
+    version = "1"
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if subject is None:
+            return []
+        task = subject.info["task"]
+        spec = ctx.recipe.synthetic.get(task.domain)
+        if spec is None or not spec.llm:
+            return []
+        item = subject.info.get("item_facts")
+        if item is None:
+            made = list(ctx.store.samples_of_units(task.key))
+            if not made:
+                return []
+            s = made[0][0]
+            item = (s.images, s.context.get("facts", {}))
+        images, facts = item
+        text = json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+        seed_domain = SYNTH_TO_CATALOG.get(task.domain, "complex_reasoning")
+        units = []
+        for itype in spec.llm:
+            data = {
+                "itype": itype,
+                "lang": task.lang,
+                "seed_domain": seed_domain,
+                "domain": task.domain,
+                "index": task.seq,
+                "image_ids": list(images),
+                "prompt_context": ctx.prompt("instructions").text("facts", lang=task.lang, facts=text),
+                "context": {"facts": facts},
+                "provenance": {"source": f"synthetic:{task.key}", "facts_domain": seed_domain},
+            }
+            units.append(self._unit(ctx, f"facts/{task.key}/{itype}", FACTS_SEQ + task.seq * 8, data))
+        return units
