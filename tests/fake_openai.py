@@ -479,6 +479,7 @@ class FakeOpenAI:
         r.add_post("/v1/batches/{batch_id}/cancel", self._batch_cancel)
         r.add_get("/stats", self._stats)
         r.add_post("/stats/reset", self._stats_reset)
+        r.add_post("/config", self._config)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=1024)
@@ -1120,3 +1121,56 @@ class FakeOpenAI:
     async def _stats_reset(self, request: web.Request) -> web.Response:
         self.reset()
         return web.json_response({"reset": True})
+
+    async def _config(self, request: web.Request) -> web.Response:
+        """Change the failure injection of a server running in another process."""
+        body = await request.json()
+        for name in CONFIGURABLE:
+            if name in body:
+                setattr(self, name, float(body[name]))
+        return web.json_response({name: getattr(self, name) for name in CONFIGURABLE})
+
+
+CONFIGURABLE = (
+    "latency",
+    "fail_rate",
+    "rate_limit_rate",
+    "malformed_rate",
+    "bad_content_rate",
+    "timeout_rate",
+    "retry_after",
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the server in this process until killed: `python tests/fake_openai.py --port 0`
+    prints `LISTENING <port>` (benchmarks and subprocess tests start it so)."""
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--latency-ms", type=float, default=0.0)
+    ap.add_argument("--fail-rate", type=float, default=0.0, help="share answered HTTP 500")
+    ap.add_argument(
+        "--bad-content-rate", type=float, default=0.0, help="share answered 200 with unparsable text"
+    )
+    a = ap.parse_args(argv)
+    server = FakeOpenAI(
+        port=a.port,
+        seed=a.seed,
+        latency=a.latency_ms / 1000,
+        fail_rate=a.fail_rate,
+        bad_content_rate=a.bad_content_rate,
+    ).start()
+    print(f"LISTENING {server.port}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -81,7 +81,8 @@ def _finish(summary, run_dir: Path) -> None:
     if summary.failed or summary.gave_up:
         console.print(
             f"[yellow]{summary.failed + summary.gave_up} units not done ({summary.failed} will be retried by "
-            f"the next run, {summary.gave_up} gave up); `visinstruct status {run_dir}` lists them[/]"
+            f"the next run, {summary.gave_up} gave up); `visinstruct status {run_dir}` lists them[/]",
+            soft_wrap=True,
         )
         sys.exit(EXIT_FAILED)
     if summary.budget_reached:
@@ -217,6 +218,7 @@ def status_cmd(run_dir: Path) -> None:
     from visinstruct.store import RunStore
 
     with RunStore(run_dir, create=False) as store:
+        store.verify_integrity()
         table = Table(title=f"samples in {run_dir}")
         table.add_column("domain")
         table.add_column("type")

@@ -463,6 +463,7 @@ def run_recipe(
         raise KeyboardInterrupt
 
     try:
+        store.verify_integrity()
         if make:
             claim(store, recipe, force)
         store.clean_temp_files()

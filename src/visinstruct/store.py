@@ -67,9 +67,7 @@ CREATE TABLE IF NOT EXISTS checks (
     sample_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, config TEXT NOT NULL,
     digest TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (sample_id, stage)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS failed_checks (
-    sample_id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (name, sample_id)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS failed_checks (sample_id TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (name, sample_id));
 CREATE INDEX IF NOT EXISTS failed_checks_sample ON failed_checks (sample_id);
 """
 
@@ -306,6 +304,16 @@ class RunStore:
         except sqlite3.OperationalError:  # SQLite built without FTS5
             return False
         return True
+
+    def verify_integrity(self) -> None:
+        """Raise the one-line error for a damaged database before a run builds on it (a full
+        scan of the file's structure: seconds for millions of samples, once per run)."""
+        try:
+            rows = self.db.execute("PRAGMA quick_check(5)").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise damaged(self.path, e) from None
+        if rows != [("ok",)]:
+            raise damaged(self.path, "; ".join(r[0] for r in rows))
 
     def clean_temp_files(self) -> int:
         """Remove what interrupted writes left in images/ and exports/."""

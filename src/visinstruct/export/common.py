@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from PIL import Image
 
 from visinstruct.errors import ExportError, RunDirError
 from visinstruct.records import STATUSES, Sample
-from visinstruct.store import RunStore
+from visinstruct.store import RunStore, temp_name
 
 IMAGE_DIR = "images"
 IMAGE_TOKEN = "<image>"
@@ -75,7 +74,7 @@ def dumps(obj: Any) -> str:
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, renamed onto it only if the block completes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = temp_name(path)
     try:
         yield tmp
         with open(tmp, "r+b") as f:
@@ -156,7 +155,7 @@ class Images:
 
 def place(src: Path, dest: Path) -> None:
     """Put `src` at `dest`: a hardlink when possible, else a copy; never a partial file."""
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = temp_name(dest)
     try:
         if dest.is_file() and dest.stat().st_size == src.stat().st_size:
             return  # already there from an earlier export (names are content hashes)

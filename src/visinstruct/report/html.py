@@ -19,7 +19,7 @@ from visinstruct.models.ledger import ledger_rows
 from visinstruct.records import LETTERS, STATUSES, Sample
 from visinstruct.report.charts import PALETTE, esc, fmt_num, grouped_bars, hbars, histogram, stacked_hbars
 from visinstruct.report.stats import Stats, collect
-from visinstruct.store import RunStore
+from visinstruct.store import RunStore, temp_name
 
 THUMB = 320  # longest side of a gallery thumbnail, pixels
 STATUS_ORDER = ("accepted", "edited", "needs_review", "rejected")
@@ -140,7 +140,7 @@ def write_report(store: RunStore, out: Path, gallery: int = 24, seed: int = 0) -
     stats, picks = collect(store.iter_samples(), gallery=gallery, seed=seed)
     page = render(store, stats, picks)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp = temp_name(out)
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return out
