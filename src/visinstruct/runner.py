@@ -21,14 +21,15 @@ import contextlib
 import errno
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from visinstruct.errors import DiskFull
 from visinstruct.executors.local import WorkerDied
-from visinstruct.stages.base import NotSent, Stage, Subject, Unit, UnitFailed
+from visinstruct.stages.base import Flow, NotSent, Plan, Stage, Subject, Unit, UnitFailed
 from visinstruct.stages.context import RunContext
+from visinstruct.store import UnitEntry
 
 COMMIT_EVERY = 0.5  # seconds between commits
 COMMIT_SIZE = 512  # units buffered before a commit regardless
@@ -44,25 +45,6 @@ class StageCounts:
     gave_up: int = 0  # failed as often as allowed, or in a way a retry cannot mend
     skipped: int = 0  # done by an earlier run
     not_sent: int = 0  # the budget was spent first
-
-
-@dataclass
-class Flow:
-    """Subjects in a fixed order and the stages each goes through."""
-
-    name: str
-    subjects: Callable[[RunContext], Iterable[Subject]]
-    stages: list[Stage]
-
-
-@dataclass
-class Plan:
-    flows: list[Flow] = field(default_factory=list)
-    dataset: list[Stage] = field(default_factory=list)  # after every flow, in this order
-
-    @property
-    def stages(self) -> list[Stage]:
-        return [s for f in self.flows for s in f.stages] + list(self.dataset)
 
 
 Progress = Callable[[str, int, int | None], None]
@@ -96,7 +78,7 @@ class Runner:
         self.window = window
         self.progress = progress or (lambda stage, done, total: None)
         self.counts: dict[str, StageCounts] = {s.name: StageCounts() for s in plan.stages}
-        self._buffer: list[tuple[Stage, str, Any]] = []  # (stage, kind, entry)
+        self._buffer: list[UnitEntry] = []
         self._last_commit = time.monotonic()
         self._limits = {s.name: asyncio.Semaphore(s.concurrency) for s in plan.stages if s.concurrency}
         self._tickets: dict[str, _Tickets | None] = {}
@@ -243,6 +225,7 @@ class Runner:
         results = await asyncio.gather(*(self._make(stage, u) for u in units))
         if tickets is not None and tickets.accept_prev is not None:
             await tickets.accept_prev.wait()
+        config = stage.config() if hasattr(stage, "config") else ""
         for u, (res, error, retry) in zip(units, results, strict=True):
             if res is NotSent:
                 counts.not_sent += 1
@@ -253,7 +236,9 @@ class Runner:
                 counts.gave_up += gave_up
                 counts.failed += not gave_up
                 if stage.track:
-                    self._buffer.append((stage, "failed", (u.key, error, n, gave_up)))
+                    self._buffer.append(
+                        UnitEntry(stage.name, stage.version, u.key, error=error, attempts=n, gave_up=gave_up)
+                    )
                     self._failed_now.add((stage.name, u.key))
                 continue
             if stage.ordered:
@@ -263,12 +248,13 @@ class Runner:
             counts.done += 1
             if subject is not None and res.info:
                 _merge(subject.info, res.info)
-            if res.checks:
-                self._buffer.append((stage, "checks", res.checks))
-            if res.packed is not None or stage.track:
-                if res.packed is None:
-                    res.pack(u.seq, u.key)
-                self._buffer.append((stage, "done", (u.key, res.packed)))
+            if res.packed is None and (
+                stage.track or res.samples or res.images or res.inputs or res.contexts
+            ):
+                res.pack(u.seq, u.key)
+            self._buffer.append(
+                UnitEntry(stage.name, stage.version, u.key, stage.track, res.packed, res.checks, config)
+            )
         self.progress(
             stage.name, counts.done + counts.skipped + counts.failed + counts.gave_up, counts.planned
         )
@@ -306,22 +292,14 @@ class Runner:
 
     # -- committing ----------------------------------------------------------------------------------
     def commit(self) -> None:
-        """Write what is buffered: per stage, finished units whole, failures, check results."""
+        """Write what is buffered, in one transaction (see `RunStore.commit`)."""
         buffer, self._buffer = self._buffer, []
         self._last_commit = time.monotonic()
         if not buffer:
             return
         store = self.ctx.store
-        by_stage: dict[str, tuple[Stage, list, list, list]] = {}
-        for stage, kind, entry in buffer:
-            done, failed, checks = by_stage.setdefault(stage.name, (stage, [], [], []))[1:]
-            {"done": done, "failed": failed, "checks": checks}[kind].append(entry)
         try:
-            for stage, done, failed, checks in by_stage.values():
-                if checks:
-                    config = stage.config() if hasattr(stage, "config") else ""
-                    store.write_checks(stage.name, stage.version, config, (r for rs in checks for r in rs))
-                store.commit(stage.name, stage.version, done, failed, track=stage.track)
+            stale = store.commit(buffer)
         except sqlite3.OperationalError as e:
             if "full" in str(e):
                 raise DiskFull(f"{store.path}: the disk is full; free some space and run again") from None
@@ -330,6 +308,8 @@ class Runner:
             if e.errno == errno.ENOSPC:
                 raise DiskFull(f"{store.dir}: the disk is full; free some space and run again") from None
             raise
+        for stage, _key in stale:  # checked a sample that changed meanwhile: not done, checked next run
+            self.counts[stage].done -= 1
 
 
 def _cpu_only(stage: Stage) -> bool:

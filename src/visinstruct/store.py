@@ -28,6 +28,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,9 @@ CREATE TABLE IF NOT EXISTS checks (
     sample_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, config TEXT NOT NULL,
     digest TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (sample_id, stage)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS failed_checks (sample_id TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (name, sample_id));
+CREATE TABLE IF NOT EXISTS failed_checks (
+    sample_id TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (name, sample_id)
+);
 CREATE INDEX IF NOT EXISTS failed_checks_sample ON failed_checks (sample_id);
 """
 
@@ -186,6 +189,22 @@ def damaged(db: Path, e: BaseException) -> RunDirError:
         f"{db}: the run database is damaged ({e}); restore it from a copy, or recover what is "
         f'readable with `sqlite3 "{db}" .recover | sqlite3 recovered.db` and use a new run directory'
     )
+
+
+@dataclass
+class UnitEntry:
+    """One unit's end, to commit: what it made (or why it failed) and its check results."""
+
+    stage: str
+    version: str
+    key: str
+    track: bool = True  # record the unit's state (a stage that knows what is left sets False)
+    packed: Packed | None = None
+    checks: list[tuple[str, int, str, dict]] = field(default_factory=list)
+    config: str = ""
+    error: str | None = None
+    attempts: int = 0
+    gave_up: bool = False
 
 
 class Packed:
@@ -345,30 +364,52 @@ class RunStore:
                 out[k] = (state, attempts, version)
         return out
 
-    def commit(
-        self,
-        stage: str,
-        version: str,
-        done: Iterable[tuple[str, Packed]],
-        failed: Iterable[tuple[str, str, int, bool]] = (),
-        track: bool = True,
-    ) -> None:
-        """Write finished units with everything they made, and failed ones with their reason
-        ((key, error, attempts so far, gave up)), in one transaction."""
-        with self.db:
-            for key, p in done:
-                self._write_packed(p)
-                if track:
+    def commit(self, entries: Iterable[UnitEntry]) -> set[tuple[str, str]]:
+        """Write finished and failed units in one transaction: first everything they made,
+        then their check results, then the units' states. A unit whose check results were all
+        written over a sample that changed meanwhile is not marked done (the next run checks
+        the sample as it is now). Returns the (stage, key) of those stale units."""
+        entries = list(entries)
+        stale_units: set[tuple[str, str]] = set()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for e in entries:
+                if e.packed is not None:
+                    self._write_packed(e.packed)
+            changed: list[str] = []
+            for e in entries:
+                if e.checks:
+                    fresh = self._write_checks(e.stage, e.version, e.config, e.checks, changed)
+                    if not fresh:
+                        stale_units.add((e.stage, e.key))
+            self._refresh(changed)
+            for e in entries:
+                if not e.track or (e.stage, e.key) in stale_units:
+                    continue
+                if e.error is None:
+                    n = e.packed.n_samples if e.packed is not None else 0
                     self.db.execute(
                         "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, "
                         "COALESCE((SELECT attempts FROM units WHERE stage=? AND key=?), 0) + 1, ?, ?)",
-                        (stage, key, stage, key, p.n_samples, version),
+                        (e.stage, e.key, e.stage, e.key, n, e.version),
                     )
-            for key, error, attempts, gave_up in failed:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, 0, ?)",
-                    (stage, key, "gave_up" if gave_up else "failed", error, attempts, version),
-                )
+                else:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, 0, ?)",
+                        (
+                            e.stage,
+                            e.key,
+                            "gave_up" if e.gave_up else "failed",
+                            e.error,
+                            e.attempts,
+                            e.version,
+                        ),
+                    )
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return stale_units
 
     def _write_packed(self, p: Packed) -> None:
         db = self.db
@@ -415,7 +456,7 @@ class RunStore:
         for n, s in enumerate(samples):
             auto = {k: v for k, v in (s.checks or {}).items() if k != "review"}
             p.add_sample(s, seq * 1000 + n, unit, {stage: ("1", "", auto)} if auto else {})
-        self.commit(stage, "1", [(unit, p)])
+        self.commit([UnitEntry(stage, "1", unit, packed=p)])
 
     def replace_samples(self, samples: Iterable[Sample], stage: str = "given") -> int:
         """Store new versions of samples already in the run (a re-import), each in its place,
@@ -439,43 +480,50 @@ class RunStore:
     # -- check results --------------------------------------------------------------------
     def write_checks(
         self, stage: str, version: str, config: str, rows: Iterable[tuple[str, int, str, dict]]
-    ) -> tuple[int, int]:
-        """Store one check stage's results: (sample id, version read, digest read, results).
-
-        A result is written only if the sample still has the version it was computed on, and
-        only if it differs from what is stored; the statuses of the samples written are derived
-        again in the same transaction. Returns (written, stale: the sample changed meanwhile)."""
-        rows = list(rows)
-        written = stale = 0
-        if not rows:
-            return 0, 0
+    ) -> int:
+        """Store one check stage's results (sample id, version read, digest read, results) in
+        one transaction; see `_write_checks`. Returns how many were fresh (not stale)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             changed: list[str] = []
-            for sid, read_version, dg, res in rows:
-                cur = self.db.execute(
-                    "SELECT s.version, c.version, c.config, c.digest, c.result FROM samples s "
-                    "LEFT JOIN checks c ON c.sample_id = s.id AND c.stage = ? WHERE s.id = ?",
-                    (stage, sid),
-                ).fetchone()
-                if cur is None or cur[0] != read_version:
-                    stale += 1
-                    continue
-                text = dumps(res)
-                if cur[1:] == (version, config, dg, text):
-                    continue
-                self.db.execute(
-                    "INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?)",
-                    (sid, stage, version, config, dg, text),
-                )
-                changed.append(sid)
-                written += 1
+            fresh = self._write_checks(stage, version, config, list(rows), changed)
             self._refresh(changed)
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
-        return written, stale
+        return fresh
+
+    def _write_checks(
+        self,
+        stage: str,
+        version: str,
+        config: str,
+        rows: list[tuple[str, int, str, dict]],
+        changed: list[str],
+    ) -> int:
+        """A result is written only if the sample still has the version it was computed on,
+        and only if it differs from what is stored (`changed` collects those samples: their
+        statuses are derived again). Returns how many results were fresh."""
+        fresh = 0
+        for sid, read_version, dg, res in rows:
+            cur = self.db.execute(
+                "SELECT s.version, c.version, c.config, c.digest, c.result FROM samples s "
+                "LEFT JOIN checks c ON c.sample_id = s.id AND c.stage = ? WHERE s.id = ?",
+                (stage, sid),
+            ).fetchone()
+            if cur is None or cur[0] != read_version:
+                continue
+            fresh += 1
+            text = dumps(res)
+            if cur[1:] == (version, config, dg, text):
+                continue
+            self.db.execute(
+                "INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?)",
+                (sid, stage, version, config, dg, text),
+            )
+            changed.append(sid)
+        return fresh
 
     def _refresh(self, ids: list[str]) -> None:
         """Derive the status and failed-check index of `ids` again (inside a transaction)."""

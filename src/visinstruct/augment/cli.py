@@ -311,6 +311,6 @@ def _print_outcome(result: AugmentResult, out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m visinstruct.augment`: user errors are one line on stderr, no traceback."""
-    from visinstruct.cli import run_command
+    from visinstruct.shell import run_command
 
     run_command(augment, argv, "visinstruct augment")

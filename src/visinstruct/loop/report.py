@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from visinstruct.loop.runner import stats_from
-from visinstruct.loop.weakness import weakness_svg, weights_svg
+from visinstruct.loop.weakness import stats_from, weakness_svg, weights_svg
 from visinstruct.report.charts import esc
 from visinstruct.report.html import CSP, CSS
 

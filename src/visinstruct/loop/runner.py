@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from visinstruct.errors import RecipeError, VisinstructError
 from visinstruct.loop.plan import RoundPlan, plan_round
 from visinstruct.loop.results import load_records, write_records
-from visinstruct.loop.weakness import CategoryStat, accuracy_by_category, category_stat, quotas, weights
+from visinstruct.loop.weakness import CategoryStat, accuracy_by_category, quotas, stats_from, weights
 from visinstruct.recipe import InstructionType, Language, parse_recipe, read_yaml, validate
 from visinstruct.templates import TemplateError, render
 
@@ -145,10 +145,6 @@ class Events:
     analysis: Callable[[int, list[CategoryStat], dict, dict, list[CategoryStat] | None, dict], None] = (
         lambda *a: None
     )
-
-
-def stats_from(info: dict) -> list[CategoryStat]:
-    return [category_stat(c["category"], c["n"], c["correct"], c.get("unscored", 0)) for c in info["stats"]]
 
 
 class Loop:

@@ -397,3 +397,8 @@ def weights_svg(weights_by_round: Sequence[tuple[int, Mapping[str, float]]], wid
         fmt=_fmt_pct1,
         width=width,
     )
+
+
+def stats_from(info: dict) -> list[CategoryStat]:
+    """The statistics of an analysis step as the loop's ledger recorded them."""
+    return [category_stat(c["category"], c["n"], c["correct"], c.get("unscored", 0)) for c in info["stats"]]

@@ -13,12 +13,15 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import openai
 import orjson
 
-from visinstruct.models.client import ChatRequest, ModelClient
 from visinstruct.models.endpoints import Endpoint
+
+if TYPE_CHECKING:
+    from visinstruct.models.client import ChatRequest, ModelClient
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -71,7 +74,7 @@ class BatchRunner:
         """Make sure every request's response is in the cache (or its failure recorded)."""
         keyed: dict[str, ChatRequest] = {}
         for r in requests:
-            await self.client._hash_images(r)
+            await self.client.hash_images(r)
             keyed.setdefault(self.client.key(r), r)
         hits = self.client.cache.get_many(list(keyed))
         missing = {k: r for k, r in keyed.items() if k not in hits}
@@ -79,23 +82,23 @@ class BatchRunner:
         for batch_id, endpoint, keys in self.pending():
             ours = [k for k in keys if k in missing]
             if ours:
-                await self._collect(batch_id, self.client._endpoint(endpoint))
+                await self._collect(batch_id, self.client.endpoint(endpoint))
                 for k in ours:
                     missing.pop(k, None)
         by_endpoint: dict[str, list[tuple[str, ChatRequest]]] = {}
         for k, r in missing.items():
             by_endpoint.setdefault(r.endpoint, []).append((k, r))
         for name, items in by_endpoint.items():
-            ep = self.client._endpoint(name)
+            ep = self.client.endpoint(name)
             for i in range(0, len(items), self.max_lines):
                 batch_id = await self._submit(ep, items[i : i + self.max_lines])
                 await self._collect(batch_id, ep)
 
     async def _submit(self, ep: Endpoint, items: list[tuple[str, ChatRequest]]) -> str:
-        await self.client._transport(ep)  # resolves model and price for the endpoint
+        await self.client.open_endpoint(ep)  # resolves model and price for the endpoint
         lines = []
         for key, req in items:
-            body = orjson.loads(await self.client._body(req, ep))
+            body = orjson.loads(await self.client.request_body(req, ep))
             lines.append(
                 orjson.dumps(
                     {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body}
@@ -129,7 +132,7 @@ class BatchRunner:
 
     async def _collect(self, batch_id: str, ep: Endpoint) -> None:
         """Poll until the batch ends, then move its results into the cache and ledger."""
-        await self.client._transport(ep)
+        await self.client.open_endpoint(ep)
         sdk = self._sdk(ep)
         try:
             while True:

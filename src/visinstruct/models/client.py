@@ -188,7 +188,7 @@ class ModelClient:
             await asyncio.sleep(0.5)
             self.flush()
 
-    def _endpoint(self, name: str) -> Endpoint:
+    def endpoint(self, name: str) -> Endpoint:
         try:
             return self.endpoints[name]
         except KeyError:
@@ -196,7 +196,7 @@ class ModelClient:
                 f"no endpoint named {name!r} (have: {', '.join(self.endpoints)})"
             ) from None
 
-    async def _transport(self, ep: Endpoint) -> Any:
+    async def open_endpoint(self, ep: Endpoint) -> Any:
         t = self.transports.get(ep.name)
         if t is None:
             t = make_transport(ep)
@@ -210,7 +210,7 @@ class ModelClient:
     # -- keys -----------------------------------------------------------------------------
     def key(self, req: ChatRequest) -> str:
         """The cache key: model, messages (images by content hash and preparation), params, schema."""
-        ep = self._endpoint(req.endpoint)
+        ep = self.endpoint(req.endpoint)
         spec = (ep.image_max_side, ep.image_format, ep.image_detail)
         messages = (
             [self._key_message(m, spec) for m in req.messages] if _has_images(req.messages) else req.messages
@@ -251,7 +251,7 @@ class ModelClient:
             keys = [self.key(r) for r in chunk]
             hits = self.cache.get_many(keys)
             for r, k in zip(chunk, keys, strict=True):
-                ep = self._endpoint(r.endpoint)
+                ep = self.endpoint(r.endpoint)
                 est = lines.setdefault((ep.name, r.stage), Estimate(ep.name, r.stage, ep.resolved_model()))
                 if k in hits:
                     est.cached += 1
@@ -264,7 +264,7 @@ class ModelClient:
                 est.cost_usd += (price.input * tin + price.output * tout) / 1e6 * (0.5 if ep.batch else 1.0)
 
         for r in requests:
-            await self._hash_images(r)
+            await self.hash_images(r)
             batch.append(r)
             if len(batch) >= 500:
                 count(batch)
@@ -277,7 +277,7 @@ class ModelClient:
         """Every request's outcome, in request order. Requests to a `batch: true` endpoint go
         through the Batch API first (their answers land in the cache), then read as cached."""
         requests = list(requests)
-        batched = [r for r in requests if self._endpoint(r.endpoint).batch]
+        batched = [r for r in requests if self.endpoint(r.endpoint).batch]
         if batched:
             from visinstruct.models.batch import BatchRunner
 
@@ -323,7 +323,7 @@ class ModelClient:
 
         async def submit(batch: list[tuple[int, ChatRequest]]) -> None:
             for _, req in batch:  # content hashes of images given as paths, off the loop
-                await self._hash_images(req)
+                await self.hash_images(req)
             keyed = [(i, r, self.key(r)) for i, r in batch]
             hits = self.cache.get_many([k for _, _, k in keyed])
             for i, r, k in keyed:
@@ -357,7 +357,7 @@ class ModelClient:
                 await asyncio.gather(*tasks, return_exceptions=True)
             self.flush()
 
-    async def _hash_images(self, req: ChatRequest) -> None:
+    async def hash_images(self, req: ChatRequest) -> None:
         """Content hashes of image parts, for the cache key: bytes hashed here, files in a
         thread, each file once per (path, size, mtime)."""
         for m in req.messages:
@@ -378,13 +378,13 @@ class ModelClient:
 
     async def complete(self, req: ChatRequest) -> Outcome:
         """One request's outcome (cache, sharing of identical requests in flight, limits, retries)."""
-        await self._hash_images(req)
+        await self.hash_images(req)
         key = self.key(req)
         _, out = await self._one(0, req, key, self.cache.get(key))
         return out
 
     async def _one(self, index: int, req: ChatRequest, key: str, hit: dict | None) -> tuple[int, Outcome]:
-        ep = self._endpoint(req.endpoint)
+        ep = self.endpoint(req.endpoint)
         if hit is not None:
             out = Outcome(req, key, cached=True)
             self._read(out, hit)
@@ -459,7 +459,7 @@ class ModelClient:
         """Keep a fetched reply only if it is valid: cached then, else one repair re-ask for a
         schema, else a failure that the next run asks again (nothing invalid is cached)."""
         req = out.request
-        ep = self._endpoint(req.endpoint)
+        ep = self.endpoint(req.endpoint)
         reason = self._check(out)
         if reason is None:
             self.cache.put(out.key, ep.name, self.model[ep.name], out.response)
@@ -502,11 +502,11 @@ class ModelClient:
         """Send one request with retries; returns an outcome, raises ModelFatalError."""
         if self.fatal is not None:
             raise self.fatal
-        ep = self._endpoint(req.endpoint)
-        transport = await self._transport(ep)
+        ep = self.endpoint(req.endpoint)
+        transport = await self.open_endpoint(ep)
         limiter = self.limiters[ep.name]
         out = Outcome(req, key)
-        body = await self._body(req, ep)
+        body = await self.request_body(req, ep)
         est_tokens = _estimate_tokens(req, ep) if (limiter.tokens is not None or self.budget) else 0.0
         est_cost = 0.0
         if self.budget is not None:
@@ -586,7 +586,7 @@ class ModelClient:
                 return ra + self.rng.uniform(0, 0.1 + ra * 0.1)
         return self.rng.uniform(0, min(30.0, 0.25 * 2**attempt))
 
-    async def _body(self, req: ChatRequest, ep: Endpoint) -> bytes:
+    async def request_body(self, req: ChatRequest, ep: Endpoint) -> bytes:
         messages = req.messages
         if _has_images(messages):
             messages = [await self._body_message(m, ep) for m in messages]

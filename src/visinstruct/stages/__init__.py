@@ -22,8 +22,10 @@ from typing import Any
 from visinstruct.errors import RecipeError
 from visinstruct.stages.base import (
     CpuStage,
+    Flow,
     ModelStage,
     NotSent,
+    Plan,
     Result,
     SampleCheck,
     Stage,
@@ -38,8 +40,10 @@ ENTRY_POINTS = "visinstruct.stages"
 
 __all__ = [
     "CpuStage",
+    "Flow",
     "ModelStage",
     "NotSent",
+    "Plan",
     "Result",
     "RunContext",
     "SampleCheck",
@@ -97,10 +101,9 @@ def _custom(recipe: Any, taken: set[str]) -> list[Stage]:
     return out
 
 
-def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Any:
+def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
     """The recipe's plan: flows (synthetic items, source images) and dataset stages. With
     `make=False` only the checks (`visinstruct check`)."""
-    from visinstruct.runner import Flow, Plan
     from visinstruct.stages import synthetic
     from visinstruct.stages.export import ExportStage
 

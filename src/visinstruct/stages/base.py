@@ -215,3 +215,22 @@ def made_info(packed: Packed) -> dict[str, Any]:
         )
     }
     return {"made": [(row[0], row[9], row[8], row[0] not in rejected) for row in packed.samples]}
+
+
+@dataclass
+class Flow:
+    """Subjects in a fixed order and the stages each goes through."""
+
+    name: str
+    subjects: Callable[[RunContext], Iterable[Subject]]
+    stages: list[Stage]
+
+
+@dataclass
+class Plan:
+    flows: list[Flow] = field(default_factory=list)
+    dataset: list[Stage] = field(default_factory=list)  # after every flow, in this order
+
+    @property
+    def stages(self) -> list[Stage]:
+        return [s for f in self.flows for s in f.stages] + list(self.dataset)
