@@ -95,7 +95,8 @@ def main() -> None:
         opened = time.perf_counter() - t
         print(f"built {args.n:,} samples in {built:.1f}s; app ready (indexes) in {opened:.2f}s")
         k = args.requests
-        with TestClient(app, base_url="http://127.0.0.1") as client:
+        # the app lives under its random prefix: the client puts it before every URL below
+        with TestClient(app, base_url=f"http://127.0.0.1{app.state.prefix}/") as client:
             first = client.get("/api/samples?limit=50", headers={"Authorization": f"Bearer {TOKEN}"}).json()
             cursors = [first["next"]]
             for _ in range(20):  # walk some pages to get real cursors deep into the queue

@@ -47,15 +47,18 @@ def sync_playwright_or_skip(what: str) -> Any:
 
 
 @contextmanager
-def chromium_page(route: Callable[[Any], None], what: str) -> Iterator[tuple[Any, PageLog]]:
+def chromium_page(
+    route: Callable[[Any], None], what: str, **context_options: Any
+) -> Iterator[tuple[Any, PageLog]]:
     """A fresh page whose every request goes through `route`, with its console, page errors,
-    dialogs (dismissed) and requests logged."""
+    dialogs (dismissed) and requests logged; `context_options` go to Playwright's new_context
+    (e.g. bypass_csp). The page's context is `page.context`."""
     sync_playwright = sync_playwright_or_skip(what)
     log = PageLog()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
             context.route("**/*", route)
             page = context.new_page()
             page.on("console", lambda m: log.console.append((m.type, m.text)))

@@ -283,20 +283,13 @@ def _print_verification(store) -> None:
 
 def _print_review_progress(store) -> None:
     """Manual review so far: samples reviewed, per reviewer and action (undone ones not counted)."""
-    has = store.db.execute("SELECT 1 FROM sqlite_master WHERE name='review_audit'").fetchone()
-    if not has:
+    from visinstruct.review.db import review_progress
+
+    p = review_progress(store.db)
+    if p is None:
         return
-    live = (
-        "FROM review_audit a WHERE action != 'undo' "
-        "AND NOT EXISTS (SELECT 1 FROM review_audit u WHERE u.undoes = a.id)"
-    )
-    reviewed = store.db.execute(f"SELECT COUNT(DISTINCT sample_id) {live}").fetchone()[0]
-    waiting = store.db.execute("SELECT COUNT(*) FROM samples WHERE status='needs_review'").fetchone()[0]
-    out.print(f"review: {reviewed} samples reviewed, {waiting} waiting in needs_review")
-    by: dict[str, dict[str, int]] = {}
-    for reviewer, action, n in store.db.execute(f"SELECT reviewer, action, COUNT(*) {live} GROUP BY 1, 2"):
-        by.setdefault(reviewer, {})[action] = n
-    for reviewer, acts in sorted(by.items()):
+    out.print(f"review: {p['reviewed']} samples reviewed, {p['waiting']} waiting in needs_review")
+    for reviewer, acts in sorted(p["reviewers"].items()):
         out.print(f"  {reviewer}: " + ", ".join(f"{n} {a}" for a, n in sorted(acts.items())), markup=False)
 
 

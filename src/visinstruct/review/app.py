@@ -11,21 +11,21 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import FastAPI, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import cookie_parser
 
 from visinstruct.errors import RunDirError
 from visinstruct.review.db import Conflict, Invalid, NotFound, ReviewDB
 from visinstruct.review.page import render_page
 
 MAX_BODY = 256 * 1024
-COOKIE = "visinstruct_token"
+COOKIE = "visinstruct_session"
 CSRF_HEADER = "x-visinstruct-csrf"
+PREFIX = re.compile(r"^/r/[A-Za-z0-9_-]{16,128}$")
 IMAGE_ID = re.compile(r"^[0-9a-f]{64}$")
 SAMPLE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -51,6 +51,23 @@ def _same(a: str | None, b: str) -> bool:
     return a is not None and secrets.compare_digest(a.encode(), b.encode())
 
 
+def new_prefix() -> str:
+    """An unguessable path the whole app lives under: the session cookie is scoped to it, so a
+    browser sends that cookie to no other server on the same host (cookies ignore ports)."""
+    return "/r/" + secrets.token_urlsafe(24)
+
+
+def _cookie_values(header: str, name: str) -> list[str]:
+    """Every value sent for cookie `name`: another service on this host may set one of the same
+    name with a wider Path, and a dict of cookies would keep only one of them."""
+    out = []
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            out.append(value.strip().strip('"'))
+    return out
+
+
 def _host_name(host_header: str) -> str:
     if host_header.startswith("["):
         return host_header[1 : host_header.find("]")] if "]" in host_header else host_header
@@ -58,11 +75,26 @@ def _host_name(host_header: str) -> str:
 
 
 class Guard:
-    """Pure ASGI middleware: Host check, token (query on the page / cookie / bearer), CSRF header
-    and Origin on state changes, a request body limit, and security headers on every response."""
+    """Pure ASGI middleware: the path prefix, Host check, token (query on the page, then a session
+    cookie; or bearer), CSRF header and Origin on state changes, a request body limit, and
+    security headers on every response.
 
-    def __init__(self, app, token: str, allowed_hosts: set[str] | None, max_body: int = MAX_BODY) -> None:
+    Three separate secrets: the token (printed, or sent as a bearer), the session value (only ever
+    in the cookie) and the CSRF value (only ever in the page); none can be derived from another.
+    """
+
+    def __init__(
+        self,
+        app,
+        token: str,
+        allowed_hosts: set[str] | None,
+        prefix: str,
+        session: str,
+        csrf: str,
+        max_body: int = MAX_BODY,
+    ) -> None:
         self.app, self.token, self.allowed_hosts, self.max_body = app, token, allowed_hosts, max_body
+        self.prefix, self.session, self.csrf = prefix, session, csrf
 
     async def _reply(self, send, status: int, message: str) -> None:
         body = json.dumps({"error": message}).encode()
@@ -75,6 +107,8 @@ class Guard:
                     (b"content-length", str(len(body)).encode()),
                     (b"cache-control", b"no-store"),
                     (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
                 ],
             }
         )
@@ -84,28 +118,35 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path != self.prefix and not path.startswith(self.prefix + "/"):
+            await self._reply(send, 404, "not found")  # the same answer for every path outside
+            return
+        inner = path[len(self.prefix) :] or "/"
+        raw = scope.get("raw_path") or b""
+        raw = raw[len(self.prefix) :] if raw.startswith(self.prefix.encode()) else quote(inner).encode()
+        scope = {**scope, "path": inner, "raw_path": raw or b"/"}
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         if self.allowed_hosts is not None and _host_name(host).lower() not in self.allowed_hosts:
             await self._reply(send, 400, "unexpected Host header")
             return
-        cookies = cookie_parser(headers.get("cookie", ""))
         authorization = headers.get("authorization", "")
         bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
         ok = _same(bearer, self.token) or any(
-            _same(v, self.token) for k, v in cookies.items() if k.startswith(COOKIE)
+            _same(v, self.session) for v in _cookie_values(headers.get("cookie", ""), COOKIE)
         )
         from_query = False
         method = scope["method"]
         downstream = receive
-        if not ok and scope["path"] == "/" and method in ("GET", "HEAD"):
+        if not ok and inner == "/" and method in ("GET", "HEAD"):
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             from_query = ok = _same((query.get("token") or [None])[0], self.token)
         if not ok:
             await self._reply(send, 401, "a valid token is required")
             return
         if method not in ("GET", "HEAD", "OPTIONS"):
-            if not _same(headers.get(CSRF_HEADER), self.token):
+            if not _same(headers.get(CSRF_HEADER), self.csrf):
                 await self._reply(send, 403, "missing or wrong CSRF header")
                 return
             origin = headers.get("origin")
@@ -144,7 +185,7 @@ class Guard:
 
             downstream = replay
 
-        port = host.rsplit(":", 1)[1] if ":" in host and host.rsplit(":", 1)[1].isdigit() else "0"
+        cookie = f"{COOKIE}={self.session}; HttpOnly; SameSite=Strict; Path={self.prefix}"
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
@@ -155,7 +196,7 @@ class Guard:
                 h.setdefault("cache-control", "no-store")
                 h.setdefault("content-security-policy", "default-src 'none'; frame-ancestors 'none'")
                 if from_query:
-                    h.append("set-cookie", f"{COOKIE}_{port}={self.token}; HttpOnly; SameSite=Strict; Path=/")
+                    h.append("set-cookie", cookie)
             await send(message)
 
         await self.app(scope, downstream, send_with_headers)
@@ -193,16 +234,22 @@ def create_app(
     reviewer_default: str = "reviewer",
     *,
     allowed_hosts: Iterable[str] | None = ("localhost", "127.0.0.1", "::1"),
+    prefix: str | None = None,
 ) -> FastAPI:
-    """The review app over `run_dir`. Every request must carry `token`; `allowed_hosts` limits
-    the Host header (None turns the check off, e.g. when bound to every interface)."""
+    """The review app over `run_dir`, served under `prefix` (`/r/<random>`, new if not given;
+    `app.state.prefix`). Every request must carry `token`; `allowed_hosts` limits the Host
+    header (None turns the check off, e.g. when bound to every interface)."""
     if not token:
         raise ValueError("the review server needs a token")
+    prefix = prefix or new_prefix()
+    if not PREFIX.match(prefix):
+        raise ValueError(f"the review prefix must look like /r/<16+ URL-safe characters>, not {prefix!r}")
+    session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     rdb = ReviewDB(run_dir)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="visinstruct review")
-    app.state.review = rdb
+    app.state.review, app.state.prefix, app.state.csrf = rdb, prefix, csrf
     hosts = {h.lower().strip("[]") for h in allowed_hosts} if allowed_hosts is not None else None
-    app.add_middleware(Guard, token=token, allowed_hosts=hosts)
+    app.add_middleware(Guard, token=token, allowed_hosts=hosts, prefix=prefix, session=session, csrf=csrf)
 
     def reviewer_of(name: str | None) -> str:
         name = (name or "").strip()
@@ -212,7 +259,10 @@ def create_app(
     def page() -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
         body = render_page(
-            nonce=nonce, csrf=html.escape(token), reviewer_default=html.escape(reviewer_default)
+            nonce=nonce,
+            csrf=html.escape(csrf),
+            base=html.escape(prefix),
+            reviewer_default=html.escape(reviewer_default),
         )
         csp = (
             f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}';"
@@ -310,6 +360,12 @@ def create_app(
     return app
 
 
+def review_url(origin: str, app: FastAPI, token: str) -> str:
+    """The one URL that opens the app: its prefix, and the token for the first load (the page
+    trades it for the session cookie and drops it from the address bar)."""
+    return f"{origin}{app.state.prefix}/?token={quote(token, safe='')}"
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
@@ -322,7 +378,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
-    """Serve the review UI until interrupted; prints the URL (with its token) to open."""
+    """Serve the review UI until interrupted; prints the URL (prefix and token) to open."""
     import uvicorn
 
     token = token or secrets.token_urlsafe(32)
@@ -334,8 +390,8 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, token:
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
-    print(f"visinstruct review: http://{shown}:{bound}/?token={token}", flush=True)
+    print(f"visinstruct review: {review_url(f'http://{shown}:{bound}', app, token)}", flush=True)
     if not is_loopback(host):
         print("warning: listening beyond this machine; anyone with the URL can review", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
     uvicorn.Server(config).run(sockets=[sock])

@@ -32,6 +32,11 @@ CURSOR = re.compile(r"^([01]):(-?\d{1,19})$")
 MAX_TEXT = 20_000
 MIN_INDEXED_SEARCH = 3  # the trigram index finds substrings of 3+ characters; shorter ones scan
 ACTIONS = ("accept", "reject", "edit")
+# the decisions in force: every action but an undo, less those an undo took back
+LIVE_DECISIONS = (
+    "FROM review_audit a WHERE action != 'undo'"
+    " AND NOT EXISTS (SELECT 1 FROM review_audit u WHERE u.undoes = a.id)"
+)
 
 
 class NotFound(KeyError):
@@ -62,6 +67,22 @@ def _fts_phrase(text: str) -> str:
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def review_progress(db: sqlite3.Connection) -> dict[str, Any] | None:
+    """Manual review so far, read straight from a run's database without setting up the review
+    tables (so `status` leaves a never-reviewed run as it is): samples reviewed, samples still
+    waiting in needs_review, and decisions per reviewer and action (undone ones not counted).
+    None when the run was never opened for review."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='review_audit'").fetchone() is None:
+        return None
+    reviewed = db.execute(f"SELECT COUNT(DISTINCT sample_id) {LIVE_DECISIONS}").fetchone()[0]
+    waiting = db.execute("SELECT COUNT(*) FROM samples WHERE status='needs_review'").fetchone()[0]
+    reviewers: dict[str, dict[str, int]] = {}
+    sql = f"SELECT reviewer, action, COUNT(*) {LIVE_DECISIONS} GROUP BY 1, 2"
+    for reviewer, action, n in db.execute(sql):
+        reviewers.setdefault(reviewer, {})[action] = n
+    return {"reviewed": reviewed, "waiting": waiting, "reviewers": reviewers}
 
 
 class ReviewDB:
@@ -228,15 +249,10 @@ class ReviewDB:
             by_status = dict(self.db.execute("SELECT status, COUNT(*) FROM samples GROUP BY status"))
             reviewers: dict[str, dict[str, int]] = {}
             for reviewer, action, n in self.db.execute(
-                "SELECT reviewer, action, COUNT(*) FROM review_audit a WHERE action != 'undo'"
-                " AND NOT EXISTS (SELECT 1 FROM review_audit u WHERE u.undoes = a.id)"
-                " GROUP BY reviewer, action"
+                f"SELECT reviewer, action, COUNT(*) {LIVE_DECISIONS} GROUP BY reviewer, action"
             ):
                 reviewers.setdefault(reviewer, {})[action] = n
-            reviewed = self.db.execute(
-                "SELECT COUNT(DISTINCT sample_id) FROM review_audit a WHERE action != 'undo'"
-                " AND NOT EXISTS (SELECT 1 FROM review_audit u WHERE u.undoes = a.id)"
-            ).fetchone()[0]
+            reviewed = self.db.execute(f"SELECT COUNT(DISTINCT sample_id) {LIVE_DECISIONS}").fetchone()[0]
         for counts in reviewers.values():
             counts["total"] = sum(counts.values())
         return {

@@ -12,6 +12,7 @@ PAGE = r"""<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf" content="__CSRF__">
+<meta name="base" content="__BASE__">
 <meta name="reviewer-default" content="__REVIEWER__">
 <link rel="icon" href="data:,">
 <title>visinstruct review</title>
@@ -112,6 +113,7 @@ kbd { border: 1px solid #999; border-radius: 3px; padding: 0 3px; font-size: 11p
 'use strict';
 (() => {
 const CSRF = document.querySelector('meta[name=csrf]').content;
+const BASE = document.querySelector('meta[name=base]').content;  // every URL lives under it
 const REVIEWER_DEFAULT = document.querySelector('meta[name=reviewer-default]').content;
 if (location.search) history.replaceState(null, '', location.pathname);
 const $ = (id) => document.getElementById(id);
@@ -141,7 +143,7 @@ async function api(method, path, body) {
     opt.body = JSON.stringify(body);
   }
   try {
-    const r = await fetch(path, opt);
+    const r = await fetch(BASE + path, opt);
     let data = null;
     try { data = await r.json(); } catch (e) { data = null; }
     return {status: r.status, data};
@@ -260,7 +262,7 @@ function render(r) {
   for (const im of r.images) {
     if (!HEX64.test(im.id)) continue;
     const img = el('img');
-    img.src = '/images/' + im.id;
+    img.src = BASE + '/images/' + im.id;
     img.alt = 'sample image';
     img.title = `${im.width || '?'}×${im.height || '?'} — click to zoom`;
     img.addEventListener('click', () => zoom(img.src));
@@ -517,7 +519,8 @@ loadQueue(true);
 """
 
 
-def render_page(nonce: str, csrf: str, reviewer_default: str) -> str:
-    """The page with its CSP nonce, CSRF token and default reviewer filled in (already escaped)."""
-    page = PAGE.replace("__NONCE__", nonce).replace("__CSRF__", csrf)
+def render_page(nonce: str, csrf: str, base: str, reviewer_default: str) -> str:
+    """The page with its CSP nonce, CSRF value, URL prefix (`base`, which every request the page
+    makes starts with) and default reviewer filled in (all already escaped)."""
+    page = PAGE.replace("__NONCE__", nonce).replace("__CSRF__", csrf).replace("__BASE__", base)
     return page.replace("__REVIEWER__", reviewer_default)
