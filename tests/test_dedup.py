@@ -346,3 +346,21 @@ def test_image_near_duplicates(tmp_path) -> None:
     assert r["pass"] is False and r["severity"] == "review" and r["of"] == "a" and r["image"] == "a2"
     assert d.check(sample("s3", "b", "q"), store)["near_duplicate_image"]["pass"]
     assert d.check(sample("s4", ["a", "a2"], "q"), store)["near_duplicate_image"]["pass"]  # its own pair
+
+
+def test_perceptual_hash_matches_imagehash_bit_for_bit(tmp_path) -> None:
+    import imagehash
+    import numpy as np
+    from PIL import Image
+
+    from visinstruct.checks.dedup import ImageDeduper
+
+    for i in range(20):
+        rng = np.random.default_rng(i)
+        arr = (rng.random((50 + 7 * i, 90, 3)) * 255).astype("uint8")
+        arr[:, : 10 + i] = (i * 13) % 255
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(arr).save(path)
+        with Image.open(path) as im:
+            want = int.from_bytes(np.packbits(imagehash.phash(im).hash.flatten()).tobytes(), "big")
+        assert ImageDeduper().phash(path) == want

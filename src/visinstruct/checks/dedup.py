@@ -45,14 +45,15 @@ import os
 import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from functools import lru_cache
 from itertools import chain, islice, pairwise
 from typing import Any
 
 import numpy as np
 
-from visinstruct.checks import REJECT, REVIEW, failed, passed
+from visinstruct.checks.results import REJECT, REVIEW, failed, passed
+from visinstruct.executors.local import make_pool
 from visinstruct.records import Sample
 
 try:  # the Rust MinHash; the numpy fallback below gives the same decisions without it
@@ -495,10 +496,6 @@ def _sketch_chunk(
     return _probe_keys(rows, bands), _nibbles(rows)
 
 
-def _worker_init() -> None:
-    os.environ["RAYON_NUM_THREADS"] = "1"  # one thread per worker process: the pool is the parallelism
-
-
 def _chunks(texts: Iterable[str], size: int) -> Iterator[list[str]]:
     it = iter(texts)
     while chunk := list(islice(it, size)):
@@ -572,7 +569,7 @@ def dedup_texts(
         best = None if keys is None else _resolve(keys, sigs, need, range(len(keys)), range(len(keys)))[0]
     else:
         ctx = multiprocessing.get_context("spawn")  # rensa's thread pool may be running here
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
+        with make_pool(workers, ctx) as pool:
             keys, sigs = _sketch_all(texts, args, workers, chunk_size, pool)
             best = None if keys is None else _resolve_split(keys, sigs, need, workers, pool)
     if best is None:
@@ -885,6 +882,14 @@ def _words(cp: np.ndarray, cls: np.ndarray) -> float:
 # -- images -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4)
+def _dct_matrix(n: int) -> np.ndarray:
+    """The unnormalised type-II DCT as a matrix (SciPy's `dct` default, as imagehash uses)."""
+    k = np.arange(n)[:, None]
+    x = np.arange(n)[None, :]
+    return 2 * np.cos(np.pi * k * (2 * x + 1) / (2 * n))
+
+
 class ImageDeduper:
     """Near-identical images by perceptual hash (`imagehash.phash`), looked up by
     multi-index hashing: the hash is cut into ``max_distance + 1`` pieces, and two hashes
@@ -908,11 +913,16 @@ class ImageDeduper:
         self._seen: dict[str, tuple[str | None, int]] = {}  # image id → (earlier id, distance)
 
     def phash(self, path: str | os.PathLike[str]) -> int:
-        import imagehash
+        """`imagehash.phash`, bit for bit, with numpy's matrix product for the DCT (no SciPy to
+        import: this runs in every worker that takes in images)."""
         from PIL import Image
 
+        n = self.hash_size * 4
         with Image.open(path) as im:
-            bits = imagehash.phash(im, hash_size=self.hash_size).hash.flatten()
+            gray = np.asarray(im.convert("L").resize((n, n), Image.Resampling.LANCZOS), dtype=np.float64)
+        d = _dct_matrix(n)
+        low = (d @ gray @ d.T)[: self.hash_size, : self.hash_size]
+        bits = (low > np.median(low)).flatten()
         return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
     def add(self, image_id: str, path: str | os.PathLike[str]) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from visinstruct.models.client import ModelClient
 from visinstruct.models.endpoints import load_prices
+from visinstruct.models.images import ImageEncoder
 
 
 def client_for(
@@ -16,9 +17,11 @@ def client_for(
     db: sqlite3.Connection | None,
     base: Path,
     read_only: bool = False,
+    encoder: ImageEncoder | None = None,
 ) -> ModelClient:
     """The model client of a recipe's run in `run_dir`; `read_only` (estimates) writes
-    nothing anywhere: no ledger, and a cache only if one exists already."""
+    nothing anywhere: no ledger, and a cache only if one exists already. `encoder` prepares
+    the images sent (a run passes one working in its executor's processes)."""
     prices = load_prices(str(base / recipe.prices)) if recipe.prices else None
     cache: Path | None = Path(recipe.cache) if recipe.cache else Path(run_dir) / "cache.db"
     if read_only:
@@ -26,5 +29,11 @@ def client_for(
         if not cache.exists():
             cache = None
     return ModelClient(
-        recipe.endpoints, cache=cache, db=db, budget_usd=recipe.budget_usd, prices=prices, seed=recipe.seed
+        recipe.endpoints,
+        cache=cache,
+        db=db,
+        budget_usd=recipe.budget_usd,
+        prices=prices,
+        seed=recipe.seed,
+        encoder=encoder,
     )

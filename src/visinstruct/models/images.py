@@ -26,13 +26,16 @@ import multiprocessing
 import os
 import re
 from collections import OrderedDict
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
 from visinstruct.errors import VisinstructError
+from visinstruct.executors.local import make_pool
 
 try:  # colour management is optional in Pillow builds
     from PIL import ImageCms
@@ -410,10 +413,18 @@ class ImageEncoder:
     Results are kept in an LRU cache of `cache_size` entries keyed on (sha256 of the content, spec),
     so the same image under two file names is prepared once, and concurrent requests for the same key
     share one in-flight job. `stats` counts cache `hits`, `misses` (jobs actually run) and `shared`
-    (requests that joined a job already in flight). `workers=0` runs `prepare` in a thread instead.
+    (requests that joined a job already in flight). `workers=0` runs `prepare` in a thread instead;
+    `submit` (an async `submit(fn, arg)`, such as a run's executor) runs it there instead of a pool
+    of the encoder's own.
     """
 
-    def __init__(self, workers: int | None = None, cache_size: int = 512):
+    def __init__(
+        self,
+        workers: int | None = None,
+        cache_size: int = 512,
+        submit: Callable[[Callable[[Any], Any], Any], Awaitable[Any]] | None = None,
+    ):
+        self.submit = submit
         self.workers = _default_workers() if workers is None else workers
         if self.workers < 0:
             raise ValueError(f"workers must be 0 or more, not {workers}")
@@ -458,7 +469,9 @@ class ImageEncoder:
             job.exception()  # retrieved, so an error nobody awaits anymore is not logged as lost
 
     async def _run(self, key: tuple[str, ImageSpec], source: Source, spec: ImageSpec) -> PreparedImage:
-        if self.workers == 0:
+        if self.submit is not None:
+            result = await self.submit(prepare_job, (source, spec, key[0]))
+        elif self.workers == 0:
             result = await asyncio.to_thread(prepare, source, spec, sha256=key[0])
         else:
             result = await self._in_process(source, spec, key[0])
@@ -501,7 +514,7 @@ class ImageEncoder:
         if self._closed:
             raise RuntimeError("ImageEncoder is closed")
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context())
+            self._executor = make_pool(self.workers, _mp_context())
         return self._executor
 
     def cache_clear(self) -> None:
@@ -526,6 +539,12 @@ class ImageEncoder:
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.to_thread(self.close)  # shutting the pool down blocks: keep the loop free
+
+
+def prepare_job(job: tuple[Source, ImageSpec, str]) -> PreparedImage:
+    """`prepare` with its arguments in one tuple (what an executor hands a worker)."""
+    source, spec, sha256 = job
+    return prepare(source, spec, sha256=sha256)
 
 
 async def _hash_source(source: str | bytes) -> str:

@@ -39,6 +39,7 @@ from typing import Any
 from PIL import Image
 
 from visinstruct.errors import VisinstructError
+from visinstruct.executors.local import make_pool
 from visinstruct.models import images as _images
 from visinstruct.models.images import (
     _TRANSPOSE,
@@ -323,7 +324,7 @@ class _PoolRunner:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context())
+            self.pool = make_pool(self.workers, _mp_context())
         return self.pool
 
     def submit(self, item: SourceItem) -> Future:

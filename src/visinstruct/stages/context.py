@@ -91,8 +91,13 @@ class RunContext:
     def client(self) -> ModelClient:
         if self._client is None:
             from visinstruct.models.factory import client_for
+            from visinstruct.models.images import ImageEncoder
 
-            self._client = client_for(self.recipe, self.store.dir, self.store.db, self.base).start()
+            # images are prepared in threads of this process: a reply waits on its image, and the
+            # run's worker processes may be busy with a queue of CPU units (PIL releases the GIL)
+            encoder = ImageEncoder(workers=0)
+            self._client = client_for(self.recipe, self.store.dir, self.store.db, self.base, encoder=encoder)
+            self._client.start()
         return self._client
 
     @property
