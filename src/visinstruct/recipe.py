@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar
 
@@ -208,6 +209,18 @@ class Recipe(Strict):
     max_attempts: int = Field(
         default=3, ge=1, le=100, description="attempts per unit over all runs before it gives up"
     )
+
+    def unit_seed(self, *parts: object) -> str:
+        """The seed of one unit's random choices: the recipe's seed and the unit's key, so the
+        same recipe makes the same choices for the same unit on every run."""
+        return ":".join(str(p) for p in (self.seed, *parts))
+
+    def rng(self, *parts: object) -> random.Random:
+        return random.Random(self.unit_seed(*parts))
+
+    def languages_of(self, spec: Any) -> list[str]:
+        """A stage's own languages, else the recipe's."""
+        return list(getattr(spec, "languages", None) or self.languages)
 
     def fingerprint(self) -> str:
         """What the run directory records of its recipe: everything that decides the dataset."""

@@ -281,7 +281,7 @@ class Loop:
         return info
 
     def languages(self) -> list[str]:
-        return list(self.spec.languages or self.recipe.languages)
+        return self.recipe.languages_of(self.spec)
 
     def plan(self, quotas: dict[str, int]) -> RoundPlan:
         """What `quotas` per benchmark category make: synthetic quotas and targeted questions

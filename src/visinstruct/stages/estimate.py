@@ -60,7 +60,7 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
                 reqs.append(r)
             placeholder = "x" * (spec.max_tokens * 4)  # a caption as long as it may be
             domain = domain or catalog[sorted(catalog)[0]]
-            for lang in ispec.languages or recipe.languages:
+            for lang in recipe.languages_of(ispec):
                 for itype in recipe.types:
                     seeds = domain.sample_seeds(random.Random(0), FAMILY[itype], lang, ispec.seeds_per_prompt)
                     reqs.append(
@@ -101,7 +101,7 @@ def _targeted(recipe: Any, catalog: dict) -> list[ChatRequest]:
                 targeted_request(
                     prompt,
                     category=bench_cat,
-                    lang=(spec.languages or recipe.languages)[0],
+                    lang=recipe.languages_of(spec)[0],
                     domain=catalog.get(target.domain or ""),
                     context=caption,
                     examples=[example] * spec.examples,

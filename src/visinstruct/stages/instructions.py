@@ -10,7 +10,6 @@ source order, yes/no localised, deterministic ids), checked by the rules as they
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterable
 from typing import Any
 
@@ -62,7 +61,7 @@ class _Writer(ModelStage):
         spec = ctx.recipe.instructions
         domain = ctx.catalog[info["seed_domain"]]
         seeds = domain.sample_seeds(
-            random.Random(f"{ctx.recipe.seed}:{key}"),
+            ctx.recipe.rng(key),
             FAMILY[info["itype"]],
             info["lang"],
             spec.seeds_per_prompt,
@@ -144,7 +143,7 @@ class InstructionsStage(_Writer):
         if prov is None:
             prov = info["provenance"] = ctx.image(image_id, info).provenance
         units = []
-        for lang in r.instructions.languages or r.languages:
+        for lang in r.languages_of(r.instructions):
             cap_lang, caption, cap_meta = caption_for(caps, [lang, *r.caption.languages])
             if caption is None:
                 continue

@@ -49,7 +49,7 @@ def plan(recipe) -> Iterator[Task]:
     seq = 0
     for domain in sorted(recipe.synthetic):
         spec = recipe.synthetic[domain]
-        langs = spec.languages or recipe.languages
+        langs = recipe.languages_of(spec)
         types = tuple(spec.types or recipe.types)
         cats = spec.categories or (list(spec.quotas) if spec.quotas else None)
         categories = tuple(sorted(cats)) if cats else None
@@ -63,7 +63,7 @@ def plan(recipe) -> Iterator[Task]:
                 domain,
                 lang,
                 index,
-                f"{recipe.seed}:{key}",
+                recipe.unit_seed(key),
                 types,
                 categories,
                 recipe.round,

@@ -8,7 +8,6 @@ in a fixed order, so the bad cases and images drawn for a unit are the same afte
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Iterator
 
 from visinstruct.errors import VisinstructError
@@ -34,7 +33,7 @@ class TargetedStage(ModelStage):
         from visinstruct.loop.similar import ImagePool, PoolImage
 
         spec = ctx.recipe.targeted
-        langs = spec.languages or ctx.recipe.languages
+        langs = ctx.recipe.languages_of(spec)
         pool_caps: dict[str, dict[str, str]] = {}
         images = []
         for _, _, image_id, domain_name in ctx.store.iter_inputs():
@@ -47,14 +46,16 @@ class TargetedStage(ModelStage):
         if not images:
             raise VisinstructError("targeted: no captioned source image to write questions about")
         pool = ImagePool(images)
-        sampler = BadCaseSampler(load_records(ctx.path(spec.bad_cases)), seed=f"{ctx.recipe.seed}:targeted")
+        sampler = BadCaseSampler(
+            load_records(ctx.path(spec.bad_cases)), seed=ctx.recipe.unit_seed("targeted")
+        )
         for n_cat, bench_cat in enumerate(sorted(spec.quotas)):
             target = spec.quotas[bench_cat]
             category = target.category or normal_category(bench_cat)
             domain = ctx.catalog.get(target.domain or "")
             for k in range(0, target.count, spec.per_request):
                 key = f"targeted/{category}/{bench_cat}/{k}"
-                rng = random.Random(f"{ctx.recipe.seed}:{key}")
+                rng = ctx.recipe.rng(key)
                 examples = sampler.pick(bench_cat, spec.examples)
                 like = next((e.image for e in examples if e.image), None)
                 image, how = pool.choose(rng, target.domain, like, spec.similar)
