@@ -214,3 +214,11 @@ def test_report_renders_in_chromium(busy_run, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 0
     if os.environ.get("REPORT_SCREENSHOT"):
         shutil.copy(tmp_path / "report.png", os.environ["REPORT_SCREENSHOT"])
+
+
+def test_length_histogram_with_bins_of_25():
+    from visinstruct.report.charts import histogram
+
+    # 0..260 in 12 bins needs a step of 22 → rounded to 25 (2.5 × 10): a whole number of words
+    svg = histogram({0: 1, 130: 5, 260: 2}, x_label="words", y_label="samples", title="t")
+    assert svg.startswith("<svg") and "250" in svg

@@ -230,7 +230,10 @@ def histogram(
     step = max(1, math.ceil((hi - lo + 1) / max_bins))
     if step > 1:  # round bin edges: 1, 2, 5, 10, 20, 25, 50, ...
         step = next(
-            m * 10**k for k in range(12) for m in (1, 2, 2.5, 5) if m * 10**k >= step and m * 10**k % 1 == 0
+            int(m * 10**k)
+            for k in range(12)
+            for m in (1, 2, 2.5, 5)
+            if m * 10**k >= step and m * 10**k % 1 == 0
         )
     start = lo - lo % step
     edges = list(range(start, hi + 1, step))
