@@ -4,7 +4,6 @@ right rule, and multiple-choice answer letters are rebalanced without breaking t
 from __future__ import annotations
 
 import copy
-import time
 from collections import Counter
 
 import pytest
@@ -95,14 +94,9 @@ def test_every_rule_reported_and_apply_rules_sets_status(clean):
     assert all(s.status == "accepted" for s in out[2:] if all(r["pass"] for r in s.checks.values()))
 
 
-def test_rules_are_fast(clean):
-    samples = clean * max(1, 20000 // len(clean))
-    start = time.perf_counter()
-    for s in samples:
-        rule_checks(s)
-    rate = len(samples) / (time.perf_counter() - start)
-    print(f"\nrule_checks: {rate:,.0f} samples/s")
-    assert rate > 20000  # typically 60-70k/s; loose so a busy machine does not fail it
+def test_rules_give_the_same_result_every_time(clean):
+    first = [rule_checks(s) for s in clean]
+    assert [rule_checks(s) for s in clean * 3] == first * 3
 
 
 # -- planted defects: options ---------------------------------------------------------------

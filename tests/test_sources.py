@@ -2,7 +2,6 @@ import asyncio
 import io
 import json
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -58,10 +57,7 @@ def reopen(run_dir: Path, result: Ingested) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def bomb_png() -> bytes:
-    t0 = time.perf_counter()
-    data = encode(Image.new("1", (20000, 20000)), "PNG")
-    assert time.perf_counter() - t0 < 2
-    return data
+    return encode(Image.new("1", (20000, 20000)), "PNG")
 
 
 @pytest.fixture
@@ -489,16 +485,13 @@ def test_download(tmp_path: Path):
         items = [SourceItem(ref=u, url=u, domain="web") for u in urls]
         items.append(SourceItem(ref="local.png", data=png()))
         try:
-            t0 = time.perf_counter()
             got = await download(items, concurrency=4, timeout=0.5, max_bytes=200_000)
-            elapsed = time.perf_counter() - t0
         finally:
             release.set()
             await runner.cleanup()
-        return base, items, got, elapsed
+        return base, items, got
 
-    base, items, got, elapsed = asyncio.run(scenario())
-    assert elapsed < 5
+    base, items, got = asyncio.run(scenario())
     assert [g.ref for g in got] == [i.ref for i in items]
     assert all(i.data is None and i.error is None for i in items[:-1])  # the given items are not changed
     by_path = {g.ref.replace(base, ""): g for g in got}
