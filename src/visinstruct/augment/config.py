@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from visinstruct.augment.filters import FilterSettings
 from visinstruct.errors import VisinstructError
 from visinstruct.models.endpoints import Endpoint, expand_env, named
-from visinstruct.recipe import read_yaml, validate
+from visinstruct.recipe import MAX_COUNT, read_yaml, validate
 
 Mode = Literal["temperatures", "iterative", "both"]
 MODES: tuple[Mode, ...] = ("temperatures", "iterative", "both")
@@ -51,7 +51,9 @@ class GenerationSpec(Strict):
     )
     iterative_temperature: float = Field(default=0.7, ge=0, le=2)
     rounds: int = Field(default=3, ge=1, le=50, description="rephrasing rounds (iterative, both)")
-    target: float = Field(default=30, gt=1, description="stop a task at this many templates per original")
+    target: float = Field(
+        default=30, gt=1, le=MAX_COUNT, description="stop a task at this many templates per original"
+    )
     directives_per_parent: int | None = Field(default=None, ge=1, description="default: every directive")
     max_tokens: int = Field(default=256, ge=16)
 
