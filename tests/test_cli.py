@@ -212,7 +212,7 @@ def test_loop_files_and_augment_configs_share_the_checks(tmp_path):
     ep = "endpoints: {llm: {model: m, base_url: 'http://127.0.0.1:1/v1'}}\n"
     cfg.write_text("templates: [t.yaml]\n" + ep + "generation: {target: 1.0e+12}\n")
     with pytest.raises(
-        ConfigError, match="generation.target: Input should be less than or equal to 10000000"
+        ConfigError, match="generation.target: 1,000,000,000,000.0 is more than the limit of 10,000,000"
     ):
         load_config(cfg)
     cfg.write_text("templates: [t.yaml]\nendpoints: {llm: {model: m, base_url: 'ftp://x'}}\n")
@@ -225,7 +225,7 @@ def test_the_augment_command_line_target_is_bounded(tmp_path):
     cfg.write_text("templates: [t.yaml]\nendpoints: {llm: {model: m, base_url: 'http://127.0.0.1:1/v1'}}\n")
     p = cli("augment", "run", str(cfg), "--out", str(tmp_path / "out"), "--target", "1e12")
     line = one_line_error(p)
-    assert f"{cfg} with --target: target: Input should be less than or equal to 10000000" in line
+    assert f"{cfg} with --target: target: 1,000,000,000,000.0 is more than the limit of 10,000,000" in line
     assert not (tmp_path / "out").exists()
 
 

@@ -42,16 +42,17 @@ MAX_PER_REQUEST = 50
 MAX_YAML_BYTES = 4 * 1024 * 1024
 
 
-def _at_most_max_count(n: int) -> int:
+def at_most_max_count(n: int | float) -> int | float:
+    """A count as it is, or ValueError naming MAX_COUNT (a typo must not make a trillion items)."""
     if n > MAX_COUNT:
         raise ValueError(f"{n:,} is more than the limit of {MAX_COUNT:,} (visinstruct.recipe.MAX_COUNT)")
     return n
 
 
 #: A number of items or samples: at most MAX_COUNT.
-Bounded = Annotated[int, AfterValidator(_at_most_max_count)]
+Bounded = Annotated[int, AfterValidator(at_most_max_count)]
 #: A count: 0 or more, at most MAX_COUNT.
-Count = Annotated[int, Field(ge=0), AfterValidator(_at_most_max_count)]
+Count = Annotated[int, Field(ge=0), AfterValidator(at_most_max_count)]
 
 
 class Strict(BaseModel):
