@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections import Counter
 
 import pytest
@@ -97,14 +96,9 @@ def test_every_rule_reported_and_the_status_follows_them(clean):
     )
 
 
-def test_rules_are_fast(clean):
-    samples = clean * max(1, 20000 // len(clean))
-    start = time.perf_counter()
-    for s in samples:
-        rule_checks(s)
-    rate = len(samples) / (time.perf_counter() - start)
-    print(f"\nrule_checks: {rate:,.0f} samples/s")
-    assert rate > 20000  # typically 60-70k/s; loose so a busy machine does not fail it
+def test_rules_give_the_same_result_every_time(clean):
+    first = [rule_checks(s) for s in clean]
+    assert [rule_checks(s) for s in clean * 3] == first * 3
 
 
 # -- planted defects: options ---------------------------------------------------------------

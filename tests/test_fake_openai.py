@@ -67,14 +67,11 @@ def image_message(text: str, *images: tuple[bytes, str]) -> dict:
 
 
 def test_start_stop_context_manager_and_restart():
-    t0 = time.perf_counter()
     with FakeOpenAI() as server:
-        started = time.perf_counter() - t0
         assert server.running and server.port > 0
         assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
         status, _, _ = run(chat(server, chat_body()))
         assert status == 200
-    assert started < 0.5  # typically a few ms
     assert not server.running
     with pytest.raises(aiohttp.ClientConnectionError):
         run(chat(server, chat_body()))
@@ -375,7 +372,8 @@ def test_schema_faker_terminates_on_recursive_models():
 
 
 def test_schema_faker_keywords():
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema  # in the test extra: a missing one fails rather than skips
+
     schema = {
         "type": "object",
         "properties": {
@@ -523,9 +521,7 @@ def test_counters_under_concurrency(fake_openai):
 
             return await asyncio.gather(*(one(i) for i in range(40)))
 
-    t0 = time.perf_counter()
     assert run(main()) == [200] * 40
-    assert time.perf_counter() - t0 < 2
     s = fake_openai.snapshot()
     assert s["requests"] == s["ok"] == 40 and len(s["by_key"]) == 40
     assert 10 <= s["max_in_flight"] <= 40 and s["in_flight"] == 0
@@ -598,22 +594,16 @@ def test_timeout_with_sdk_and_raw(fake_openai):
                     model="fake-model", messages=[{"role": "user", "content": "x"}]
                 )
 
-    t0 = time.perf_counter()
     run(main())
     fake_openai.timeout_rate = 1.0
     with pytest.raises(asyncio.TimeoutError):
         run(chat(fake_openai, chat_body(), timeout=0.2))
-    assert time.perf_counter() - t0 < 2
     fake_openai.timeout_rate = 0.0
     fake_openai.hang = 0.3  # a short hang is just slow: a patient client gets a normal answer
     fake_openai.script = ["timeout"]
-    t0 = time.perf_counter()
     assert run(chat(fake_openai, chat_body("patient")))[0] == 200
-    assert time.perf_counter() - t0 >= 0.3
     assert fake_openai.by_key == {body_key(chat_body("patient")): 1}
-    t0 = time.perf_counter()
     fake_openai.stop()  # wakes the two handlers still hanging
-    assert time.perf_counter() - t0 < 1
     assert fake_openai.by_status[499] == 2  # answered after the clients had given up: not a success
 
 
@@ -688,11 +678,8 @@ def test_latency(fake_openai):
                 *(c.chat.completions.create(model="fake-model", messages=msgs) for _ in range(8))
             )
 
-    t0 = time.perf_counter()
     run(main())
-    elapsed = time.perf_counter() - t0
-    assert 0.2 <= elapsed < 1.5
-    assert fake_openai.max_in_flight == 8
+    assert fake_openai.max_in_flight == 8  # the eight waited side by side, not one after another
 
 
 def test_rpm_token_bucket(fake_openai):

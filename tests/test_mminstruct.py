@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -243,6 +244,36 @@ def test_bad_images_are_reported_and_good_ones_complete(fake_openai, tmp_path):
     lines = p.stdout.splitlines()
     for name, why in reasons.items():
         assert any(name in line and why in line for line in lines), (name, p.stdout)
+
+
+def test_files_a_folder_does_not_take_are_listed_by_status(fake_openai, tmp_path):
+    """A named pipe, an SVG, a text file: recorded as rejected inputs with their reason (the run
+    neither hangs nor skips them in silence); running again does not report them twice."""
+    root = tmp_path / "mixed"
+    photo(root / "good.jpg", 1)
+    os.mkfifo(root / "x.png")
+    (root / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (root / "notes.txt").write_text("about the photos")
+    (root / ".hidden.txt").write_text("quiet")
+    rec = parse_recipe(recipe_for(fake_openai, root, languages=["en"], types=["short_vqa"]))
+    summary = run(rec, tmp_path / "run", workers=1)
+    assert summary.stages["images"].done == 1 and summary.stages["images"].failed == 3
+    run(rec, tmp_path / "run", workers=1)
+    p = subprocess.run(
+        [sys.executable, "-m", "visinstruct.cli", "status", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    rejected = [line.strip() for line in p.stdout.splitlines() if line.strip().startswith("rejected ")]
+    assert rejected == [
+        "rejected logo.svg: unsupported image type .svg (supported: .jpg, .jpeg, .jpe, .jfif, .png, .webp, "
+        ".gif, .bmp, .tif, .tiff)",
+        "rejected notes.txt: not an image file (.txt)",
+        "rejected x.png: not a regular file (named pipe)",
+    ]
+    assert "source images: 1 stored, 3 rejected" in p.stdout
 
 
 def test_dry_run_prints_the_estimate_and_sends_nothing(fake_openai, tmp_path, images):

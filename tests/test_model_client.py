@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 
 import pytest
 from PIL import Image
@@ -13,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from visinstruct.models import ChatRequest, Endpoint, ModelClient, ModelFatalError, Price, run_async
 from visinstruct.models.ledger import ledger_rows
-from visinstruct.models.limits import Limiter
+from visinstruct.models.limits import Limiter, TokenBucket
 
 
 def endpoint(server, **kw) -> Endpoint:
@@ -59,15 +58,20 @@ class QA(BaseModel):
 
 
 # -- retries ---------------------------------------------------------------------------------
-def test_429_with_retry_after_is_honoured(fake_openai, tmp_path):
+def test_429_with_retry_after_is_honoured(fake_openai, tmp_path, monkeypatch):
     fake_openai.retry_after = 0.3
     fake_openai.script = ["429", "429", "ok"]
-    t0 = time.perf_counter()
+    backoff, delays = ModelClient._backoff, []
+
+    def recorded(self, attempt, err):
+        delays.append(backoff(self, attempt, err))
+        return delays[-1]
+
+    monkeypatch.setattr(ModelClient, "_backoff", recorded)
     [out] = run(ModelClient([endpoint(fake_openai)], cache=tmp_path / "c.db"), [text(1)])
-    elapsed = time.perf_counter() - t0
     assert out.ok and out.attempts == 3
     assert fake_openai.requests == 3
-    assert elapsed >= 0.6, "waited Retry-After (0.3 s) twice"
+    assert len(delays) == 2 and all(d >= 0.3 for d in delays), "waits Retry-After (0.3 s) each time"
 
 
 @pytest.mark.parametrize("failure", ["500", "malformed", "timeout"])
@@ -251,19 +255,26 @@ def test_limits_are_learned_from_headers_without_a_429_storm(fake_openai, tmp_pa
     fake_openai.rpm = 1200  # 20/s, 1 s burst
     fake_openai.latency = 0.05
     ep = endpoint(fake_openai, provider="openai", max_in_flight=64)
-    t0 = time.perf_counter()
-    outs = run(ModelClient([ep], cache=tmp_path / "c.db"), [text(i) for i in range(60)])
-    elapsed = time.perf_counter() - t0
+    client = ModelClient([ep], cache=tmp_path / "c.db")
+    outs = run(client, [text(i) for i in range(60)])
     assert all(o.ok for o in outs)
-    assert fake_openai.by_status.get(429, 0) <= 1
-    assert elapsed >= 1.5, "paced to the advertised 1200 requests/min"
+    assert fake_openai.by_status.get(429, 0) <= 1  # the server refuses what comes faster than its limit
+    assert client.limiters["llm"].requests.rate == pytest.approx(1200 * 0.99 / 60), "paced to the 1200/min"
 
 
-def test_configured_rpm_paces_requests(fake_openai, tmp_path):
+def test_configured_rpm_paces_requests(fake_openai, tmp_path, monkeypatch):
     ep = endpoint(fake_openai, rpm=600, max_in_flight=64)  # 10/s after a 1 s burst of 10
-    t0 = time.perf_counter()
-    run(ModelClient([ep], cache=tmp_path / "c.db"), [text(i) for i in range(25)])
-    assert 1.2 <= time.perf_counter() - t0 <= 4
+    wait_time, waits = TokenBucket.wait_time, []
+
+    def recorded(self, amount):
+        waits.append(wait_time(self, amount))
+        return waits[-1]
+
+    monkeypatch.setattr(TokenBucket, "wait_time", recorded)
+    client = ModelClient([ep], cache=tmp_path / "c.db")
+    assert all(o.ok for o in run(client, [text(i) for i in range(25)]))
+    assert client.limiters["llm"].requests.rate == pytest.approx(600 * 0.99 / 60)  # a hair under
+    assert any(w > 0 for w in waits), "requests past the burst waited for the bucket"
 
 
 def test_window_halves_on_429_and_grows_back():

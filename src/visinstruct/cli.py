@@ -25,7 +25,7 @@ def cli() -> None:
 
 
 @cli.command("run")
-@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("recipe", type=click.Path(path_type=Path))
 @click.option(
     "--run-dir",
     required=True,
@@ -132,7 +132,7 @@ def _print_checks(statuses: dict[str, int], failed_checks: list) -> None:
 @click.option(
     "--recipe",
     "recipe_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Take the checks (and endpoints) from this recipe instead of the run's own.",
 )
@@ -469,7 +469,7 @@ def weakness_cmd(
 
 
 @cli.command("loop")
-@click.argument("loop_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("loop_file", type=click.Path(path_type=Path))
 @click.option(
     "--loop-dir",
     required=True,

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import codecs
 import random
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from visinstruct.errors import RecipeError, VisinstructError
+from visinstruct.files import FileTooLarge, NotRegularFile, read_regular
 from visinstruct.models.endpoints import Endpoint, named
 from visinstruct.synth import REGISTRY
 
@@ -17,6 +27,33 @@ Language = Literal["en", "zh"]
 InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa"]
 ExportFormat = Literal["jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine"]
 ALL_TYPES: list[InstructionType] = ["judgement", "multiple_choice", "short_vqa", "long_vqa"]
+
+#: The largest count any field may ask for (items per synthetic domain, samples per quota,
+#: images per source, samples per loop round, templates per original): far above any real run,
+#: low enough that a typo (`charts: 1000000000000`) is refused before anything is made.
+MAX_COUNT = 10_000_000
+
+#: The most worker processes a recipe may ask for.
+MAX_WORKERS = 1024
+
+#: The most questions (or rounds) asked of the LLM in one request.
+MAX_PER_REQUEST = 50
+
+#: The largest recipe, loop file or config read (bytes); only up to one byte more is ever read.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+
+
+def at_most_max_count(n: int | float) -> int | float:
+    """A count as it is, or ValueError naming MAX_COUNT (a typo must not make a trillion items)."""
+    if n > MAX_COUNT:
+        raise ValueError(f"{n:,} is more than the limit of {MAX_COUNT:,} (visinstruct.recipe.MAX_COUNT)")
+    return n
+
+
+#: A number of items or samples: at most MAX_COUNT.
+Bounded = Annotated[int, AfterValidator(at_most_max_count)]
+#: A count: 0 or more, at most MAX_COUNT.
+Count = Annotated[int, Field(ge=0), AfterValidator(at_most_max_count)]
 
 
 class Strict(BaseModel):
@@ -26,7 +63,7 @@ class Strict(BaseModel):
 class SynthSpec(Strict):
     """How many items (images, or image sets) one synthetic domain makes."""
 
-    count: int = Field(ge=0)
+    count: Count
     languages: list[Language] | None = Field(default=None, min_length=1)
     types: list[InstructionType] | None = Field(default=None, min_length=1)
     llm: list[InstructionType] = Field(
@@ -35,7 +72,7 @@ class SynthSpec(Strict):
     categories: list[str] | None = Field(
         default=None, min_length=1, description="keep only questions of these categories (e.g. counting)"
     )
-    quotas: dict[str, int] = Field(
+    quotas: dict[str, Bounded] = Field(
         default_factory=dict,
         description="samples wanted per category; items are made until every quota is met (at most `count`)",
     )
@@ -75,7 +112,7 @@ class SourceSpec(Strict):
     domain_column: str | None = None
     text_column: str | None = None
     domain: str | None = None  # the domain of every image of this source
-    limit: int | None = Field(default=None, ge=1)
+    limit: Annotated[Bounded, Field(ge=1)] | None = None
 
     @model_validator(mode="after")
     def exactly_one(self) -> SourceSpec:
@@ -96,11 +133,11 @@ class InstructionSpec(Strict):
     endpoint: str = "llm"
     languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
     seeds_per_prompt: int = Field(default=3, ge=0, le=10)
-    per_request: dict[InstructionType, int] = Field(
+    per_request: dict[InstructionType, Annotated[int, Field(ge=1, le=MAX_PER_REQUEST)]] = Field(
         default_factory=lambda: {"judgement": 4, "multiple_choice": 3, "short_vqa": 3, "long_vqa": 3},
         description="questions per request (rounds for long_vqa)",
     )
-    quotas: dict[str, dict[InstructionType, int]] = Field(
+    quotas: dict[str, dict[InstructionType, Count]] = Field(
         default_factory=dict, description="at most this many samples per domain × type"
     )
     max_tokens: int = Field(default=1200, ge=16)
@@ -110,7 +147,7 @@ class InstructionSpec(Strict):
 class TargetSpec(Strict):
     """What to make for one benchmark category."""
 
-    count: int = Field(ge=0)
+    count: Count
     category: str | None = None  # the samples' category; default: the benchmark's, normalised
     domain: str | None = None  # a catalog domain: its images are preferred and its title shown
 
@@ -188,7 +225,9 @@ class Recipe(Strict):
     languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
     types: list[InstructionType] = Field(default_factory=lambda: list(ALL_TYPES), min_length=1)
     synthetic: dict[str, SynthSpec] = Field(default_factory=dict)
-    workers: int | None = Field(default=None, ge=1, description="processes; default: all cores")
+    workers: int | None = Field(
+        default=None, ge=1, le=MAX_WORKERS, description="processes; default: all cores"
+    )
     export: list[ExportSpec] = Field(default_factory=list)
     sources: list[SourceSpec] = Field(default_factory=list)
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
@@ -320,15 +359,63 @@ def validate(
         raise error(f"{source}: {_where(err['loc'])}: {_message(err)}{more}") from None
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping gives the same key twice: plain YAML keeps the last one without a word."""
+
+    def __init__(self, key: Any, line: int, first_line: int) -> None:
+        super().__init__(problem=f"duplicate key {key!r}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.safe_load`, except that a key given twice in one mapping (at any depth) is an error.
+    Keys brought in by a merge (`<<: *base`) may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if first is not None:
+                raise DuplicateKeyError(key, key_node.start_mark.line + 1, first)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path, what: str, error: type[VisinstructError] = RecipeError) -> Any:
-    """The data of a YAML file; an unreadable file or invalid YAML raises `error` in one line."""
+    """The data of a YAML file; a file that is not a regular UTF-8 text file of at most
+    MAX_YAML_BYTES, invalid YAML or a duplicate key raises `error` in one line. Never blocks on a
+    pipe or reads more than the cap (a recipe may be a link to /dev/zero)."""
     p = Path(path)
     try:
-        text = p.read_text("utf-8")
+        raw = read_regular(p, MAX_YAML_BYTES)
+    except NotRegularFile as e:
+        raise error(f"{p}: cannot read {what}: not a regular file ({e.kind})") from None
+    except FileTooLarge as e:
+        size = f"{e.size:,} bytes" if e.size is not None else "it grew while read"
+        raise error(f"{p}: {what} is too large ({size}; at most {MAX_YAML_BYTES:,} bytes)") from None
     except OSError as e:
         raise error(f"{p}: cannot read {what} ({e.strerror or e})") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # also UTF-32 LE
+        raise error(f"{p}: not a UTF-8 text file (it is UTF-16 or UTF-32: save it as UTF-8)")
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise error(f"{p}: not a UTF-8 text file (NUL byte at offset {nul})")
     try:
-        return yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(
+            f"{p}: not a UTF-8 text file (invalid byte 0x{raw[e.start]:02x} at offset {e.start})"
+        ) from None
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass
+    except DuplicateKeyError as e:
+        raise error(f"{p}: duplicate key {e.key!r} at line {e.line} (first at line {e.first_line})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -27,12 +27,15 @@ def augment() -> None:
 
 
 def _config(path: Path, mode: str | None, target: float | None, rounds: int | None) -> AugmentConfig:
-    from visinstruct.augment.config import GenerationSpec
+    from visinstruct.augment.config import ConfigError, GenerationSpec
+    from visinstruct.recipe import validate
 
     cfg = load_config(path)
     update = {k: v for k, v in {"mode": mode, "target": target, "rounds": rounds}.items() if v is not None}
     if update:
-        cfg.generation = GenerationSpec.model_validate({**cfg.generation.model_dump(), **update})
+        data = {**cfg.generation.model_dump(), **update}
+        where = f"{path} with --{'/--'.join(update)}"
+        cfg.generation = validate(GenerationSpec, data, where, "generation", ConfigError)
     return cfg
 
 
@@ -67,7 +70,7 @@ def _run_mode(
 
 
 @augment.command("run")
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path))
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder."
 )
@@ -92,7 +95,7 @@ def run_cmd(config: Path, out_dir: Path, mode: str | None, target: float | None,
 
 
 @augment.command("compare")
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path))
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder."
 )
@@ -150,7 +153,7 @@ def compare_cmd(config: Path, out_dir: Path, modes: str, target: float | None, r
 
 
 @augment.command("templates")
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path))
 def templates_cmd(config: Path) -> None:
     """List CONFIG's tasks; sends nothing.
 

@@ -6,14 +6,14 @@ written exactly as in a recipe's `endpoints:`; keys come only from environment v
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from visinstruct.augment.filters import FilterSettings
 from visinstruct.errors import VisinstructError
 from visinstruct.models.endpoints import Endpoint, expand_env, named
-from visinstruct.recipe import read_yaml, validate
+from visinstruct.recipe import at_most_max_count, read_yaml, validate
 
 Mode = Literal["temperatures", "iterative", "both"]
 MODES: tuple[Mode, ...] = ("temperatures", "iterative", "both")
@@ -51,7 +51,9 @@ class GenerationSpec(Strict):
     )
     iterative_temperature: float = Field(default=0.7, ge=0, le=2)
     rounds: int = Field(default=3, ge=1, le=50, description="rephrasing rounds (iterative, both)")
-    target: float = Field(default=30, gt=1, description="stop a task at this many templates per original")
+    target: Annotated[float, AfterValidator(at_most_max_count)] = Field(
+        default=30, gt=1, description="stop a task at this many templates per original"
+    )
     directives_per_parent: int | None = Field(default=None, ge=1, description="default: every directive")
     max_tokens: int = Field(default=256, ge=16)
 

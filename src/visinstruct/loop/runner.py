@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +30,15 @@ from visinstruct.errors import RecipeError, VisinstructError
 from visinstruct.loop.plan import RoundPlan, plan_round
 from visinstruct.loop.results import load_records, write_records
 from visinstruct.loop.weakness import CategoryStat, accuracy_by_category, quotas, stats_from, weights
-from visinstruct.recipe import InstructionType, Language, parse_recipe, read_yaml, validate
+from visinstruct.recipe import (
+    MAX_COUNT,
+    Bounded,
+    InstructionType,
+    Language,
+    parse_recipe,
+    read_yaml,
+    validate,
+)
 from visinstruct.templates import TemplateError, render
 
 STEPS = ("evaluate", "analyse", "generate", "train")
@@ -64,7 +72,7 @@ class LoopSpec(_Strict):
     name: str = "loop"
     recipe: str = Field(description="the base recipe: seed, languages, checks, exports, endpoints, sources")
     rounds: int = Field(default=3, ge=1, le=100)
-    samples_per_round: int = Field(ge=1)
+    samples_per_round: Annotated[Bounded, Field(ge=1)] = Field(description=f"at most {MAX_COUNT:,}")
     strategy: Literal["targeted", "uniform"] = "targeted"
     floor: float = Field(default=0.05, ge=0, lt=1)
     temperature: float = Field(default=1.0, gt=0)

@@ -12,9 +12,10 @@ import re
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from visinstruct.errors import VisinstructError
 
@@ -57,6 +58,27 @@ def expand_env(value: str) -> str:
     return ENV.sub(sub, value)
 
 
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be an endpoint's base URL (it needs http or https and a host), or None."""
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return "contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+    except ValueError as e:
+        return f"cannot be parsed ({e})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "is not an http(s) URL"
+    if not parts.hostname:
+        return "is not an http(s) URL (no host)"
+    return None
+
+
+def _unset_variable(value: str) -> bool:
+    """`value` names an environment variable that is not set and has no default."""
+    return any(m.group(2) is None and not os.environ.get(m.group(1)) for m in ENV.finditer(value))
+
+
 class Price(BaseModel):
     model_config = ConfigDict(extra="forbid")
     input: float = Field(ge=0, description="USD per 1M input tokens")
@@ -88,11 +110,29 @@ class Endpoint(BaseModel):
     price: Price | None = None  # default: the price table by model
     batch: bool = False  # send through the Batch API (half price, slow)
 
+    @field_validator("base_url")
+    @classmethod
+    def http_url(cls, v: str | None) -> str | None:
+        """A wrong URL is reported when the recipe is read, not after every request has failed.
+        A URL naming a variable that is not set yet is checked when it is used."""
+        if v is None or _unset_variable(v):
+            return v
+        url = expand_env(v)
+        problem = url_problem(url)
+        if problem:
+            shown = f"{v!r}" if url == v else f"{v!r} (= {url!r})"
+            raise ValueError(f"{shown} {problem}")
+        return v
+
     def resolved_base_url(self) -> str:
         url = self.base_url or DEFAULT_BASE_URLS.get(self.provider)
         if not url:
             raise EndpointError(f"endpoint {self.name!r}: base_url is required for provider {self.provider}")
-        return expand_env(url).rstrip("/")
+        resolved = expand_env(url)
+        problem = url_problem(resolved)
+        if problem:
+            raise EndpointError(f"endpoint {self.name!r}: base_url {resolved!r} {problem}")
+        return resolved.rstrip("/")
 
     def resolved_model(self) -> str:
         return expand_env(self.model)

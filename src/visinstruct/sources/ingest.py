@@ -40,6 +40,7 @@ from PIL import Image
 
 from visinstruct.errors import VisinstructError
 from visinstruct.executors.local import make_pool
+from visinstruct.files import NotRegularFile, read_regular
 from visinstruct.models import images as _images
 from visinstruct.models.images import (
     _TRANSPOSE,
@@ -147,8 +148,9 @@ def _read_item(item: SourceItem) -> bytes:
         return bytes(item.data)
     if item.path is not None:
         try:
-            with open(item.path, "rb") as f:
-                return f.read()
+            return read_regular(item.path)  # a named pipe or a device is refused, never opened
+        except NotRegularFile as e:
+            raise ImageError(f"{item.ref}: {e}") from None
         except OSError as e:
             raise ImageError(f"{item.ref}: cannot read ({e.strerror or e})") from None
     if item.url is not None:

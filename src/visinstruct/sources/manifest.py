@@ -11,12 +11,14 @@ escapes) becomes an item carrying the error, naming the line; the other lines ar
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from visinstruct.files import NotRegularFile, check_regular
 from visinstruct.sources.ingest import SourceError, SourceItem
 
 _KNOWN = ("path", "url", "domain", "tags", "text", "known_text", "license")
@@ -30,8 +32,11 @@ def iter_manifest(path: str | os.PathLike[str], format: str | None = None) -> It
     """
     manifest = Path(path)
     try:
+        check_regular(manifest)  # opening a named pipe would wait for a writer
         with open(manifest, encoding="utf-8-sig", newline="") as f:
             yield from _iter(manifest, f, format)
+    except NotRegularFile as e:
+        raise SourceError(f"{manifest}: cannot read the manifest: {e}") from None
     except OSError as e:
         raise SourceError(f"{manifest}: cannot read the manifest ({e.strerror or e})") from None
     except UnicodeDecodeError as e:
@@ -146,9 +151,9 @@ def _item(row: dict[str, Any], line: int, manifest: Path, base: Path) -> SourceI
 
     local = None
     if raw_path not in (None, ""):
-        local = _resolve_inside(raw_path, base)
+        local, problem = _resolve_inside(raw_path, base)
         if local is None:
-            return bad("the path leaves the manifest's folder")
+            return bad(problem)
         prov["path"] = raw_path
         if url:
             prov["url"] = url
@@ -165,10 +170,19 @@ def _item(row: dict[str, Any], line: int, manifest: Path, base: Path) -> SourceI
     )
 
 
-def _resolve_inside(raw: str, base: Path) -> Path | None:
-    """`raw` resolved against `base` (links followed), or None when the result is outside `base`."""
+def _resolve_inside(raw: str, base: Path) -> tuple[Path | None, str]:
+    """`raw` resolved against `base` (links followed), or None and why: the result is outside
+    `base`, or the links cannot be resolved (a loop)."""
+    leaves = "the path leaves the manifest's folder"
     if "\x00" in raw:
-        return None
+        return None, leaves
     p = Path(raw)
-    full = (p if p.is_absolute() else base / p).resolve()
-    return full if full.is_relative_to(base) else None
+    try:
+        full = (p if p.is_absolute() else base / p).resolve()
+    except RuntimeError:  # Python < 3.13: a link loop
+        return None, "the path is a link loop"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return None, "the path is a link loop"
+        return None, f"the path cannot be resolved ({e.strerror or e})"
+    return (full, "") if full.is_relative_to(base) else (None, leaves)

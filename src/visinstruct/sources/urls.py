@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from visinstruct import __version__
+from visinstruct.files import NotRegularFile, read_regular
 from visinstruct.sources.ingest import SourceError, SourceItem
 
 if TYPE_CHECKING:
@@ -186,9 +187,16 @@ def iter_url_list(path: str | os.PathLike[str]) -> Iterator[SourceItem]:
     """A text file of image URLs, one per line (blank lines and `#` comments skipped)."""
     p = Path(path)
     try:
-        lines = p.read_text("utf-8").splitlines()
+        raw = read_regular(p)  # never waits on a named pipe
+    except NotRegularFile as e:
+        raise SourceError(f"{p}: cannot read the URL list: {e}") from None
     except OSError as e:
         raise SourceError(f"{p}: cannot read the URL list ({e.strerror or e})") from None
+    try:
+        lines = raw.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        bad = f"invalid byte 0x{raw[e.start]:02x} at offset {e.start}"
+        raise SourceError(f"{p}: the URL list is not a UTF-8 text file ({bad})") from None
     for n, line in enumerate(lines, 1):
         url = line.strip()
         if url and not url.startswith("#"):

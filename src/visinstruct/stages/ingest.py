@@ -43,9 +43,11 @@ def source_items(spec, ctx_path) -> Iterator:
         )
     else:
         items = sources.iter_url_list(ctx_path(spec.urls))
-    for n, item in enumerate(items):
-        if spec.limit is not None and n >= spec.limit:
+    taken = 0  # `limit` counts images: entries already refused (a .txt in a folder) do not count
+    for item in items:
+        if spec.limit is not None and taken >= spec.limit:
             return
+        taken += item.error is None
         if spec.domain and not item.domain:
             item.domain = spec.domain
         yield item
