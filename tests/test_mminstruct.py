@@ -257,8 +257,9 @@ def test_files_a_folder_does_not_take_are_listed_by_status(fake_openai, tmp_path
     (root / ".hidden.txt").write_text("quiet")
     rec = parse_recipe(recipe_for(fake_openai, root, languages=["en"], types=["short_vqa"]))
     summary = run(rec, tmp_path / "run", workers=1)
-    assert summary.stages["images"].done == 1 and summary.stages["images"].failed == 3
-    run(rec, tmp_path / "run", workers=1)
+    # refused for what they are: done (recorded with the reason), nothing to retry
+    assert summary.stages["images"].done == 4 and summary.stages["images"].failed == 0
+    assert run(rec, tmp_path / "run", workers=1).stages["images"].skipped == 0  # known: not planned again
     p = subprocess.run(
         [sys.executable, "-m", "visinstruct.cli", "status", str(tmp_path / "run")],
         capture_output=True,

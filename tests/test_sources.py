@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from visinstruct.pipeline import source_items
 
 from visinstruct.recipe import SourceSpec
 from visinstruct.sources import (
@@ -25,6 +24,7 @@ from visinstruct.sources import (
     iter_url_list,
     sniff_image_type,
 )
+from visinstruct.stages.ingest import source_items
 
 # -- images made here -------------------------------------------------------------------------
 
@@ -334,7 +334,7 @@ def test_a_source_limit_counts_images_not_refused_files(tmp_path: Path):
         (root / f"{n}.jpg").write_bytes(jpeg(seed=n))
         (root / f"{n}.txt").write_text("a sidecar caption")
     spec = SourceSpec(folder=str(root), limit=3)
-    items = list(source_items(spec, tmp_path))
+    items = list(source_items(spec, lambda p: tmp_path / p))
     assert [i.ref for i in items if i.error is None] == ["0.jpg", "1.jpg", "2.jpg"]
     assert [i.ref for i in items if i.error] == ["0.txt", "1.txt"]
 

@@ -39,14 +39,15 @@ class WorkerDied(Exception):
 def _die_with(parent: int) -> None:
     while True:
         time.sleep(0.2)
-        if os.getppid() != parent:
+        if os.getppid() != parent:  # the parent died: this process was handed to init
             os._exit(1)
 
 
-def worker_init(parent: int | None = None) -> None:
-    """Run first in every worker process: die with the parent, leave Ctrl-C to it, one
-    thread per process for native libraries (the pool is the parallelism)."""
-    parent = parent if parent is not None else os.getppid()
+def worker_init(main: int | None = None) -> None:
+    """Run first in every worker process: die with the process that started it, leave Ctrl-C
+    to the main process, one thread per process for native libraries (the pool is the
+    parallelism). `main` is the run's process; a forkserver's workers are the forkserver's
+    children, which exits when `main` does."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["RAYON_NUM_THREADS"] = "1"
     if sys.platform.startswith("linux"):
@@ -55,9 +56,14 @@ def worker_init(parent: int | None = None) -> None:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent:  # the parent is already gone
-        os._exit(1)
-    threading.Thread(target=_die_with, args=(parent,), daemon=True, name="die-with-parent").start()
+    if main is not None:
+        try:
+            os.kill(main, 0)
+        except ProcessLookupError:  # the run is already gone
+            os._exit(1)
+        except PermissionError:
+            pass
+    threading.Thread(target=_die_with, args=(os.getppid(),), daemon=True, name="die-with-parent").start()
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
