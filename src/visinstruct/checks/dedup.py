@@ -931,6 +931,10 @@ class ImageDeduper:
             return self._seen[image_id][0]
         return self.add_hash(image_id, self.phash(path))
 
+    def distance(self, image_id: str) -> int:
+        """Hash distance of an added image to the earlier one it near-duplicates (0 if none)."""
+        return self._seen[image_id][1]
+
     def add_hash(self, image_id: str, h: int) -> str | None:
         if image_id in self._seen:
             return self._seen[image_id][0]

@@ -193,7 +193,7 @@ class ImageDedupStage(Stage):
             if of is None or of == image_id:
                 res = {"near_duplicate_image": passed()}
             else:
-                d = index._seen[image_id][1]
+                d = index.distance(image_id)
                 res = {
                     "near_duplicate_image": failed(
                         f"image {image_id[:12]} is a near-duplicate of image {of[:12]} "
