@@ -152,7 +152,7 @@ def main() -> None:
             recipe.write_text(yaml.safe_dump(synthetic_recipe(per_domain, a.workers)))
             figures[f"{label} {n:,}"] = run_all(f"{label} {n:,}", recipe, root / f"synthetic-{n}")
         with Loopback() as server:
-            per_image = 22  # judgement 4 + choice 3 + short 3 + long 1, in two languages
+            per_image = 14  # the loopback server answers 2 questions a request (1 long), 2 languages
             folder = root / "images"
             make_images(folder, math.ceil(a.model / per_image))
             ep = endpoint(server, "fake-vlm", max_in_flight=64)

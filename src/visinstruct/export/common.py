@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ IMAGE_TOKEN = "<image>"
 DEFAULT_INCLUDE = ("accepted", "edited")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]+")
 # Characters JSON leaves raw but that `str.splitlines()` treats as line breaks.
-_LINE_BREAKS = {0x2028: "\\u2028", 0x2029: "\\u2029", 0x85: "\\u0085"}
+_LINE_BREAKS = re.compile("[\u2028\u2029\x85]")
+_ESCAPED = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+RECENT = 4096  # images resolved lately, kept at hand (a unit's samples share theirs, and come together)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,10 @@ def check_include(include: Iterable[str]) -> tuple[str, ...]:
 
 def dumps(obj: Any) -> str:
     """Compact JSON on one line, non-ASCII text kept as is (not escaped)."""
-    return json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS)
+    text = json.dumps(obj, ensure_ascii=False)
+    if _LINE_BREAKS.search(text):  # rare: a regular-expression search is far cheaper than translate
+        text = _LINE_BREAKS.sub(lambda m: _ESCAPED[m.group(0)], text)
+    return text
 
 
 @contextmanager
@@ -113,7 +119,8 @@ class Images:
     def __init__(self, store: RunStore, out_dir: Path | None) -> None:
         self.store = store
         self.out_dir = out_dir
-        self.seen: dict[str, ExportedImage] = {}  # each image resolved (and copied) once
+        self.seen: set[bytes] = set()  # every image referred to (its id's bytes: compact), copied once
+        self.recent: OrderedDict[str, ExportedImage] = OrderedDict()
 
     @property
     def count(self) -> int:
@@ -124,8 +131,9 @@ class Images:
         return [self._resolve(sample, image_id) for image_id in sample.images]
 
     def _resolve(self, sample: Sample, image_id: str) -> ExportedImage:
-        known = self.seen.get(image_id) if isinstance(image_id, str) else None
+        known = self.recent.get(image_id) if isinstance(image_id, str) else None
         if known is not None:
+            self.recent.move_to_end(image_id)
             return known
         if not isinstance(image_id, str) or not _SAFE_ID.fullmatch(image_id):
             raise ExportError(f"sample {sample.id}: image id {image_id!r} is not a valid image id")
@@ -147,9 +155,13 @@ class Images:
                     width, height = im.size
             except OSError as e:
                 raise ExportError(f"sample {sample.id}: image file {src} cannot be read ({e})") from None
-        if self.out_dir is not None:
+        key = bytes.fromhex(image_id) if len(image_id) == 64 else image_id.encode()
+        if self.out_dir is not None and key not in self.seen:
             place(src, self.out_dir / IMAGE_DIR / name)
-        im = self.seen[image_id] = ExportedImage(image_id, src, f"{IMAGE_DIR}/{name}", name, width, height)
+        self.seen.add(key)
+        im = self.recent[image_id] = ExportedImage(image_id, src, f"{IMAGE_DIR}/{name}", name, width, height)
+        if len(self.recent) > RECENT:
+            self.recent.popitem(last=False)
         return im
 
 
