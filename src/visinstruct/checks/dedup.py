@@ -956,26 +956,18 @@ class ImageDeduper:
         self._seen[image_id] = (None, 0)
         return None
 
-    def check(self, s: Sample, store: Any) -> dict:
-        """``near_duplicate_image`` (review) when one of the sample's images near-duplicates an
-        earlier, different image (the sample's own other images do not count)."""
-        for image_id in s.images:
-            if image_id not in self._seen:
-                try:
-                    self.add(image_id, store.image_path(image_id))
-                except (OSError, KeyError, ValueError) as e:
-                    return {"near_duplicate_image": passed(skipped=f"image {image_id}: {e}")}
-        for image_id in s.images:
-            of, d = self._seen[image_id]
-            if of is not None and of != image_id and of not in s.images:
-                return {
-                    "near_duplicate_image": failed(
-                        f"image {image_id[:12]} is a near-duplicate of image {of[:12]} "
-                        f"(perceptual hash distance {d})",
-                        REVIEW,
-                        image=image_id,
-                        of=of,
-                        distance=d,
-                    )
-                }
+
+def near_duplicate_image(image_id: str, of: str | None, distance: int) -> dict[str, dict]:
+    """The `near_duplicate_image` result of an image: review when it near-copies an earlier one."""
+    if of is None or of == image_id:
         return {"near_duplicate_image": passed()}
+    return {
+        "near_duplicate_image": failed(
+            f"image {image_id[:12]} is a near-duplicate of image {of[:12]} "
+            f"(perceptual hash distance {distance})",
+            REVIEW,
+            image=image_id,
+            of=of,
+            distance=distance,
+        )
+    }

@@ -185,25 +185,12 @@ class ImageDedupStage(Stage):
             yield Unit(f"image_dedup:{batch[0][0]}", data=(batch, index))
 
     async def make(self, unit: Unit, ctx: RunContext) -> Result:
-        from visinstruct.checks.results import REVIEW, failed
+        from visinstruct.checks.dedup import near_duplicate_image
 
         batch, index = unit.data
         rows = []
         for image_id, of in batch:
-            if of is None or of == image_id:
-                res = {"near_duplicate_image": passed()}
-            else:
-                d = index.distance(image_id)
-                res = {
-                    "near_duplicate_image": failed(
-                        f"image {image_id[:12]} is a near-duplicate of image {of[:12]} "
-                        f"(perceptual hash distance {d})",
-                        REVIEW,
-                        image=image_id,
-                        of=of,
-                        distance=d,
-                    )
-                }
+            res = near_duplicate_image(image_id, of, index.distance(image_id))
             for s, v, dg in ctx.store.samples_of_units(f"mm/{image_id[:16]}/"):
                 rows.append((s.id, v, dg, res))
         return Result(checks=rows)
