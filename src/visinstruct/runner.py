@@ -378,11 +378,12 @@ def preflight(recipe: Any, base: Any) -> None:
     from visinstruct.prompts import load_prompt
     from visinstruct.stages import load_stage
 
-    dirs = [str(base / d) if not str(d).startswith("/") else d for d in recipe.domains_dir]
-    catalog = load_catalog(dirs)
-    for spec in recipe.sources:
-        if spec.domain and spec.domain not in catalog:
-            raise RecipeError(f"source domain {spec.domain!r} is not in the domain catalog")
+    if recipe.sources or recipe.uses_llm_on_facts() or recipe.domains_dir:
+        dirs = [str(base / d) if not str(d).startswith("/") else d for d in recipe.domains_dir]
+        catalog = load_catalog(dirs)
+        for spec in recipe.sources:
+            if spec.domain and spec.domain not in catalog:
+                raise RecipeError(f"source domain {spec.domain!r} is not in the domain catalog")
     if recipe.sources or recipe.uses_llm_on_facts():
         for name in ("caption", "assign_domain", "instructions"):
             load_prompt(name, recipe.prompts_dir)

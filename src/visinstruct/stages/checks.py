@@ -4,8 +4,9 @@ where it is made.
 Every result is stored per sample under its stage's name, with the stage's version and
 configuration and the digest of the sample it was computed on, and recomputed only when
 one of those changes. Drawn samples (exact facts) are checked in the worker that draws
-them: rules, `facts`, and duplicates among the item's own samples; model-written ones get
-their rules where the reply is parsed, and duplicates across the dataset in `dedup`.
+them: the rules (with `facts`: drawn from exact facts) and duplicates among the item's own
+samples; model-written ones get their rules where the reply is parsed, and duplicates
+across the dataset in `dedup`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from visinstruct.stages.base import Result, SampleCheck, Stage, Subject, Unit
 from visinstruct.stages.context import RunContext
 from visinstruct.store import digest, dumps
 
-FACTS = ("facts", "1", "")
+FACTS = {"facts": {"pass": True, "method": "drawn from exact facts"}}
 
 
 _PUNCT = re.compile(r"[\W_]+")
@@ -79,7 +80,10 @@ class RulesStage(SampleCheck):
     def check(self, sample: Sample) -> dict[str, dict]:
         from visinstruct.checks.rules import rule_checks, structure_check
 
-        return rule_checks(sample, self.limits) if self.options["rules"] else structure_check(sample)
+        out = rule_checks(sample, self.limits) if self.options["rules"] else structure_check(sample)
+        if sample.drawn:  # drawn from exact facts: correct by construction
+            out.update(FACTS)
+        return out
 
 
 class MakeChecks:
@@ -98,10 +102,8 @@ class MakeChecks:
         dup = dict(zip((id(s) for s in drawn), self._dedup(drawn), strict=True)) if drawn else {}
         for s in samples:
             per: dict[str, tuple] = {"rules": (*self.rules_key, self.rules.check(s))}
-            if s.drawn:
-                per["facts"] = (FACTS[1], FACTS[2], {"facts": passed(method="drawn from exact facts")})
-                if dup.get(id(s)):
-                    per["dedup"] = (*self.dedup_key, dup[id(s)])
+            if dup.get(id(s)):
+                per["dedup"] = (*self.dedup_key, dup[id(s)])
             out.append(per)
         return out
 
