@@ -60,8 +60,8 @@ class Fact:
     short_show: Callable[[Any], str] | None = None  # the short answer when it differs from the option
     mc: bool = True
     short: bool = True
-    nearest: bool = True  # options: the most plausible wrong values (False: any of them)
     false_from: int = 3  # a false statement claims one of the first `false_from` wrong values
+    choose_from: int = 3  # options: 3 of the first `choose_from` wrong values (topped up in order)
     args: dict[str, Any] = field(default_factory=dict)  # what the question is about, for the facts
     valid: Sequence[Any] = ()  # every right value when several are (one is offered, none is wrong)
     _answer: str | None = field(default=None, init=False, repr=False)
@@ -163,10 +163,12 @@ def judgement(fact: Fact, truth: bool, rng: random.Random) -> Asked:
 
 
 def multiple_choice(fact: Fact, rng: random.Random, said: Said | None = None) -> Asked:
-    """The right value and 3 wrong ones: the most plausible, or any three when `nearest` is off."""
+    """The right value and 3 wrong ones, drawn from the `choose_from` most plausible."""
     opts = [s for _, s in fact.options()]
-    if not fact.nearest:
-        rng.shuffle(opts)
+    if fact.choose_from > 3:
+        head = opts[: fact.choose_from]
+        rng.shuffle(head)
+        opts = head + opts[fact.choose_from :]
     said = said or (fact.mc_ask or fact.ask)()
     q = Question(
         "multiple_choice",
@@ -203,7 +205,8 @@ class Kinds:
     """The kinds of fact an item can be asked about; picks them, kinds not asked yet first.
 
     Each builder returns a fresh fact of its kind (it may choose at random what to ask), or
-    None when the item has nothing of that kind. `weights` makes some kinds likelier.
+    None when the item has nothing of that kind. `weights` makes some kinds likelier; with
+    `repeat` off a kind gives at most one fact per pick (its builder always gives the same).
     """
 
     def __init__(
@@ -211,10 +214,16 @@ class Kinds:
         rng: random.Random,
         builders: Mapping[str, Callable[[], Fact | None]],
         weights: Mapping[str, int] | None = None,
+        repeat: bool = True,
     ):
-        self.rng, self.builders = rng, dict(builders)
+        self.rng, self.builders, self.repeat = rng, dict(builders), repeat
         self.weights = {k: (weights or {}).get(k, 1) for k in self.builders}
         self.used: set[str] = set()
+
+    @classmethod
+    def fixed(cls, rng: random.Random, facts: Mapping[str, Fact]) -> Kinds:
+        """Kinds of one fact each, known in advance (each is asked at most once per pick)."""
+        return cls(rng, {k: (lambda f=f: f) for k, f in facts.items()}, repeat=False)
 
     def order(self) -> list[str]:
         """Every kind once, in a random order favouring heavier kinds and then unused ones."""
@@ -228,8 +237,10 @@ class Kinds:
         ok = fits or FITS[qtype]
         names = self.order()
         out: list[Fact] = []
-        for attempt in range(4 * len(names) + 8):
-            if len(out) == k or not names:
+        if not names:
+            return out
+        for attempt in range(4 * len(names) + 8 if self.repeat else len(names)):
+            if len(out) == k:
                 break
             name = names[attempt % len(names)]
             fact = self.builders[name]()

@@ -49,7 +49,7 @@ class TableFacts:
 
     def fact(self, kind: str, category: str, params: dict, answer: str, wrong: list[str], **kw) -> Fact:
         """A fact whose values are already written as the table writes them."""
-        return Fact(kind, category, answer, wrong, args=params, nearest=False, **kw)
+        return Fact(kind, category, answer, wrong, args=params, choose_from=len(wrong), **kw)
 
     # -- wording of the table's parts
     def vehicle(self) -> str:
