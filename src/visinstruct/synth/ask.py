@@ -10,7 +10,7 @@ From a fact this module makes the drafts the contract in `base` asks for:
 - short_vqa: the question, answered with the value as a word or a number;
 - long_vqa: the fact's worked explanation, turn by turn.
 
-`Kinds` picks an item's facts, kinds not asked about yet first, and `ask_all` composes an
+`Kinds` picks an item's facts, of distinct kinds while they last, and `ask_all` composes an
 item's drafts. Plausible wrong values come from `nearby` (numbers a few steps away),
 `preferred_first` (what is in the image before what is not) and `distinct_distractors`.
 """
@@ -202,7 +202,11 @@ def long_answer(fact: Fact) -> Asked:
 
 
 class Kinds:
-    """The kinds of fact an item can be asked about; picks them, kinds not asked yet first.
+    """The kinds of fact an item can be asked about, and how facts are picked from them.
+
+    Each type of question picks its facts of distinct kinds while kinds last, in a random
+    order; kinds are not kept apart across types (a kind judged may also be asked with
+    options: keeping them apart narrows what the low-variety kinds get asked).
 
     Each builder returns a fresh fact of its kind (it may choose at random what to ask), or
     None when the item has nothing of that kind. `weights` makes some kinds likelier; with
@@ -218,7 +222,6 @@ class Kinds:
     ):
         self.rng, self.builders, self.repeat = rng, dict(builders), repeat
         self.weights = {k: (weights or {}).get(k, 1) for k in self.builders}
-        self.used: set[str] = set()
 
     @classmethod
     def fixed(cls, rng: random.Random, facts: Mapping[str, Fact]) -> Kinds:
@@ -226,11 +229,10 @@ class Kinds:
         return cls(rng, {k: (lambda f=f: f) for k, f in facts.items()}, repeat=False)
 
     def order(self) -> list[str]:
-        """Every kind once, in a random order favouring heavier kinds and then unused ones."""
+        """Every kind once, in a random order that puts heavier kinds first more often."""
         pool = [k for k, w in self.weights.items() for _ in range(w)]
         self.rng.shuffle(pool)
-        names = list(dict.fromkeys(pool))
-        return [k for k in names if k not in self.used] + [k for k in names if k in self.used]
+        return list(dict.fromkeys(pool))
 
     def pick(self, qtype: str, k: int = 1, fits: Callable[[Fact], bool] | None = None) -> list[Fact]:
         """Up to `k` facts that can be asked as `qtype`, of distinct kinds while kinds remain."""
@@ -246,7 +248,6 @@ class Kinds:
             fact = self.builders[name]()
             if fact is not None and ok(fact):
                 out.append(fact)
-                self.used.add(name)
         return out
 
 
