@@ -98,6 +98,7 @@ class Asked:
 
     @property
     def type(self) -> str:
+        """The draft's instruction type."""
         return self.question.type
 
     def record(self) -> dict[str, Any]:
@@ -126,18 +127,22 @@ class Asked:
 
 
 def can_judge(f: Fact) -> bool:
+    """A fact can be judged if it has its own judge or a claim and a wrong value to claim."""
     return f.judge is not None or (f.claim is not None and bool(f.options()))
 
 
 def can_choose(f: Fact) -> bool:
+    """A fact can be asked with options if it has a question and 3 distinct wrong values."""
     return f.mc and f.ask is not None and len(f.options()) >= 3
 
 
 def can_answer(f: Fact) -> bool:
+    """A fact can be asked for a short answer if it has a question and allows it."""
     return f.short and (f.short_ask or f.ask) is not None
 
 
 def can_explain(f: Fact) -> bool:
+    """A fact can be a long answer if it has a worked explanation."""
     return f.explain is not None
 
 

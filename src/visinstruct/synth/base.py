@@ -70,6 +70,7 @@ class SynthDomain:
     images_per_item: int = 1
 
     def make(self, rng: random.Random, lang: str) -> Item:
+        """One item: its image(s), the facts behind them and draft questions."""
         raise NotImplementedError
 
     def say(self, rng: random.Random, key: str, lang: str, **values: object) -> str:

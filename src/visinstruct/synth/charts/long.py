@@ -35,6 +35,7 @@ def readings(c: ChartFacts, s: int, idx: list[int]) -> str:
 
 
 def long_arith(c: ChartFacts) -> Fact | None:
+    """Read some values, then add them, subtract two or average them."""
     s = c.pick_s()
     vs = c.vals(s)
     sc = c.scope(s)
@@ -96,6 +97,7 @@ def long_arith(c: ChartFacts) -> Fact | None:
 
 
 def long_extreme(c: ChartFacts) -> Fact | None:
+    """Read every value, find the largest or smallest, and often the range."""
     s = c.pick_s()
     vs = c.vals(s)
     sc = c.scope(s)
@@ -130,6 +132,7 @@ def long_extreme(c: ChartFacts) -> Fact | None:
 
 
 def long_trend(c: ChartFacts) -> Fact | None:
+    """Read two values along an ordered axis, then say how much it rose or fell."""
     s = c.pick_s()
     vs = c.vals(s)
     i, j = sorted(c.rng.sample(range(len(vs)), 2))
@@ -159,6 +162,7 @@ def long_trend(c: ChartFacts) -> Fact | None:
 
 
 def long_legend(c: ChartFacts) -> Fact | None:
+    """Find a series or a label by its colour, read its value, and compare two series."""
     say = c.v.say
     i = c.rng.randrange(len(c.labels))
     label = c.labels[i]

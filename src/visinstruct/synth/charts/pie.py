@@ -22,6 +22,7 @@ from visinstruct.synth.charts.draw import (
 
 
 def draw_pie(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image:
+    """A pie (or donut) whose percentages are printed outside, in the legend or inside the slices."""
     labels = f["labels"]
     vals = f["series"][0]["values"]
     n = len(labels)

@@ -85,6 +85,7 @@ class ChartFacts:
         return str(v)
 
     def phrase(self, p: Phrase) -> Said:
+        """A (key, values) pair worded now."""
         return self.v.said(p[0], **p[1])
 
     def fact(
@@ -115,6 +116,7 @@ class ChartFacts:
         )
 
     def scope(self, s: int) -> str:
+        """'in series X' when the chart has two series (which series a value belongs to)."""
         if len(self.series) == 1:
             return ""
         return self.v.say("scope", series=self.series[s]["name"])
@@ -140,11 +142,13 @@ class ChartFacts:
         return out
 
     def by_closeness(self, v: int, s: int, exclude: int) -> list[str]:
+        """The other labels, those whose values are nearest `v` first: the likeliest confusions."""
         vs = self.vals(s)
         order = sorted((i for i in range(len(vs)) if i != exclude), key=lambda i: (abs(vs[i] - v), i))
         return [self.labels[i] for i in order]
 
     def other_colors(self, first: list[str], answer: str) -> list[str]:
+        """Colours not the answer: `first` (colours in the chart) before the rest."""
         rest = [c[0] for c in style.COLORS if c[0] != answer and c[0] not in first]
         self.rng.shuffle(rest)
         return [c for c in first if c != answer] + rest

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from visinstruct.synth import style
 from visinstruct.synth.base import fmt_num
@@ -13,6 +14,7 @@ from visinstruct.synth.charts.data import COLOR_BY_NAME
 from visinstruct.synth.charts.draw import (
     BOLD_FONTS,
     MARKERS,
+    RGB,
     Unfit,
     boxed_text,
     darker,
@@ -32,6 +34,8 @@ from visinstruct.synth.charts.draw import (
 
 
 def draw_xy(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image:
+    """A bar or line chart, vertical or horizontal bars, one or two series, with value labels or
+    values exactly on gridlines; raises Unfit when a layout does not fit."""
     chart, horizontal = f["chart"], f["orientation"] == "horizontal"
     labels, series = f["labels"], f["series"]
     n, ns = len(labels), len(series)
@@ -234,8 +238,24 @@ def draw_xy(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image:
 
 
 def lines_vertical(
-    rng, draw, f, x0, slot, vy, y0, y1, colors, markers, r, val_f, fg, box_bg, body, val_size
+    rng: random.Random,
+    draw: ImageDraw.ImageDraw,
+    f: dict[str, Any],
+    x0: float,
+    slot: float,
+    vy: Callable[[float], float],
+    y0: float,
+    y1: float,
+    colors: list[RGB],
+    markers: list[str],
+    r: int,
+    val_f: ImageFont.FreeTypeFont,
+    fg: RGB,
+    box_bg: RGB,
+    body: str,
+    val_size: int,
 ) -> None:
+    """The lines, their markers and (when printed) value labels kept clear of each other."""
     series = f["series"]
     n = len(f["labels"])
     lw = rng.randint(2, 4)

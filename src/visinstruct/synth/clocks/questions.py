@@ -7,6 +7,7 @@ from visinstruct.synth.ask import Fact, Voice
 
 
 def hhmm(h: int, m: int) -> str:
+    """A time as written: '3:05'."""
     return f"{h}:{m:02d}"
 
 

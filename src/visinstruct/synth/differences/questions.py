@@ -7,6 +7,7 @@ Wrong objects are unchanged ones first, then kinds of object in neither image.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from visinstruct.synth.ask import Fact, Kinds, Said, Voice, nearby, preferred_first
@@ -23,6 +24,8 @@ from visinstruct.synth.scenes.data import (
     shape_word,
 )
 from visinstruct.synth.scenes.layout import region5, where
+
+Judge = Callable[[bool], tuple[Said, dict[str, Any]]]
 
 
 class DiffFacts:
@@ -56,6 +59,7 @@ class DiffFacts:
         self.shapes = sorted({o["shape"] for o in objs1 + objs2}, key=SHAPES.index)
 
     def kinds(self) -> Kinds:
+        """Every kind of fact the pair of images can have."""
         names = (
             "count",
             "count_objects",
@@ -93,7 +97,7 @@ class DiffFacts:
         self.rng.shuffle(absent)
         return pool + [self.text(t) for t in absent]
 
-    def which(self, kind: str, key: str, category: str, side: str, judge=None) -> Fact | None:
+    def which(self, kind: str, key: str, category: str, side: str, judge: Judge | None = None) -> Fact | None:
         """Which object was removed / added / recoloured / moved: a short answer only if one was."""
         c = self.pick(kind)
         if c is None:
@@ -108,7 +112,7 @@ class DiffFacts:
             short=len(self.by_kind[kind]) == 1,
         )
 
-    def judge(self, key: str, yes: dict, no: dict):
+    def judge(self, key: str, yes: dict, no: dict) -> Judge:
         """A judge stating '<key>' of an object: true of `yes`, false of `no`."""
 
         def judge(truth: bool) -> tuple[Said, dict[str, Any]]:
@@ -235,6 +239,7 @@ class DiffFacts:
 
     # -- long answer
     def describe(self, c: dict) -> str:
+        """One change as a sentence: what changed, where, from what to what."""
         b, a, lang, w, h = c["before"], c["after"], self.lang, self.w, self.h
         if c["type"] == "removed":
             return self.say("ch_removed", obj=self.text(b), where=where(b, w, h, lang))

@@ -17,6 +17,7 @@ PRIMITIVE_TRIPLES = ((3, 4, 5), (5, 12, 13), (8, 15, 17), (7, 24, 25), (20, 21, 
 
 
 def scaled_triples(max_c: int, max_ratio: float = 3.5) -> tuple[tuple[int, int, int], ...]:
+    """Multiples of the primitive triples up to a hypotenuse `max_c`, legs not too unequal."""
     out = []
     for a, b, c in PRIMITIVE_TRIPLES:
         k = 1
@@ -184,6 +185,7 @@ def pyth(ctx: Ctx, tri: str, r: str, hyp: str, legs: tuple[str, str], vals: dict
 
 
 def perimeter_sum(ctx: Ctx, values: list[int | float], ans: str) -> str:
+    """'3 + 4 + 5 = 12': a perimeter worked out as a sum of sides."""
     terms = " + ".join(fmt_num(v) for v in values)
     return ctx.say("ex_poly_perimeter", terms=terms, ans=ans)
 

@@ -163,6 +163,7 @@ TABLE_COLORS = ((96, 104, 116), (150, 112, 80), (188, 178, 160), (70, 80, 70), (
 
 
 def rgb(name: str) -> tuple[int, int, int]:
+    """A palette colour by name."""
     return next(c[2] for c in style.COLORS if c[0] == name)
 
 
@@ -249,6 +250,7 @@ def near_miss(s: str, rng: random.Random, avoid: tuple | list = (), mode: str = 
 
 
 def near_misses(s: str, rng: random.Random, k: int, avoid: tuple | list = (), mode: str = "any") -> list[str]:
+    """Up to `k` distinct misreadings of `s`."""
     out: list[str] = []
     for _ in range(k * 4):
         t = near_miss(s, rng, list(avoid) + out, mode)
@@ -269,20 +271,24 @@ def count_cands(k: int, rng: random.Random) -> list[str]:
 
 
 def phone(rng: random.Random) -> str:
+    """A phone number in one of three common formats."""
     a, b, c = rng.randint(200, 989), rng.randint(200, 989), rng.randint(1000, 9999)
     return rng.choice((f"{a}-{b}-{c}", f"({a}) {b}-{c}", f"{a}.{b}.{c}"))
 
 
 def money(cents: int, dollar: bool) -> str:
+    """Cents as a price, with or without the dollar sign."""
     return f"{'$' if dollar else ''}{cents // 100}.{cents % 100:02d}"
 
 
 def date(rng: random.Random) -> str:
+    """A date in one of three common formats."""
     m, d, y = rng.randint(1, 12), rng.randint(1, 28), rng.randint(2019, 2027)
     return rng.choice((f"{m:02d}/{d:02d}/{y}", f"{d:02d}.{m:02d}.{y}", f"{y}-{m:02d}-{d:02d}"))
 
 
 def street(rng: random.Random) -> str:
+    """A street name."""
     return f"{rng.choice(STREET_NAMES)} {rng.choice(STREET_TYPES)}"
 
 
@@ -325,6 +331,7 @@ def fill_slots(rng: random.Random, template: str) -> str:
 
 
 def unique_lines(rng: random.Random, templates: tuple[str, ...], k: int, taken: list[str]) -> list[str]:
+    """`k` filled templates, none repeated and none already `taken`."""
     out: list[str] = []
     if k <= 0:
         return out

@@ -40,6 +40,7 @@ from visinstruct.synth.ocr.panel import Doc, Panel, Row
 
 
 def sign(rng: random.Random) -> Doc:
+    """A sign: a big title and 3-4 lines, on a light or dark panel."""
     title = rng.choice(SIGN_TITLES)
     if rng.random() < 0.3:
         title = title.title()
@@ -80,6 +81,7 @@ def sign(rng: random.Random) -> Doc:
 
 
 def receipt(rng: random.Random) -> Doc:
+    """A receipt: store, maybe address and date, items with prices and the total."""
     store = f"{rng.choice(STORE_ADJS)} {rng.choice(STORE_NOUNS)}"
     if rng.random() < 0.5:
         store = store.upper()
@@ -144,6 +146,7 @@ def receipt(rng: random.Random) -> Doc:
 
 
 def business_card(rng: random.Random) -> Doc:
+    """A business card: name, job, company and contact lines."""
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     name = f"{first} {last}"
     job = rng.choice(JOB_TITLES)
@@ -197,6 +200,7 @@ def business_card(rng: random.Random) -> Doc:
 
 
 def notice(rng: random.Random) -> Doc:
+    """A notice: a header such as CAUTION and 3-5 lines."""
     header = rng.choice(NOTICE_HEADERS)
     body = unique_lines(rng, NOTICE_LINES, rng.randint(3, 5), [header])
     if rng.random() < 0.25:
@@ -230,6 +234,7 @@ def notice(rng: random.Random) -> Doc:
 
 
 def label(rng: random.Random) -> Doc:
+    """A product label: name, weight, best-before date, price and a few more lines."""
     product = f"{rng.choice(LABEL_ADJS)} {rng.choice(PRODUCTS)}"
     weight = f"{rng.choice(range(50, 1000, 25))} g"
     best = date(rng)
@@ -279,6 +284,7 @@ def label(rng: random.Random) -> Doc:
 
 
 def paragraph(rng: random.Random) -> Doc:
+    """A paragraph of sentences wrapped to at least four lines."""
     templates = rng.sample(SENTENCES, len(SENTENCES))
     k = rng.randint(2, 5)
     sentences = [fill_slots(rng, t) for t in templates[:k]]
@@ -323,6 +329,7 @@ def paragraph(rng: random.Random) -> Doc:
 
 
 def word_grid(rng: random.Random) -> Doc:
+    """A grid of words in rows and columns, words repeating (for counting questions)."""
     nrows, ncols = rng.randint(4, 6), rng.randint(2, 4)
     pool = rng.sample(COMMON_WORDS, max(4, int(nrows * ncols * rng.uniform(0.55, 1.0))))
     case = rng.choice(("lower", "lower", "title", "upper"))

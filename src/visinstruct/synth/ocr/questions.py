@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from visinstruct.synth.ask import Asked, Fact, Kinds, Turn, Voice, numeric_distractors
+from visinstruct.synth.ask import Asked, Fact, Kinds, Said, Turn, Voice, numeric_distractors
 from visinstruct.synth.base import SynthDomain, load_phrasings
 from visinstruct.synth.ocr.data import (
     COMMON_WORDS,
@@ -86,6 +86,7 @@ class OcrFacts:
         return ORDINALS[n - 1] if n <= len(ORDINALS) else f"{n}th"
 
     def line_vals(self, i: int) -> dict[str, Any]:
+        """The placeholders that name line (or row) `i`."""
         return {"n": i + 1, "ordinal": self.ordinal(i + 1), "unit": self.unit}
 
     def fact(
@@ -188,7 +189,7 @@ class OcrFacts:
     def word_present(self) -> Fact:
         """Is a word in the image? A false one is a real word found nowhere, not even inside another."""
 
-        def judge(truth: bool):
+        def judge(truth: bool) -> tuple[Said, dict[str, Any]]:
             w = self.rng.choice(self.targets) if truth else self.absent_word()
             return self.v.said("word_present", word=w), {"kind": "word_present", "word": w}
 

@@ -67,6 +67,7 @@ class Look:
         self.smooth = rng.random() < 0.6  # anti-aliased edges (drawn at twice the size, then reduced)
 
     def render(self, objects: list[dict]) -> Image.Image:
+        """Draw `objects` on this look's background (at twice the size when anti-aliased)."""
         k = 2 if self.smooth else 1
         img = self.bg.resize((self.w * k, self.h * k), Image.Resampling.NEAREST) if k > 1 else self.bg.copy()
         draw = ImageDraw.Draw(img)

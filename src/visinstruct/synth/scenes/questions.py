@@ -71,6 +71,7 @@ class SceneFacts:
         return Kinds(self.rng, {k: getattr(self, f"k_{k}") for k in names})
 
     def long_kinds(self) -> Kinds:
+        """Worked long answers: a count, a box, a comparison of counts, a relation."""
         names = ("count", "ground", "compare", "spatial")
         return Kinds(self.rng, {k: getattr(self, f"l_{k}") for k in names})
 
@@ -82,7 +83,9 @@ class SceneFacts:
         """A filter matching at least one object (all objects when it mentions nothing)."""
         return filt_of(self.rng.choice(self.objs), self.rng.choice(COUNT_MASKS))
 
-    def uniq(self, allowed=(1, 1, 1), pool: list[dict] | None = None) -> tuple[dict, Filt] | None:
+    def uniq(
+        self, allowed: tuple[int, int, int] = (1, 1, 1), pool: list[dict] | None = None
+    ) -> tuple[dict, Filt] | None:
         """An object and a description using only `allowed` attributes that fits it alone."""
         cands = list(pool if pool is not None else self.objs)
         self.rng.shuffle(cands)
@@ -121,6 +124,7 @@ class SceneFacts:
         return None
 
     def located(self) -> tuple[dict, Filt, str] | None:
+        """An object clearly inside one of the five regions, its description and the region."""
         pool = [o for o in self.objs if region5(o, self.w, self.h) is not None]
         got = self.uniq(pool=pool)
         if got is None:
@@ -142,6 +146,7 @@ class SceneFacts:
         return (None, v, None) if attr == "color" else (None, None, v)
 
     def absent_combos(self) -> list[Filt]:
+        """Colour-shape kinds not in the scene (colours of the scene first): false 'is there'."""
         out = []
         for c in preferred_first(self.rng, self.present_colors, COLOR_NAMES)[:7]:
             for s in self.present_shapes:
@@ -151,6 +156,7 @@ class SceneFacts:
         return out
 
     def present_combos(self) -> list[Filt]:
+        """Colour-shape kinds in the scene."""
         seen: list[Filt] = []
         for o in self.objs:
             f = (None, o["color"], o["shape"])
@@ -175,6 +181,7 @@ class SceneFacts:
         return self.say("join_last", head=self.say("sep").join(items[:-1]), last=items[-1])
 
     def count_answer(self, f: Filt) -> str:
+        """A count worked out by listing what is counted."""
         n = count(self.objs, f)
         things = self.text(f, plural=True)
         if n == 0:
@@ -380,6 +387,7 @@ class SceneFacts:
 
     # -- long answers
     def long(self, kind: str, category: str, key: str, turns: list[tuple[str, str]]) -> Fact:
+        """A long-answer fact of these turns."""
         return Fact(kind, category, explain=lambda: turns, key=key)
 
     def l_count(self) -> Fact:

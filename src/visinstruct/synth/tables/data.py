@@ -165,6 +165,7 @@ class Column:
 
     @property
     def cells(self) -> list[str]:
+        """Every value as written in its cell."""
         return [self.show(v) for v in self.values]
 
 

@@ -20,10 +20,12 @@ BOLD = {
 
 
 def tint(rgb: tuple, a: float) -> tuple[int, int, int]:
+    """`rgb` faded towards white (a=1 keeps it, 0 is white)."""
     return tuple(int(255 - (255 - c) * a) for c in rgb)
 
 
 def luma(rgb: tuple) -> float:
+    """Perceived brightness of `rgb` (0-255)."""
     return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 
 

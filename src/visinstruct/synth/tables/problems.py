@@ -35,6 +35,7 @@ class TableProblems(TableFacts):
         return Kinds(self.rng, b, {k: 2 for k in ("cost", "duration") if k in b})
 
     def builders(self) -> dict[str, Callable[[], Fact | None]]:
+        """This table's kinds of question: what every table has, and what its kind adds."""
         t = self.t
         b: dict[str, Callable[[], Fact | None]] = {
             "lookup": self.p_lookup,
@@ -128,6 +129,7 @@ class TableProblems(TableFacts):
 
     @staticmethod
     def median_of(values: list[int]) -> Fraction:
+        """The exact median."""
         s = sorted(values)
         n = len(s)
         return Fraction(s[n // 2]) if n % 2 else Fraction(s[n // 2 - 1] + s[n // 2], 2)
@@ -259,6 +261,8 @@ class TableProblems(TableFacts):
         )
 
     def purchase(self, qmax: int) -> tuple[list[int], list[int], int, dict]:
+        """Two rows and quantities of each bought: the rows, the quantities, the cost in cents and the
+        words for the question."""
         rng, t = self.rng, self.t
         x, y = rng.sample(range(self.n), 2)
         a, b = rng.randint(1, qmax), rng.randint(1, qmax)

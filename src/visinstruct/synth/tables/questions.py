@@ -70,10 +70,12 @@ class TableFacts:
         return self.frag(f"rows_{self.t.rowref}")
 
     def listing(self, pairs: list[tuple[str, str]]) -> str:
+        """'A: 3, B: 5' from (row, value) pairs."""
         sep = self.frag("list_sep")
         return sep.join(self.frag("pair", row=r, value=v) for r, v in pairs)
 
     def col_listing(self, c: int) -> str:
+        """Every row with its value in column `c`."""
         col = self.t.cols[c]
         return self.listing(list(zip(self.t.rows, col.cells, strict=True)))
 
