@@ -200,27 +200,34 @@ def occurrences(word: str, lines: list[str]) -> list[int]:
 
 def valid_target(word: str, lines: list[str]) -> bool:
     """A word safe to ask about: alphabetic, never hidden inside a longer token, one spelling."""
+    return _valid(word, _tokens(lines))
+
+
+def _tokens(lines: list[str]) -> list[tuple[str, str, str]]:
+    """Every token of `lines` as (lower-cased, without punctuation and lower-cased, as spelled)."""
+    return [(t.lower(), norm(t), t.strip(PUNCT)) for line in lines for t in line.split()]
+
+
+def _valid(word: str, tokens: list[tuple[str, str, str]]) -> bool:
     if not word.isalpha() or len(word) < 3:
         return False
     w = word.lower()
     forms = []
-    for line in lines:
-        for t in line.split():
-            if w in t.lower():
-                if norm(t) != w:
-                    return False
-                forms.append(t.strip(PUNCT))
+    for low, bare, spelled in tokens:
+        if w in low:
+            if bare != w:
+                return False
+            forms.append(spelled)
     return bool(forms) and all(f == forms[0] for f in forms)
 
 
 def targets(lines: list[str]) -> list[str]:
     """Words one can ask about, as spelled in the image, in reading order."""
+    tokens = _tokens(lines)
     out: list[str] = []
-    for line in lines:
-        for t in line.split():
-            s = t.strip(PUNCT)
-            if s not in out and valid_target(s, lines):
-                out.append(s)
+    for _, _, s in tokens:
+        if s not in out and _valid(s, tokens):
+            out.append(s)
     return out
 
 

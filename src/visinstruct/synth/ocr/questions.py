@@ -51,7 +51,8 @@ class OcrFacts:
         self.units = self.say("units_row" if self.layout == "word_grid" else "units_line")
         self.doc = self.say("doc_" + self.layout)
         self.targets = targets(self.lines)
-        self.unique = [w for w in self.targets if sum(c > 0 for c in occurrences(w, self.lines)) == 1]
+        self._occ: dict[str, list[int]] = {}
+        self.unique = [w for w in self.targets if sum(c > 0 for c in self.occurrences(w)) == 1]
         self.wordy = [i for i, ln in enumerate(self.lines) if is_wordy(ln) and len(ln.split()) >= 2]
         self.edge = [
             i
@@ -80,6 +81,13 @@ class OcrFacts:
         if self.edge:
             b["edge_word"] = self.edge_word
         return Kinds(self.rng, b, {"field": 2, "find_line": 2})
+
+    def occurrences(self, w: str) -> list[int]:
+        """How often `w` occurs on each line (remembered: the same words are counted again)."""
+        key = w.lower()
+        if key not in self._occ:
+            self._occ[key] = occurrences(w, self.lines)
+        return self._occ[key]
 
     # -- wording
     def ordinal(self, n: int) -> str:
@@ -160,16 +168,16 @@ class OcrFacts:
         )
 
     def count_word(self) -> Fact:
-        rng, lines = self.rng, self.lines
-        repeated = [w for w in self.targets if sum(occurrences(w, lines)) > 1]
+        rng = self.rng
+        repeated = [w for w in self.targets if sum(self.occurrences(w)) > 1]
         w = rng.choice(repeated) if repeated and rng.random() < 0.7 else rng.choice(self.targets)
-        k = sum(occurrences(w, lines))
+        k = sum(self.occurrences(w))
         query = {"kind": "count_word", "word": w}
         return self.fact("count_word", {"word": w}, str(k), query, "counting", numeric_distractors(k, rng))
 
     def find_line(self) -> Fact:
         w = self.rng.choice(self.unique)
-        i = next(j for j, c in enumerate(occurrences(w, self.lines)) if c)
+        i = next(j for j, c in enumerate(self.occurrences(w)) if c)
         cands = [str(j) for j in range(1, max(self.n, 4) + 1) if j != i + 1]
         query = {"kind": "find_line", "word": w}
         return self.fact(
@@ -263,7 +271,7 @@ class OcrFacts:
                 query["follow"].append({"kind": "count_lines", "answer": str(self.n)})
             elif kind == "count_word":
                 w = rng.choice(self.targets)
-                occ = occurrences(w, lines)
+                occ = self.occurrences(w)
                 k = sum(occ)
                 pieces = sep.join(
                     say("occ_piece", unit=self.unit, n=j + 1, k=c) for j, c in enumerate(occ) if c
@@ -273,7 +281,7 @@ class OcrFacts:
                 query["follow"].append({"kind": "count_word", "word": w, "answer": str(k)})
             elif kind == "find_line":
                 w = rng.choice(self.unique)
-                i = next(j for j, c in enumerate(occurrences(w, lines)) if c)
+                i = next(j for j, c in enumerate(self.occurrences(w)) if c)
                 q = say("follow_find_line", word=w, unit=self.unit)
                 a = say("follow_find_line_answer", word=w, text=lines[i], **self.line_vals(i))
                 query["follow"].append({"kind": "find_line", "word": w, "answer": str(i + 1)})
