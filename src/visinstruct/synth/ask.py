@@ -74,14 +74,15 @@ class Fact:
         return self._answer
 
     def options(self) -> list[tuple[Any, str]]:
-        """The wrong values with how each is shown: distinct, never a right answer, in order."""
+        """The wrong values with how each is shown, in order: distinct even ignoring case ("The"
+        and "the" are one option to a reader) and never a right answer."""
         if self._options is None:
-            seen = {self.answer(), *(self.show(v) for v in self.valid)}
+            seen = {self.answer().casefold(), *(self.show(v).casefold() for v in self.valid)}
             out: list[tuple[Any, str]] = []
             for v in self.wrong:
                 s = self.show(v)
-                if s not in seen:
-                    seen.add(s)
+                if s.casefold() not in seen:
+                    seen.add(s.casefold())
                     out.append((v, s))
             self._options = out
         return self._options
