@@ -11,7 +11,7 @@ import math
 import random
 from typing import Any
 
-from visinstruct.synth.ask import Asked, Fact, Kinds, Said, ask_all
+from visinstruct.synth.ask import Asked, Fact, Kinds, Said, ask_all, multiple_choice, short_answer
 from visinstruct.synth.geometry.model import Ctx, Quantity
 
 Shape = tuple[str, str, list[str]]  # (vertices, right word, wrong words)
@@ -105,13 +105,12 @@ def worked(ctx: Ctx, quants: list[Quantity], givens: list[str], shape: str) -> F
 def ask_figure(
     ctx: Ctx, quants: list[Quantity], givens: list[str], shape: str, shape_q: Shape | None
 ) -> list[Asked]:
-    """The drafts of one figure: judgement pairs, multiple choice, short answers (a quadrilateral
-    is sometimes asked its name) and one worked long answer."""
+    """The drafts of one figure: judgement pairs, multiple choice, short answers and one worked
+    long answer about its quantities; a named quadrilateral is also asked its name, with options
+    or without ("shape" is a category of its own, which the closed loop asks for by name)."""
     rng: random.Random = ctx.rng
     facts = {q.qid: quantity_fact(ctx, q) for q in quants}
-    if shape_q is not None and rng.random() < 0.35:
-        facts["shape"] = shape_fact(ctx, shape_q, rng.random() < 0.5)
-    return ask_all(
+    asked = ask_all(
         rng,
         Kinds.fixed(rng, facts),
         pairs=2 if len(quants) > 1 and rng.random() < 0.35 else 1,
@@ -120,6 +119,13 @@ def ask_figure(
         long=Kinds(rng, {"worked": lambda: worked(ctx, quants, givens, shape)}),
         paired=True,
     )
+    if shape_q is not None:
+        as_choice = rng.random() < 0.5
+        fact = shape_fact(ctx, shape_q, as_choice)
+        named = multiple_choice(fact, rng) if as_choice else short_answer(fact)
+        last = max(i for i, a in enumerate(asked) if a.type == named.type)
+        asked.insert(last + 1, named)
+    return asked
 
 
 def record(ctx: Ctx, a: Asked) -> dict[str, Any]:
