@@ -13,6 +13,9 @@ from visinstruct.synth.base import Item, SynthDomain
 from visinstruct.synth.clocks.draw import draw_clock
 from visinstruct.synth.clocks.questions import hhmm, later_fact, time_fact
 
+# a clock's questions start with reading it, as they always have
+READING_FIRST = ("short_vqa", "multiple_choice", "judgement", "long_vqa")
+
 
 class Clocks(SynthDomain):
     name = "clocks"
@@ -33,6 +36,7 @@ class Clocks(SynthDomain):
             long=Kinds.fixed(rng, {"later": later}),
             paired=True,
         )
+        asked.sort(key=lambda a: READING_FIRST.index(a.type))
         facts = {
             "hour": h,
             "minute": m,
