@@ -1,7 +1,9 @@
 """Analog clocks: read the time, and add a duration to it.
 
-draw.py       drawing a clock face
-questions.py  the time shown and a duration added, as facts for the shared engine
+The time drawn is known exactly, and so are its likely misreadings and any time later.
+
+    draw.py       drawing a clock face
+    questions.py  the time shown and a duration added, as facts for the shared engine
 """
 
 from __future__ import annotations
