@@ -235,10 +235,10 @@ class Kinds:
         return cls(rng, {k: (lambda f=f: f) for k, f in facts.items()}, repeat=False)
 
     def order(self) -> list[str]:
-        """Every kind once, in a random order that puts heavier kinds first more often."""
-        pool = [k for k, w in self.weights.items() for _ in range(w)]
-        self.rng.shuffle(pool)
-        return list(dict.fromkeys(pool))
+        """Every kind once, in a random order that puts heavier kinds first more often (weighted
+        sampling without replacement: one uniform draw per kind, raised to 1/weight)."""
+        draw, w = self.rng.random, self.weights
+        return sorted(w, key=lambda k: draw() ** (1.0 / w[k]), reverse=True)
 
     def pick(self, qtype: str, k: int = 1, fits: Callable[[Fact], bool] | None = None) -> list[Fact]:
         """Up to `k` facts that can be asked as `qtype`, of distinct kinds while kinds remain."""

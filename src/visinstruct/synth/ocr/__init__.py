@@ -60,7 +60,6 @@ class Ocr(SynthDomain):
             mc=rng.choice((1, 2)),
             short=rng.choice((1, 2)),
             long=Kinds.fixed(rng, {"transcribe": o.transcribe()}),
-            paired=True,
         )
         facts["queries"] = [record(a) for a in asked]
         return Item([img], facts, [a.question for a in asked])

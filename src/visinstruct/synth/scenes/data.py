@@ -101,10 +101,8 @@ def article(text: str, lang: str) -> str:
     return ("an " if text[0] in "aeiou" else "a ") + text
 
 
-def unique_filter(
-    rng: random.Random, o: dict, objs: list[dict], allowed: tuple[int, int, int]
-) -> Filt | None:
-    """A description using only `allowed` attributes that matches `o` and nothing else."""
+def unique_filters(o: dict, objs: list[dict], allowed: tuple[int, int, int]) -> list[Filt]:
+    """Every description using only `allowed` attributes that matches `o` and nothing else."""
     ok = []
     for m in MASKS:
         if any(m[i] and not allowed[i] for i in range(3)):
@@ -112,12 +110,24 @@ def unique_filter(
         f = filt_of(o, m)
         if count(objs, f) == 1:
             ok.append(f)
+    return ok
+
+
+def choose_filter(rng: random.Random, ok: list[Filt]) -> Filt | None:
+    """One of the descriptions `ok`, usually one of the shortest (as a person would say it)."""
     if not ok:
         return None
     if rng.random() < 0.65:
         least = min(sum(x is not None for x in f) for f in ok)
         ok = [f for f in ok if sum(x is not None for x in f) == least]
     return rng.choice(ok)
+
+
+def unique_filter(
+    rng: random.Random, o: dict, objs: list[dict], allowed: tuple[int, int, int]
+) -> Filt | None:
+    """A description using only `allowed` attributes that matches `o` and nothing else."""
+    return choose_filter(rng, unique_filters(o, objs, allowed))
 
 
 def color_word(c: str, lang: str) -> str:

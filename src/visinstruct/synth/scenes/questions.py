@@ -21,6 +21,7 @@ from visinstruct.synth.scenes.data import (
     SHAPES,
     Filt,
     article,
+    choose_filter,
     color_word,
     count,
     desc,
@@ -28,7 +29,7 @@ from visinstruct.synth.scenes.data import (
     matches,
     region_word,
     shape_word,
-    unique_filter,
+    unique_filters,
 )
 from visinstruct.synth.scenes.layout import center_norm, norm1000, region5, where
 
@@ -64,6 +65,7 @@ class SceneFacts:
         self.rng, self.lang, self.objs, self.w, self.h = rng, lang, objs, w, h
         self.present_colors = sorted({o["color"] for o in objs}, key=COLOR_NAMES.index)
         self.present_shapes = sorted({o["shape"] for o in objs}, key=SHAPES.index)
+        self._unique: dict[tuple, list[Filt]] = {}
 
     def kinds(self) -> Kinds:
         """Short facts: for judgements, multiple choice and short answers."""
@@ -76,6 +78,13 @@ class SceneFacts:
         return Kinds(self.rng, {k: getattr(self, f"l_{k}") for k in names})
 
     # -- helpers
+    def unique_filter(self, o: dict, allowed: tuple[int, int, int] = (1, 1, 1)) -> Filt | None:
+        """A description that fits `o` alone (the candidates are worked out once per object)."""
+        key = (o["id"], allowed)
+        if key not in self._unique:
+            self._unique[key] = unique_filters(o, self.objs, allowed)
+        return choose_filter(self.rng, self._unique[key])
+
     def text(self, f: Filt, plural: bool = False) -> str:
         return desc(f, self.lang, plural)
 
@@ -90,7 +99,7 @@ class SceneFacts:
         cands = list(pool if pool is not None else self.objs)
         self.rng.shuffle(cands)
         for o in cands:
-            f = unique_filter(self.rng, o, self.objs, allowed)
+            f = self.unique_filter(o, allowed)
             if f is not None:
                 return o, f
         return None
@@ -114,8 +123,8 @@ class SceneFacts:
             ps = self.pairs(axis)
             rng.shuffle(ps)
             for a, b in ps[:6]:
-                fa = unique_filter(rng, a, self.objs, (1, 1, 1))
-                fb = unique_filter(rng, b, self.objs, (1, 1, 1))
+                fa = self.unique_filter(a)
+                fb = self.unique_filter(b)
                 if fa is None or fb is None:
                     continue
                 if rng.random() < 0.5:
@@ -335,7 +344,7 @@ class SceneFacts:
         sign = 1 if direction in ("left", "top") else -1
         cands = []
         for o in self.objs:
-            f = unique_filter(rng, o, self.objs, (1, 1, 1))
+            f = self.unique_filter(o)
             if f is not None:
                 cands.append((o, f))
         if len(cands) < 4:

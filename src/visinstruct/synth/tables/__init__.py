@@ -56,7 +56,13 @@ class Tables(SynthDomain):
             "row_header": t.row_header,
             "rows": list(t.rows),
             "columns": [
-                {"header": c.header, "type": c.kind, "ref": c.ref, "values": list(c.values), "cells": c.cells}
+                {
+                    "header": c.header,
+                    "type": c.kind,
+                    "ref": c.ref,
+                    "values": list(c.values),
+                    "cells": list(c.cells),
+                }
                 for c in t.cols
             ],
             "unit": t.unit,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 
 from visinstruct.synth.base import fmt_num
 
@@ -163,9 +164,9 @@ class Column:
             return clock(v, self.tfmt)
         return str(v)
 
-    @property
+    @cached_property
     def cells(self) -> list[str]:
-        """Every value as written in its cell."""
+        """Every value as written in its cell (written once: drawing and questions read them often)."""
         return [self.show(v) for v in self.values]
 
 
