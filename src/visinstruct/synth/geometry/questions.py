@@ -11,7 +11,7 @@ import math
 import random
 from typing import Any
 
-from visinstruct.synth.ask import Asked, Fact, Kinds, Said, ask_all, multiple_choice, short_answer
+from visinstruct.synth.ask import Asked, Fact, Kinds, Said, ask_all, multiple_choice
 from visinstruct.synth.geometry.model import Ctx, Quantity
 
 Shape = tuple[str, str, list[str]]  # (vertices, right word, wrong words)
@@ -59,8 +59,8 @@ def quantity_fact(ctx: Ctx, q: Quantity) -> Fact:
     )
 
 
-def shape_fact(ctx: Ctx, shape: Shape, as_choice: bool) -> Fact:
-    """'Which term best describes quadrilateral ABCD?', asked with options or without."""
+def shape_fact(ctx: Ctx, shape: Shape) -> Fact:
+    """'Which term best describes quadrilateral ABCD?', with the other quadrilaterals as options."""
     vertices, right, others = shape
     return Fact(
         "shape",
@@ -69,8 +69,7 @@ def shape_fact(ctx: Ctx, shape: Shape, as_choice: bool) -> Fact:
         others,
         show=lambda w: ctx.say("word_" + w),
         ask=lambda: ctx.said("ask_shape", n=vertices),
-        mc=as_choice,
-        short=not as_choice,
+        short=False,
     )
 
 
@@ -107,7 +106,8 @@ def ask_figure(
 ) -> list[Asked]:
     """The drafts of one figure: judgement pairs, multiple choice, short answers and one worked
     long answer about its quantities; a named quadrilateral is also asked its name, with options
-    or without ("shape" is a category of its own, which the closed loop asks for by name)."""
+    as benchmarks ask it ("shape" is a category of its own, which the closed loop asks for by
+    name and plans for from a few sample items, so it should not be left to a coin)."""
     rng: random.Random = ctx.rng
     facts = {q.qid: quantity_fact(ctx, q) for q in quants}
     asked = ask_all(
@@ -120,10 +120,8 @@ def ask_figure(
         paired=True,
     )
     if shape_q is not None:
-        as_choice = rng.random() < 0.5
-        fact = shape_fact(ctx, shape_q, as_choice)
-        named = multiple_choice(fact, rng) if as_choice else short_answer(fact)
-        last = max(i for i, a in enumerate(asked) if a.type == named.type)
+        named = multiple_choice(shape_fact(ctx, shape_q), rng)
+        last = max(i for i, a in enumerate(asked) if a.type == "multiple_choice")
         asked.insert(last + 1, named)
     return asked
 
