@@ -11,7 +11,8 @@ Every domain must give, per item, at least one question of each of the four type
 - short_vqa: one turn whose answer is a word or a number (also in `short_answer`);
 - long_vqa: two or more turns whose answers explain the working.
 Question wording comes from the domain's phrasing file (`phrasings/<name>.yaml`), so
-phrasings are data and can be augmented later.
+phrasings are data and can be augmented later. `ask.py` turns a domain's facts into drafts
+of these four types; each domain is a package of data, drawing and questions.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class SynthDomain:
     images_per_item: int = 1
 
     def make(self, rng: random.Random, lang: str) -> Item:
+        """One item: its image(s), the facts behind them and draft questions."""
         raise NotImplementedError
 
     def say(self, rng: random.Random, key: str, lang: str, **values: object) -> str:
@@ -82,40 +84,6 @@ class SynthDomain:
 def common(rng: random.Random, key: str, lang: str, **values: object) -> str:
     """A phrasing from `common.yaml` (option layout, yes/no words, joiners)."""
     return render(rng.choice(load_phrasings("common")[key][lang]), values)
-
-
-def distinct_distractors(
-    correct: object, candidates: list, rng: random.Random, k: int = 3, shuffle: bool = True
-) -> list[str]:
-    """Pick `k` distinct distractors (as strings) different from `correct`."""
-    seen = {str(correct)}
-    out: list[str] = []
-    pool = list(candidates)
-    if shuffle:
-        rng.shuffle(pool)
-    for c in pool:
-        s = str(c)
-        if s not in seen:
-            seen.add(s)
-            out.append(s)
-            if len(out) == k:
-                return out
-    raise ValueError(f"not enough distinct distractors for {correct!r} among {candidates!r}")
-
-
-def numeric_distractors(
-    value: int | float, rng: random.Random, k: int = 3, step: int | float = 1
-) -> list[str]:
-    """Plausible wrong numbers: a few steps from `value` first, further ones only if needed."""
-
-    def around(ds: tuple[int, ...]) -> list[str]:
-        vs = [value + d * step for d in ds]
-        vs = [fmt_num(v) for v in vs if not (value >= 0 and v < 0)]
-        rng.shuffle(vs)
-        return vs
-
-    pool = around((-3, -2, -1, 1, 2, 3)) + around((-6, -5, -4, 4, 5, 6, 8, 10, 12, 15))
-    return distinct_distractors(fmt_num(value), pool, rng, k, shuffle=False)
 
 
 def fmt_num(v: int | float) -> str:

@@ -7,7 +7,7 @@ every machine. Colour names come in English and Chinese for questions about colo
 from __future__ import annotations
 
 import random
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from PIL import Image, ImageDraw, ImageFont
@@ -61,6 +61,19 @@ def font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(_font_path(name), size)
 
 
+@lru_cache(maxsize=16384)
+def text_bbox(f: ImageFont.FreeTypeFont, text: str, anchor: str | None = None) -> tuple[int, int, int, int]:
+    """`f.getbbox(text, anchor=anchor)`, remembered: layouts measure the same labels over and over,
+    and fonts are cached, so a font and a text always measure the same."""
+    return f.getbbox(text, anchor=anchor)
+
+
+@lru_cache(maxsize=16384)
+def text_length(f: ImageFont.FreeTypeFont, text: str) -> float:
+    """`f.getlength(text)`, remembered like `text_bbox`."""
+    return f.getlength(text)
+
+
 def pick_font(rng: random.Random, size: int, mono: bool = False) -> ImageFont.FreeTypeFont:
     """A random bundled font at `size`; `mono` for fixed-width text."""
     name = "DejaVuSansMono.ttf" if mono else rng.choice(FONT_FILES)
@@ -74,6 +87,7 @@ def pick_colors(rng: random.Random, k: int, exclude: tuple[str, ...] = ()) -> li
 
 
 def color_name(color: tuple[str, str, tuple], lang: str) -> str:
+    """A colour's name in `lang` (Chinese or English)."""
     return color[1] if lang == "zh" else color[0]
 
 
