@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from visinstruct.errors import RunDirError
 from visinstruct.records import ImageRecord, Sample, derive_status, review_action
 
@@ -62,7 +64,6 @@ CREATE TABLE IF NOT EXISTS samples (
     version INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS samples_seq ON samples (seq, id);
-CREATE INDEX IF NOT EXISTS samples_unit ON samples (unit);
 CREATE INDEX IF NOT EXISTS samples_status ON samples (status, domain, type);
 CREATE TABLE IF NOT EXISTS checks (
     sample_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, config TEXT NOT NULL,
@@ -92,7 +93,9 @@ def digest(text: str) -> str:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text of a stored record (orjson: several times faster than `json`, and the
+    text decides digests only within this format)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def failed_check_names(d: dict[str, Any]) -> list[str]:
@@ -639,13 +642,13 @@ class RunStore:
             )
         }
 
-    def phashes(self) -> Iterator[tuple[str, int | None]]:
-        """(image id, perceptual hash) of every source image, in source order."""
-        for image_id, h in self.db.execute(
-            "SELECT i.image_id, m.phash FROM inputs i JOIN images m ON m.id = i.image_id "
+    def phashes(self) -> Iterator[tuple[int, str, int | None]]:
+        """(source seq, image id, perceptual hash) of every source image, in source order."""
+        for seq, image_id, h in self.db.execute(
+            "SELECT i.seq, i.image_id, m.phash FROM inputs i JOIN images m ON m.id = i.image_id "
             "WHERE i.image_id IS NOT NULL ORDER BY i.seq"
         ):
-            yield image_id, (h + (1 << 64) if h is not None and h < 0 else h)
+            yield seq, image_id, (h + (1 << 64) if h is not None and h < 0 else h)
 
     # -- reading samples ----------------------------------------------------------------------
     def _samples_where(
@@ -705,12 +708,13 @@ class RunStore:
             return None
         return self._sample(row[0], row[1], self.check_results([sample_id])[sample_id]), row[2], row[3]
 
-    def samples_of_units(self, prefix: str) -> Iterator[tuple[Sample, int, str]]:
-        """(sample, version, digest) of the units whose key starts with `prefix`."""
-        hi = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    def samples_between(self, lo: int, hi: int) -> Iterator[tuple[Sample, int, str]]:
+        """(sample, version, digest) of the samples whose place in the dataset is in [lo, hi):
+        one unit's samples, or one image's (see `mm_span` and `facts_span` in stages/instructions.py)."""
         rows = self.db.execute(
-            "SELECT id, data, status, version, digest FROM samples WHERE unit >= ? AND unit < ? ORDER BY seq",
-            (prefix, hi),
+            "SELECT id, data, status, version, digest FROM samples "
+            "WHERE seq >= ? AND seq < ? ORDER BY seq, id",
+            (lo, hi),
         ).fetchall()
         merged = self.check_results([r[0] for r in rows])
         for sid, data, status, version, dg in rows:

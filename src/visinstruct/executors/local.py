@@ -129,23 +129,26 @@ class LocalExecutor:
         """`fn(arg)` in a worker; the exception it raised, if any, is raised here."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
-        items = self._pending.setdefault(fn, [])
-        items.append((arg, fut))
-        if len(items) >= CHUNK:
-            self._flush(fn)
-        elif fn not in self._scheduled:
+        self._pending.setdefault(fn, []).append((arg, fut))
+        if not self._scheduled:
             self._scheduled.add(fn)
-            loop.call_soon(self._flush, fn)
+            loop.call_soon(self._pump)
         return await fut
 
-    def _flush(self, fn: Any) -> None:
-        self._scheduled.discard(fn)
-        items = self._pending.pop(fn, [])
-        if not items:
-            return
-        spread = max(1, min(CHUNK, -(-len(items) // self.workers)))
-        for i in range(0, len(items), spread):
-            self._submit(fn, items[i : i + spread])
+    def _pump(self) -> None:
+        """Hand pending units to the workers: at most two chunks per worker in flight, so what
+        arrives meanwhile waits here and travels in bigger chunks (fewer round trips)."""
+        self._scheduled.clear()
+        limit = 2 * self.workers
+        while self.in_flight < limit and self._pending:
+            fn, items = next(iter(self._pending.items()))
+            size = max(1, min(CHUNK, -(-len(items) // max(1, limit - self.in_flight))))
+            chunk, rest = items[:size], items[size:]
+            if rest:
+                self._pending[fn] = rest
+            else:
+                del self._pending[fn]
+            self._submit(fn, chunk)
 
     def _submit(self, fn: Any, items: list[tuple[Any, asyncio.Future]], alone: bool = False) -> None:
         args = [a for a, _ in items]
@@ -164,6 +167,8 @@ class LocalExecutor:
 
         def done(f: asyncio.Future) -> None:
             self.in_flight -= 1
+            if self._pending:
+                self._pump()
             if f.cancelled():
                 for _, fut in items:
                     if not fut.done():

@@ -172,27 +172,28 @@ class ImageDedupStage(Stage):
         from visinstruct.checks.dedup import ImageDeduper
 
         index = ImageDeduper(max_distance=self.max_distance)
-        batch: list[tuple[str, str | None]] = []
-        for image_id, h in ctx.store.phashes():
+        batch: list[tuple[int, str, str | None]] = []
+        for seq, image_id, h in ctx.store.phashes():
             if h is None:
                 try:
                     h = index.phash(ctx.store.image_path(image_id))
                 except (OSError, KeyError, ValueError):
                     continue
-            batch.append((image_id, index.add_hash(image_id, h)))
+            batch.append((seq, image_id, index.add_hash(image_id, h)))
             if len(batch) >= 256:
-                yield Unit(f"image_dedup:{batch[0][0]}", data=(batch, index))
+                yield Unit(f"image_dedup:{batch[0][1]}", data=(batch, index))
                 batch = []
         if batch:
-            yield Unit(f"image_dedup:{batch[0][0]}", data=(batch, index))
+            yield Unit(f"image_dedup:{batch[0][1]}", data=(batch, index))
 
     async def make(self, unit: Unit, ctx: RunContext) -> Result:
         from visinstruct.checks.dedup import near_duplicate_image
+        from visinstruct.stages.instructions import mm_span
 
         batch, index = unit.data
         rows = []
-        for image_id, of in batch:
+        for seq, image_id, of in batch:
             res = near_duplicate_image(image_id, of, index.distance(image_id))
-            for s, v, dg in ctx.store.samples_of_units(f"mm/{image_id[:16]}/"):
+            for s, v, dg in ctx.store.samples_between(*mm_span(seq)):
                 rows.append((s.id, v, dg, res))
         return Result(checks=rows)

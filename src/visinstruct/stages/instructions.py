@@ -35,6 +35,18 @@ SYNTH_TO_CATALOG = {
 }
 
 
+def mm_span(source_seq: int) -> tuple[int, int]:
+    """The places in the dataset of the samples written about one source image."""
+    lo = (MM_SEQ + source_seq * 8) * 1000
+    return lo, lo + 8 * 1000
+
+
+def facts_span(task_seq: int) -> tuple[int, int]:
+    """The places of the samples an LLM wrote from one synthetic item's facts."""
+    lo = (FACTS_SEQ + task_seq * 8) * 1000
+    return lo, lo + 8 * 1000
+
+
 def knowledge(prov: dict) -> str | None:
     """What the source knew about the image (tags, OCR text), for the prompt."""
     parts = []
@@ -196,7 +208,7 @@ class FactsStage(_Writer):
             return []
         item = subject.info.get("item_facts")
         if item is None:
-            made = list(ctx.store.samples_of_units(task.key))
+            made = list(ctx.store.samples_between(task.seq * 1000, (task.seq + 1) * 1000))
             if not made:
                 return []
             s = made[0][0]

@@ -28,13 +28,15 @@ def _rules_ok(res: dict | None) -> bool:
     )
 
 
-def _prefixes(subject: Subject) -> list[str]:
-    """The unit keys under which a flow's subject has model-written samples."""
+def _spans(subject: Subject) -> list[tuple[int, int]]:
+    """Where in the dataset a flow's subject has model-written samples."""
+    from visinstruct.stages.instructions import facts_span, mm_span
+
     info = subject.info
     if info.get("image_id"):
-        return [f"mm/{info['image_id'][:16]}/"]
+        return [mm_span(subject.seq)]
     if info.get("task") is not None:
-        return [f"facts/{info['task'].key}/"]
+        return [facts_span(info["task"].seq)]
     return []
 
 
@@ -79,8 +81,8 @@ class _ModelCheck(Stage):
                     )
             return
         seen: set[str] = set()
-        for prefix in _prefixes(subject):
-            for sample, version, dg in store.samples_of_units(prefix):
+        for lo, hi in _spans(subject):
+            for sample, version, dg in store.samples_between(lo, hi):
                 seen.add(sample.id)
                 yield sample, version, dg, _rules_ok(store.stage_result(sample.id, "rules"))
         for sid, dg, data, rules_ok in subject.info.get("made", ()):
