@@ -21,9 +21,10 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from visinstruct.png import encode_png
 from visinstruct.recipe import parse_recipe
 from visinstruct.runner import run_recipe as run
-from visinstruct.stages.synthetic import encode_png, plan
+from visinstruct.stages.synthetic import plan
 from visinstruct.synth import REGISTRY, get_domain
 
 

@@ -134,6 +134,9 @@ def temp_name(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
 
 
+_MADE_FOLDERS: set[str] = set()
+
+
 def write_image_file(run_dir: Path, data: bytes, fmt: str) -> tuple[str, str]:
     """Store encoded image bytes once by content hash; returns (id, relative path).
 
@@ -143,14 +146,22 @@ def write_image_file(run_dir: Path, data: bytes, fmt: str) -> tuple[str, str]:
     image_id = hashlib.sha256(data).hexdigest()
     rel = image_relpath(image_id, fmt)
     dest = run_dir / rel
-    if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.exists(dest):
+        folder = str(dest.parent)
+        if folder not in _MADE_FOLDERS:  # one mkdir per shard folder and process, not per image
+            os.makedirs(folder, exist_ok=True)
+            _MADE_FOLDERS.add(folder)
         tmp = temp_name(dest)
         try:
-            tmp.write_bytes(data)
+            try:
+                tmp.write_bytes(data)
+            except FileNotFoundError:  # the folder went away since it was made
+                os.makedirs(folder, exist_ok=True)
+                tmp.write_bytes(data)
             os.replace(tmp, dest)
-        finally:
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise
     return image_id, rel
 
 
@@ -290,6 +301,7 @@ class RunStore:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of a large run stay cached
             self._check_schema()
             self.db.executescript(SCHEMA)
             self.search_index = self._create_search_index()

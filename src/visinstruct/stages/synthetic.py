@@ -8,16 +8,14 @@ samples and checked in the executor's worker processes; only rows travel back.
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from visinstruct import __version__
 from visinstruct.drafts import GENERATOR_VERSION, finish_all
+from visinstruct.png import encode_png
 from visinstruct.records import ImageRecord
 from visinstruct.stages.base import CpuStage, Result, Subject, Unit
 from visinstruct.stages.checks import MakeChecks
@@ -75,13 +73,6 @@ def plan(recipe) -> Iterator[Task]:
 def subjects(ctx: RunContext) -> Iterator[Subject]:
     for task in plan(ctx.recipe):
         yield Subject(task.key, task.seq, {"task": task})
-
-
-def encode_png(img: Image.Image) -> bytes:
-    """PNG bytes of a synthetic image (fast compression: these images compress well anyway)."""
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 class ItemMaker:

@@ -12,6 +12,7 @@ from visinstruct.synth.geometry.model import (
     Ctx,
     Fig,
     Quantity,
+    angle_q,
 )
 
 
@@ -147,15 +148,7 @@ def build_angles(ctx: Ctx) -> Built:
             given = {ang(A, C): x}
             AOC, BOC = ang(A, C), ang(B, C)
             quants.append(
-                Quantity(
-                    "angle:" + BOC,
-                    "angle",
-                    ctx.say("t_angle", ang=BOC),
-                    "angle",
-                    180 - x,
-                    [x, 90 - x, 360 - x, 270 - x],
-                    lambda known: ctx.say("ex_supp", x=BOC, y=AOC, v=x, ans=ctx.fmt("angle", 180 - x)),
-                )
+                angle_q(ctx, BOC, 180 - x, [x, 90 - x, 360 - x, 270 - x], "ex_supp", x=BOC, y=AOC, v=x)
             )
             labelled = [C]
         else:
@@ -174,16 +167,17 @@ def build_angles(ctx: Ctx) -> Built:
             AOC, COD, DOB = ang(A, C), ang(C, D), ang(D, B)
             given = {AOC: x, COD: y}
             quants.append(
-                Quantity(
-                    "angle:" + DOB,
-                    "angle",
-                    ctx.say("t_angle", ang=DOB),
-                    "angle",
+                angle_q(
+                    ctx,
+                    DOB,
                     z,
                     [x + y, 180 - x, 180 - y, 360 - x - y],
-                    lambda known: ctx.say(
-                        "ex_supp3", x=DOB, y=AOC, z=COD, yv=x, zv=y, ans=ctx.fmt("angle", z)
-                    ),
+                    "ex_supp3",
+                    x=DOB,
+                    y=AOC,
+                    z=COD,
+                    yv=x,
+                    zv=y,
                 )
             )
             labelled = [C, D]
@@ -204,27 +198,9 @@ def build_angles(ctx: Ctx) -> Built:
         given = {AOC: x}
         fig.arcs.append((ctr, A, C, f"{x}°", 1.0))
         second = rng.choice((BOC, AOD))
+        quants.append(angle_q(ctx, BOD, x, [180 - x, 90 - x, 360 - x, x + 10], "ex_vertical", x=BOD, y=AOC))
         quants.append(
-            Quantity(
-                "angle:" + BOD,
-                "angle",
-                ctx.say("t_angle", ang=BOD),
-                "angle",
-                x,
-                [180 - x, 90 - x, 360 - x, x + 10],
-                lambda known: ctx.say("ex_vertical", x=BOD, y=AOC, ans=ctx.fmt("angle", x)),
-            )
-        )
-        quants.append(
-            Quantity(
-                "angle:" + second,
-                "angle",
-                ctx.say("t_angle", ang=second),
-                "angle",
-                180 - x,
-                [x, 90 - x, 360 - x, 270 - x],
-                lambda known: ctx.say("ex_supp", x=second, y=AOC, v=x, ans=ctx.fmt("angle", 180 - x)),
-            )
+            angle_q(ctx, second, 180 - x, [x, 90 - x, 360 - x, 270 - x], "ex_supp", x=second, y=AOC, v=x)
         )
         if qmark:
             fig.arcs.append((ctr, B, D, "?", 1.0))
@@ -249,15 +225,7 @@ def build_angles(ctx: Ctx) -> Built:
         if qmark:
             fig.arcs.append((ctr, C, B, "?", 1.7))
         quants.append(
-            Quantity(
-                "angle:" + COB,
-                "angle",
-                ctx.say("t_angle", ang=COB),
-                "angle",
-                90 - x,
-                [180 - x, x, 90 + x, 100 - x],
-                lambda known: ctx.say("ex_comp", x=COB, y=AOC, w=AOB, v=x, ans=ctx.fmt("angle", 90 - x)),
-            )
+            angle_q(ctx, COB, 90 - x, [180 - x, x, 90 + x, 100 - x], "ex_comp", x=COB, y=AOC, w=AOB, v=x)
         )
         fig.vlabels.extend([(A, (1.0, 0.0)), (B, (0.0, 1.0)), (C, fig.pts[C]), (ctr, (-1.0, -1.0))])
         givens = [f"∠{AOB} = 90°"]

@@ -66,6 +66,36 @@ class Quantity:
     explain: Callable[[set], str]
 
 
+def angle_q(ctx: Ctx, name: str, value: int, mistakes: list, explain: str, **say: Any) -> Quantity:
+    """The angle `name` asked for: its worked answer is the `explain` wording with `say` filled in."""
+    ans = ctx.fmt("angle", value)
+    return Quantity(
+        "angle:" + name,
+        "angle",
+        ctx.say("t_angle", ang=name),
+        "angle",
+        value,
+        mistakes,
+        lambda known: ctx.say(explain, **say, ans=ans),
+    )
+
+
+def area_q(
+    ctx: Ctx, shape: str, value: int | float, mistakes: list, explain: Callable[[set], str]
+) -> Quantity:
+    """The area of the figure named `shape`."""
+    return Quantity("area", "area", ctx.say("t_area", shape=shape), "area", value, mistakes, explain)
+
+
+def perimeter_q(
+    ctx: Ctx, shape: str, value: int | float, mistakes: list, explain: Callable[[set], str]
+) -> Quantity:
+    """The perimeter of the figure named `shape`."""
+    return Quantity(
+        "perimeter", "perimeter", ctx.say("t_perimeter", shape=shape), "len", value, mistakes, explain
+    )
+
+
 @dataclass
 class Fig:
     """A figure in model coordinates (y up); the renderer rotates, scales and labels it."""

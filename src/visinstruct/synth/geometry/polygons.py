@@ -9,6 +9,8 @@ from visinstruct.synth.geometry.model import (
     Ctx,
     Fig,
     Quantity,
+    area_q,
+    perimeter_q,
     perimeter_sum,
     pyth,
 )
@@ -117,22 +119,18 @@ def build_rectangle(ctx: Ctx) -> Built:
             )
         )
     quants.append(
-        Quantity(
-            "area",
-            "area",
-            ctx.say("t_area", shape=shape),
-            "area",
+        area_q(
+            ctx,
+            shape,
             w * h,
             [2 * (w + h), w + h, w * h / 2, w * w, h * h],
             ex_area,
         )
     )
     quants.append(
-        Quantity(
-            "perimeter",
-            "perimeter",
-            ctx.say("t_perimeter", shape=shape),
-            "len",
+        perimeter_q(
+            ctx,
+            shape,
             2 * (w + h),
             [w * h, w + h, 2 * w + h, w + 2 * h, 4 * w],
             ex_perim,
@@ -162,20 +160,16 @@ def build_square(ctx: Ctx) -> Built:
     fig.rights.extend(rng.sample(corners, rng.randint(1, 4)))
     shape = ctx.say("shape_square", n=V)
     quants = [
-        Quantity(
-            "area",
-            "area",
-            ctx.say("t_area", shape=shape),
-            "area",
+        area_q(
+            ctx,
+            shape,
             s * s,
             [4 * s, 2 * s, 2 * s * s, (s + 1) * (s + 1)],
             lambda known: ctx.say("ex_square_area", v=s, ans=ctx.fmt("area", s * s)),
         ),
-        Quantity(
-            "perimeter",
-            "perimeter",
-            ctx.say("t_perimeter", shape=shape),
-            "len",
+        perimeter_q(
+            ctx,
+            shape,
             4 * s,
             [s * s, 2 * s, 3 * s, 8 * s],
             lambda known: ctx.say("ex_square_perimeter", v=s, ans=ctx.fmt("len", 4 * s)),
@@ -227,11 +221,9 @@ def build_parallelogram(ctx: Ctx) -> Built:
         given[AD] = s
     shape = ctx.say("shape_para", n=V)
     quants = [
-        Quantity(
-            "area",
-            "area",
-            ctx.say("t_area", shape=shape),
-            "area",
+        area_q(
+            ctx,
+            shape,
             b * h,
             ([b * s] if s else []) + [b * h / 2, 2 * (b + h), b + h],
             lambda known: ctx.say("ex_para_area", b=base, h=DF, bv=b, hv=h, ans=ctx.fmt("area", b * h)),
@@ -239,11 +231,9 @@ def build_parallelogram(ctx: Ctx) -> Built:
     ]
     if s is not None:
         quants.append(
-            Quantity(
-                "perimeter",
-                "perimeter",
-                ctx.say("t_perimeter", shape=shape),
-                "len",
+            perimeter_q(
+                ctx,
+                shape,
                 2 * (b + s),
                 [b + s, b * h, 2 * (b + h), b * s, 4 * b],
                 lambda known: ctx.say(
@@ -317,11 +307,9 @@ def build_trapezoid(ctx: Ctx) -> Built:
     shape = ctx.say("shape_trap", n=V)
     area = (a + b) * h // 2
     quants = [
-        Quantity(
-            "area",
-            "area",
-            ctx.say("t_area", shape=shape),
-            "area",
+        area_q(
+            ctx,
+            shape,
             area,
             [(a + b) * h, a * h, b * h, (b - a) * h / 2, a + b + h],
             lambda known: ctx.say(
@@ -332,11 +320,9 @@ def build_trapezoid(ctx: Ctx) -> Built:
     if slant is not None:
         per = a + b + h + slant
         quants.append(
-            Quantity(
-                "perimeter",
-                "perimeter",
-                ctx.say("t_perimeter", shape=shape),
-                "len",
+            perimeter_q(
+                ctx,
+                shape,
                 per,
                 [a + b + h, a + b + slant, area, 2 * (a + b)],
                 lambda known: perimeter_sum(ctx, [b, slant, a, h], ctx.fmt("len", per)),

@@ -11,7 +11,10 @@ from visinstruct.synth.geometry.model import (
     Ctx,
     Fig,
     Quantity,
+    angle_q,
+    area_q,
     base_angles_ok,
+    perimeter_q,
     perimeter_sum,
     pyth,
 )
@@ -72,20 +75,16 @@ def build_right_triangle(ctx: Ctx) -> Built:
             m_side,
             lambda known: pyth(ctx, V, C, AB, (BC, AC), vals, missing),
         ),
-        Quantity(
-            "area",
-            "area",
-            ctx.say("t_area", shape=shape),
-            "area",
+        area_q(
+            ctx,
+            shape,
             a * b // 2,
             [a * b, a * c / 2, b * c / 2, a + b + c],
             ex_area,
         ),
-        Quantity(
-            "perimeter",
-            "perimeter",
-            ctx.say("t_perimeter", shape=shape),
-            "len",
+        perimeter_q(
+            ctx,
+            shape,
             a + b + c,
             [a + b, a * b // 2, 2 * (a + b), a + b + c + 2],
             ex_perim,
@@ -132,16 +131,17 @@ def build_triangle_angles(ctx: Ctx) -> Built:
         for p in V:
             fig.vlabels.append((p, None))
         quants = [
-            Quantity(
-                "angle:" + ACB,
-                "angle",
-                ctx.say("t_angle", ang=ACB),
-                "angle",
+            angle_q(
+                ctx,
+                ACB,
                 z,
                 [360 - x - y, x + y, 180 - x, 180 - y, 90 - x - y if x + y < 90 else z + 20],
-                lambda known: ctx.say(
-                    "ex_angle_sum", x=ACB, p=BAC, q=ABC, pv=x, qv=y, ans=ctx.fmt("angle", z)
-                ),
+                "ex_angle_sum",
+                x=ACB,
+                p=BAC,
+                q=ABC,
+                pv=x,
+                qv=y,
             )
         ]
     else:
@@ -154,27 +154,29 @@ def build_triangle_angles(ctx: Ctx) -> Built:
             fig.arcs.append((B, C, E, rng.choice(("?", "x")), 1.0))
         fig.vlabels.extend([(A, None), (C, None), (B, (0.25, -1.0)), (E, (1.0, -0.4))])
         quants = [
-            Quantity(
-                "angle:" + ABC,
-                "angle",
-                ctx.say("t_angle", ang=ABC),
-                "angle",
+            angle_q(
+                ctx,
+                ABC,
                 y,
                 [x + z, 360 - x - z, 180 - x, 180 - z],
-                lambda known: ctx.say(
-                    "ex_angle_sum", x=ABC, p=BAC, q=ACB, pv=x, qv=z, ans=ctx.fmt("angle", y)
-                ),
+                "ex_angle_sum",
+                x=ABC,
+                p=BAC,
+                q=ACB,
+                pv=x,
+                qv=z,
             ),
-            Quantity(
-                "angle:" + CBE,
-                "angle",
-                ctx.say("t_angle", ang=CBE),
-                "angle",
+            angle_q(
+                ctx,
+                CBE,
                 x + z,
                 [y, 180 - x, 180 - z, 360 - x - z],
-                lambda known: ctx.say(
-                    "ex_exterior", x=CBE, p=BAC, q=ACB, pv=x, qv=z, ans=ctx.fmt("angle", x + z)
-                ),
+                "ex_exterior",
+                x=CBE,
+                p=BAC,
+                q=ACB,
+                pv=x,
+                qv=z,
             ),
         ]
     givens = [f"∠{n} = {v}°" for n, v in given.items()]
@@ -220,39 +222,43 @@ def build_isosceles(ctx: Ctx) -> Built:
         ask = rng.choice((ABC, ACB))
         b1, b2 = (ABC, ACB) if ask == ABC else (ACB, ABC)
         quants = [
-            Quantity(
-                "angle:" + ask,
-                "angle",
-                ctx.say("t_angle", ang=ask),
-                "angle",
+            angle_q(
+                ctx,
+                ask,
                 base,
                 [180 - apex, apex, (360 - apex) // 2, 90 - apex if apex < 90 else base + 20],
-                lambda known: ctx.say("ex_iso_base", eq=eq, b1=b1, b2=b2, v=apex, ans=ctx.fmt("angle", base)),
+                "ex_iso_base",
+                eq=eq,
+                b1=b1,
+                b2=b2,
+                v=apex,
             )
         ]
     else:
         given = {ABC: base}
         fig.arcs.append((B, A, C, f"{base}°", 1.0))
         quants = [
-            Quantity(
-                "angle:" + ACB,
-                "angle",
-                ctx.say("t_angle", ang=ACB),
-                "angle",
+            angle_q(
+                ctx,
+                ACB,
                 base,
                 [180 - base, 90 - base, apex, 180 - 2 * base + 10],
-                lambda known: ctx.say("ex_iso_other_base", eq=eq, b1=ABC, b2=ACB, ans=ctx.fmt("angle", base)),
+                "ex_iso_other_base",
+                eq=eq,
+                b1=ABC,
+                b2=ACB,
             ),
-            Quantity(
-                "angle:" + BAC,
-                "angle",
-                ctx.say("t_angle", ang=BAC),
-                "angle",
+            angle_q(
+                ctx,
+                BAC,
                 apex,
                 [180 - base, base, 90 - base, 2 * base],
-                lambda known: ctx.say(
-                    "ex_iso_apex", eq=eq, b1=ABC, b2=ACB, x=BAC, v=base, ans=ctx.fmt("angle", apex)
-                ),
+                "ex_iso_apex",
+                eq=eq,
+                b1=ABC,
+                b2=ACB,
+                x=BAC,
+                v=base,
             ),
         ]
     givens = [ctx.say("given_equal", s1=A + B, s2=A + C)] + [f"∠{n} = {v}°" for n, v in given.items()]
@@ -320,9 +326,7 @@ def build_triangle_sides(ctx: Ctx) -> Built:
             pre.append(ctx.say("ex_iso_side", s1=AB, s2=AC, v=ctx.fmt("len", ac)))
         return ctx.join(pre + [perimeter_sum(ctx, [ab, ac, bc], ctx.fmt("len", p))])
 
-    quants.append(
-        Quantity("perimeter", "perimeter", ctx.say("t_perimeter", shape=shape), "len", p, m_perim, ex_perim)
-    )
+    quants.append(perimeter_q(ctx, shape, p, m_perim, ex_perim))
     givens = [f"{s} = {ctx.lab(v)}" for s, v in given.items()]
     if iso:
         givens.append(ctx.say("given_equal", s1=AB, s2=AC))
