@@ -98,6 +98,14 @@ def dumps(obj: Any) -> str:
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def loads(text: str | bytes) -> Any:
+    """A stored record back (orjson; `json` for text it refuses, such as NaN)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def failed_check_names(d: dict[str, Any]) -> list[str]:
     """Names of the checks whose result says `"pass": False` in a sample's record."""
     return [n for n, r in (d.get("checks") or {}).items() if isinstance(r, dict) and r.get("pass") is False]
@@ -280,6 +288,7 @@ class RunStore:
 
     def __init__(self, run_dir: str | os.PathLike[str], create: bool = True) -> None:
         self.dir = Path(run_dir)
+        self._images_root: Path | None = None
         self.path = self.dir / "run.db"
         _LAST[:] = [self.path]
         if not create and not self.path.exists():
@@ -549,7 +558,7 @@ class RunStore:
             for sid, res in self.db.execute(
                 f"SELECT sample_id, result FROM checks WHERE sample_id IN ({marks})", chunk
             ):
-                results[sid].extend(json.loads(res).items())
+                results[sid].extend(loads(res).items())
             reviews = dict(self.db.execute(f"SELECT id, review FROM samples WHERE id IN ({marks})", chunk))
             self.db.executemany("DELETE FROM failed_checks WHERE sample_id=?", [(s,) for s in chunk])
             failed = [
@@ -604,7 +613,7 @@ class RunStore:
                 f"({','.join('?' * len(chunk))}) ORDER BY sample_id, stage"
             )
             for sid, res in self.db.execute(q, chunk):
-                out[sid].update(json.loads(res))
+                out[sid].update(loads(res))
         return out
 
     def stage_result(self, sample_id: str, stage: str) -> dict | None:
@@ -648,7 +657,7 @@ class RunStore:
     def contexts_of(self, image_id: str, kind: str) -> dict[str, tuple[str | None, dict]]:
         """language → (text, data) of one image's contexts of one kind (captions, a domain)."""
         return {
-            lang: (text, json.loads(data))
+            lang: (text, loads(data))
             for lang, text, data in self.db.execute(
                 "SELECT language, text, data FROM contexts WHERE image_id=? AND kind=?", (image_id, kind)
             )
@@ -705,7 +714,7 @@ class RunStore:
 
     @staticmethod
     def _sample(data: str, status: str, automatic: dict[str, dict]) -> Sample:
-        d = json.loads(data)
+        d = loads(data)
         checks = dict(automatic)
         checks.update(d.get("checks") or {})  # the person's decision last: it outranks
         d["checks"] = checks
@@ -738,15 +747,21 @@ class RunStore:
         ).fetchone()
         if row is None:
             raise KeyError(f"image {image_id} is not in run {self.dir}")
-        return ImageRecord(*row[:5], provenance=json.loads(row[5]))
+        return ImageRecord(*row[:5], provenance=loads(row[5]))
 
     def image_path(self, image_id: str) -> Path:
         """Absolute path of a stored image; never outside the run's image folder."""
+        return self.image_file(image_id)[1]
+
+    def image_file(self, image_id: str) -> tuple[ImageRecord, Path]:
+        """A stored image's record and absolute path (never outside the run's image folder)."""
         rec = self.image(image_id)
+        if self._images_root is None:
+            self._images_root = (self.dir / "images").resolve()
         path = (self.dir / rec.path).resolve()
-        if not path.is_relative_to((self.dir / "images").resolve()):
+        if not path.is_relative_to(self._images_root):
             raise RunDirError(f"image {image_id}: stored path {rec.path!r} leaves the run's image store")
-        return path
+        return rec, path
 
     def count_images(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
@@ -783,7 +798,7 @@ class RunStore:
         """(agree, disagree) among the samples a verifier answered."""
         agree = disagree = 0
         for (res,) in self.db.execute("SELECT result FROM checks WHERE stage='verify'"):
-            v = json.loads(res).get("verify") or {}
+            v = loads(res).get("verify") or {}
             if v.get("method") in ("exact", "judge") and v.get("answer") is not None:
                 agree += v.get("pass") is True
                 disagree += v.get("pass") is False

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from PIL import Image
 
 from visinstruct.errors import ExportError, RunDirError
@@ -70,7 +71,10 @@ def check_include(include: Iterable[str]) -> tuple[str, ...]:
 
 def dumps(obj: Any) -> str:
     """Compact JSON on one line, non-ASCII text kept as is (not escaped)."""
-    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson does not write (integers beyond 64 bits)
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     if _LINE_BREAKS.search(text):  # rare: a regular-expression search is far cheaper than translate
         text = _LINE_BREAKS.sub(lambda m: _ESCAPED[m.group(0)], text)
     return text
@@ -138,8 +142,7 @@ class Images:
         if not isinstance(image_id, str) or not _SAFE_ID.fullmatch(image_id):
             raise ExportError(f"sample {sample.id}: image id {image_id!r} is not a valid image id")
         try:
-            rec = self.store.image(image_id)
-            src = self.store.image_path(image_id)
+            rec, src = self.store.image_file(image_id)
         except KeyError:
             raise ExportError(f"sample {sample.id}: image {image_id} is not in the run") from None
         except RunDirError as e:
@@ -178,9 +181,11 @@ def place(src: Path, dest: Path) -> None:
             shutil.copyfile(src, tmp)
         os.replace(tmp, dest)
     except OSError as e:
-        raise ExportError(f"cannot copy image {src.name} to {dest.parent}: {e.strerror or e}") from None
-    finally:
         tmp.unlink(missing_ok=True)
+        raise ExportError(f"cannot copy image {src.name} to {dest.parent}: {e.strerror or e}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def image_prefix(n: int, style: str) -> str:
