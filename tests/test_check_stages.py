@@ -123,3 +123,32 @@ def test_a_check_run_on_an_unchanged_run_writes_nothing(tmp_path):
     run_recipe(rec, tmp_path / "run", workers=1)
     summary = run_recipe(rec, tmp_path / "run", make=False)
     assert summary.stages["rules"].planned == 0  # every result is current: nothing recomputed
+
+
+def _row_visits(tmp_path, n: int, monkeypatch) -> int:
+    """SQLite steps taken to stream `n` samples with a status filter, 20 a batch."""
+    import visinstruct.store as store_module
+
+    monkeypatch.setattr(store_module, "READ_BATCH", 20)
+    with RunStore(tmp_path / f"run{n}") as store:
+        for u in range(n // 50):
+            samples = [sample(u * 50 + k, f"what is on sign {u * 50 + k}?", f"{k} km") for k in range(50)]
+            store.add_samples(f"u{u}", u, samples)
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        store.db.set_progress_handler(count, 100)
+        got = sum(1 for _ in store.iter_samples(("accepted", "needs_review", "rejected", "edited")))
+        store.db.set_progress_handler(None, 0)
+    assert got == n
+    return steps[0]
+
+
+def test_streaming_samples_with_a_status_filter_visits_each_row_once(tmp_path, monkeypatch):
+    """Keyset batches along (seq, id): four times the samples cost about four times the steps,
+    not sixteen (a status index plus a sort per batch is quadratic in the run's size)."""
+    small, large = _row_visits(tmp_path, 500, monkeypatch), _row_visits(tmp_path, 2000, monkeypatch)
+    assert large < 6 * small, (small, large)

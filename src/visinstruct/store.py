@@ -672,16 +672,17 @@ class RunStore:
             yield seq, image_id, (h + (1 << 64) if h is not None and h < 0 else h)
 
     # -- reading samples ----------------------------------------------------------------------
-    def _samples_where(
-        self, where: str, args: list, batch: int = READ_BATCH, order: str = "seq"
-    ) -> Iterator[list[tuple]]:
+    def _samples_where(self, where: str, args: list, batch: int | None = None) -> Iterator[list[tuple]]:
+        """Batches of sample rows in dataset order after the last one seen. Always walked along
+        the (seq, id) index: with a status filter SQLite would otherwise pick the status index
+        and sort every matching row for each batch (quadratic in the run's size)."""
         last = (-(2**63), "")
         cond = f" AND ({where})" if where else ""
         while True:
             rows = self.db.execute(
-                "SELECT seq, id, data, status, version, digest FROM samples "
+                "SELECT seq, id, data, status, version, digest FROM samples INDEXED BY samples_seq "
                 f"WHERE (seq, id) > (?, ?){cond} ORDER BY seq, id LIMIT ?",
-                (*last, *args, batch),
+                (*last, *args, batch or READ_BATCH),
             ).fetchall()
             if not rows:
                 return
