@@ -344,6 +344,12 @@ def test_parquet_schema_and_row_groups(run: Run, tmp_path: Path, monkeypatch: py
     assert rec["options"] == ["三点", "四点", "五点", "六点"]
     assert (rec["answer_letter"], rec["short_answer"], rec["language"]) == ("C", "五点", "zh")
     assert [im.size for im in got["long-en-2img"]["images"]] == [(32, 24), (40, 30)]
+    # statistics on short text columns only: image bytes never go into the footer
+    group = f.metadata.row_group(0)
+    with_stats = {
+        group.column(i).path_in_schema for i in range(group.num_columns) if group.column(i).is_stats_set
+    }
+    assert "id" in with_stats and not any(p.startswith("images") for p in with_stats), with_stats
 
 
 def test_dataengine_rows(run: Run, tmp_path: Path) -> None:

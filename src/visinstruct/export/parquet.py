@@ -21,6 +21,9 @@ from visinstruct.records import Sample
 from visinstruct.store import RunStore
 
 ROW_GROUP_SIZE = 256
+# Min/max statistics only for short text columns: for the image bytes they would be two whole
+# images per row group, kept in memory until the footer is written (hundreds of MB at 1M rows).
+STATISTICS = ["id", "domain", "type", "language", "category", "answer_letter", "status"]
 
 _STRING = {"dtype": "string", "_type": "Value"}
 _IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
@@ -83,7 +86,7 @@ def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary
     sch = schema()
     n = 0
     with atomic_path(out) as tmp:
-        writer = pq.ParquetWriter(tmp, sch)
+        writer = pq.ParquetWriter(tmp, sch, write_statistics=STATISTICS)
         try:
             batch: list[dict[str, Any]] = []
             for sample in store.iter_samples(include):
