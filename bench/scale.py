@@ -37,6 +37,7 @@ from loopback import Loopback, endpoint  # noqa: E402
 DOMAINS = ["charts", "clocks", "differences", "geometry", "ocr", "scenes", "tables"]
 EXPORTS = [("jsonl", "data.jsonl"), ("llava", "llava/data.json"), ("parquet", "parquet/data.parquet")]
 LIMIT_MB = 500
+EVERY_STATUS = ("--include", "needs_review", "--include", "rejected")  # export every sample made
 
 MEASURE = """
 import json, resource, sys, time
@@ -109,7 +110,10 @@ def steps(recipe: Path, run_dir: Path) -> list[tuple[str, tuple[str, ...]]]:
     ]
     for fmt, name in EXPORTS:
         out.append(
-            (f"export {fmt}", ("export", str(run_dir), "--format", fmt, "--out", str(run_dir / "x" / name)))
+            (
+                f"export {fmt}",
+                ("export", str(run_dir), "--format", fmt, "--out", str(run_dir / "x" / name), *EVERY_STATUS),
+            )
         )
     return out
 
