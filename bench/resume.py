@@ -18,7 +18,6 @@ import argparse
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,15 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from loopback import Loopback, endpoint  # noqa: E402
-from test_resume import thirty_images  # noqa: E402
-
-
-def done_units(run_dir: Path) -> int:
-    try:
-        with sqlite3.connect(run_dir / "run.db", timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM units WHERE state='done'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+from test_resume import done_units, thirty_images  # noqa: E402
 
 
 def export(run_dir: Path, out: Path) -> bytes:

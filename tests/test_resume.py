@@ -78,7 +78,7 @@ def test_reruns_after_failures_give_the_fault_free_dataset(fake_openai, tmp_path
     assert jsonl(tmp_path / "faulty", tmp_path / "out" / "faulty.jsonl") == expected
 
 
-def _units(run_dir: Path) -> int:
+def done_units(run_dir: Path) -> int:
     try:
         with sqlite3.connect(run_dir / "run.db", timeout=5) as db:
             return db.execute("SELECT COUNT(*) FROM units WHERE state='done'").fetchone()[0]
@@ -95,7 +95,7 @@ def test_sigkill_at_three_points_then_rerun_gives_the_uninterrupted_dataset(fake
     env = {**os.environ, "VISINSTRUCT_TEST_KEY": "sk-test"}
     subprocess.run([*cmd, str(tmp_path / "clean")], check=True, capture_output=True, env=env)
     expected = jsonl(tmp_path / "clean", tmp_path / "out" / "clean.jsonl")
-    total, requests = _units(tmp_path / "clean"), fake_openai.requests
+    total, requests = done_units(tmp_path / "clean"), fake_openai.requests
 
     # Kill points counted in requests the server has seen (not in units committed, which arrive in
     # batches): before two thirds of the requests a run cannot have finished, however fast the machine.
@@ -117,7 +117,7 @@ def test_sigkill_at_three_points_then_rerun_gives_the_uninterrupted_dataset(fake
             os.killpg(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
-        left.append(total - _units(killed))
+        left.append(total - done_units(killed))
     assert kills >= 2 and max(left) > 0, "the run must be killed part way"
     subprocess.run([*cmd, str(killed)], check=True, capture_output=True, env=env)
     assert jsonl(killed, tmp_path / "out" / "killed.jsonl") == expected
