@@ -25,7 +25,7 @@ from visinstruct.png import encode_png
 from visinstruct.recipe import parse_recipe
 from visinstruct.runner import run_recipe as run
 from visinstruct.stages.synthetic import plan
-from visinstruct.synth import REGISTRY, get_domain
+from visinstruct.synth import REGISTRY, get_domain, warm
 
 
 def cpu_seconds() -> float:
@@ -80,8 +80,7 @@ def main() -> None:
         }
     )
     tasks = list(plan(recipe))
-    for d in domains:  # warm the import and font caches of this process for both sides alike
-        get_domain(d)
+    warm(domains)  # imports and phrasings, loaded before either side forks, as a run does
 
     best_bare = best_engine = None
     for _ in range(a.repeat):

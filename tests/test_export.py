@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -350,6 +351,33 @@ def test_parquet_schema_and_row_groups(run: Run, tmp_path: Path, monkeypatch: py
         group.column(i).path_in_schema for i in range(group.num_columns) if group.column(i).is_stats_set
     }
     assert "id" in with_stats and not any(p.startswith("images") for p in with_stats), with_stats
+
+
+def test_parquet_row_groups_close_by_image_bytes_and_store_a_repeated_image_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore(tmp_path / "run")
+    buf = io.BytesIO()
+    Image.frombytes("L", (256, 256), random.Random(3).randbytes(256 * 256)).save(buf, "PNG")  # noise
+    png = buf.getvalue()
+    image_id, rel = write_image_file(store.dir, png, "png")
+    rec = ImageRecord(image_id, rel, 256, 256, "png", {"source": "test"})
+    samples = [
+        Sample(f"s{i}", [image_id], "ocr", "short_vqa", "en", [Turn(f"What is in box {i}?", "Noise")])
+        for i in range(40)
+    ]
+    store.add_samples("ocr/0", 0, samples, [rec])
+    out = tmp_path / "data.parquet"
+    # a group holds rows until their image bytes reach ROW_GROUP_BYTES: 10 images' worth here
+    monkeypatch.setattr(parquet_format, "ROW_GROUP_BYTES", 10 * len(png))
+    export(store, "parquet", out)
+    f = pq.ParquetFile(out)
+    assert f.metadata.num_rows == 40 and f.num_row_groups == 4
+    # each row holds the image, yet each group stores it once (dictionary encoding)
+    assert len(png) * 4 <= out.stat().st_size < len(png) * 6
+    got = load_parquet(out, tmp_path)
+    assert all(r["images"][0].tobytes() == Image.open(io.BytesIO(png)).tobytes() for r in got.values())
+    store.close()
 
 
 def test_dataengine_rows(run: Run, tmp_path: Path) -> None:

@@ -432,6 +432,7 @@ def run_recipe(
     from visinstruct.executors.local import LocalExecutor
     from visinstruct.stages import build, context
     from visinstruct.store import RunStore
+    from visinstruct.synth import warm
 
     t0 = time.perf_counter()
     base = Path(base) if base is not None else Path.cwd()
@@ -449,6 +450,8 @@ def run_recipe(
             claim(store, recipe, force)
         store.clean_temp_files()
         n = workers or recipe.workers or os.cpu_count() or 1
+        if make and recipe.synthetic:
+            warm(sorted(recipe.synthetic))  # before the workers fork: they share it
         executor = LocalExecutor(n if recipe.synthetic or recipe.sources else 1).start()
         ctx = context(recipe, store, base, executor)
         plan = build(ctx, make=make, exports=exports)

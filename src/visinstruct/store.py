@@ -24,6 +24,7 @@ writes over a sample that changed after it was read.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -268,6 +269,13 @@ class Packed:
         )
 
 
+_UNIT_DONE = (
+    "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, "
+    "COALESCE((SELECT attempts FROM units WHERE stage=? AND key=?), 0) + 1, ?, ?)"
+)
+_UNIT_FAILED = "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, 0, ?)"
+
+
 def _signed(h: int | None) -> int | None:
     """A 64-bit hash as SQLite's signed integer."""
     if h is None:
@@ -407,28 +415,18 @@ class RunStore:
                     if not fresh:
                         stale_units.add((e.stage, e.key))
             self._refresh(changed)
+            rows: list[tuple[str, tuple]] = []  # (statement, parameters) in entry order
             for e in entries:
                 if not e.track or (e.stage, e.key) in stale_units:
                     continue
                 if e.error is None:
                     n = e.packed.n_samples if e.packed is not None else 0
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO units VALUES (?, ?, 'done', NULL, "
-                        "COALESCE((SELECT attempts FROM units WHERE stage=? AND key=?), 0) + 1, ?, ?)",
-                        (e.stage, e.key, e.stage, e.key, n, e.version),
-                    )
+                    rows.append((_UNIT_DONE, (e.stage, e.key, e.stage, e.key, n, e.version)))
                 else:
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, 0, ?)",
-                        (
-                            e.stage,
-                            e.key,
-                            "gave_up" if e.gave_up else "failed",
-                            e.error,
-                            e.attempts,
-                            e.version,
-                        ),
-                    )
+                    state = "gave_up" if e.gave_up else "failed"
+                    rows.append((_UNIT_FAILED, (e.stage, e.key, state, e.error, e.attempts, e.version)))
+            for sql, group in itertools.groupby(rows, key=lambda r: r[0]):
+                self.db.executemany(sql, [params for _, params in group])
             self.db.commit()
         except BaseException:
             self.db.rollback()

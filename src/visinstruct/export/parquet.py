@@ -3,7 +3,8 @@
 Written with pyarrow alone (no `datasets` import): the `images` column holds
 `list<struct<bytes, path>>` and the schema metadata `huggingface` declares it a sequence of
 `Image` features, so `load_dataset("parquet", data_files=...)` decodes PIL images. Rows are
-written in row groups of `ROW_GROUP_SIZE`, so at most one group's images are in memory.
+written in row groups of about `ROW_GROUP_BYTES` of images, so at most one group's images are
+in memory, and few enough groups that the footer stays small (its metadata is held until close).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from visinstruct.export.common import ExportSummary, Images, atomic_path
 from visinstruct.records import Sample
 from visinstruct.store import RunStore
 
-ROW_GROUP_SIZE = 256
+ROW_GROUP_SIZE = 4096  # rows at most in a row group
+# Image bytes a row group collects before it is written. Groups are sized by bytes, not rows:
+# each group costs ~15 KB of footer metadata held in memory until the file is closed, so small
+# groups make memory grow with the run (3,900 groups of 256 rows at 1M samples: +85 MB).
+ROW_GROUP_BYTES = 8 * 2**20
+# A unit's samples share their image, and consecutive rows repeat it: dictionary encoding stores
+# each image once per group, if the dictionary may hold a whole group's images (default: 1 MB).
+DICTIONARY_BYTES = ROW_GROUP_BYTES * 2
 # Min/max statistics only for short text columns: for the image bytes they would be two whole
 # images per row group, kept in memory until the footer is written (hundreds of MB at 1M rows).
 STATISTICS = ["id", "domain", "type", "language", "category", "answer_letter", "status"]
@@ -55,13 +63,16 @@ def schema() -> pa.Schema:
     return pa.schema([(name, typ) for name, typ, _ in COLUMNS], metadata={b"huggingface": meta.encode()})
 
 
-def _row(sample: Sample, images: Images) -> dict[str, Any]:
+def _row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, Any]:
     embedded = []
     for im in images.of(sample):
-        try:
-            data = im.src.read_bytes()
-        except OSError as e:
-            raise ExportError(f"sample {sample.id}: cannot read image file {im.src} ({e.strerror})") from None
+        data = read.get(im.src)
+        if data is None:
+            try:
+                data = read[im.src] = im.src.read_bytes()
+            except OSError as e:
+                why = f"cannot read image file {im.src} ({e.strerror})"
+                raise ExportError(f"sample {sample.id}: {why}") from None
         embedded.append({"bytes": data, "path": im.name})
     return {
         "id": sample.id,
@@ -86,15 +97,21 @@ def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary
     sch = schema()
     n = 0
     with atomic_path(out) as tmp:
-        writer = pq.ParquetWriter(tmp, sch, write_statistics=STATISTICS)
+        writer = pq.ParquetWriter(
+            tmp, sch, write_statistics=STATISTICS, dictionary_pagesize_limit=DICTIONARY_BYTES
+        )
         try:
             batch: list[dict[str, Any]] = []
+            read: dict[Path, bytes] = {}  # the group's image files, each read once
+            size = 0  # image bytes in the group, repeats counted (each row holds its own copy)
             for sample in store.iter_samples(include):
-                batch.append(_row(sample, images))
+                row = _row(sample, images, read)
+                batch.append(row)
                 n += 1
-                if len(batch) >= ROW_GROUP_SIZE:
+                size += sum(len(im["bytes"]) for im in row["images"])
+                if len(batch) >= ROW_GROUP_SIZE or size >= ROW_GROUP_BYTES:
                     writer.write_table(pa.Table.from_pylist(batch, schema=sch))
-                    batch = []
+                    batch, read, size = [], {}, 0
             if batch:
                 writer.write_table(pa.Table.from_pylist(batch, schema=sch))
         finally:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from visinstruct.checks.results import passed
+from visinstruct.checks.rules import rule_checks, structure_check
 from visinstruct.records import Sample
 from visinstruct.stages.base import Result, SampleCheck, Stage, Subject, Unit
 from visinstruct.stages.context import RunContext
@@ -41,18 +42,23 @@ def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
     so plain sets beat building an index; the dataset stage uses `Deduper` with the same rule."""
     from visinstruct.checks.results import failed
 
-    groups: dict[tuple, list[tuple[str, set[str], str]]] = {}
+    groups: dict[tuple, list[list]] = {}  # (images, type, answer) → [question, its trigrams, id]
     out = []
     for s in samples:
         q = _norm(" ".join(t.question for t in s.turns))
         a = _norm(" ".join(t.answer for t in s.turns))
         seen = groups.setdefault((tuple(sorted(s.images)), s.type, a), [])
-        grams = _grams(q)
+        grams = None  # trigrams only when there is something to compare with (most groups hold one)
         res = {"duplicate": passed(), "near_duplicate": passed()}
-        for q0, g0, first in seen:
+        for earlier in seen:
+            q0, g0, first = earlier
             if q == q0:
                 res["duplicate"] = failed(f"same image and question as sample {first}", of=first)
                 break
+            if grams is None:
+                grams = _grams(q)
+            if g0 is None:
+                g0 = earlier[1] = _grams(q0)
             sim = len(grams & g0) / max(1, len(grams | g0))
             if sim >= threshold:
                 res["near_duplicate"] = failed(
@@ -62,7 +68,7 @@ def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
                 )
                 break
         else:
-            seen.append((q, grams, s.id))
+            seen.append([q, grams, s.id])
         out.append(res)
     return out
 
@@ -78,8 +84,6 @@ class RulesStage(SampleCheck):
         self.limits = {k: tuple(v) for k, v in (lengths or {}).items()} or None
 
     def check(self, sample: Sample) -> dict[str, dict]:
-        from visinstruct.checks.rules import rule_checks, structure_check
-
         out = rule_checks(sample, self.limits) if self.options["rules"] else structure_check(sample)
         if sample.drawn:  # drawn from exact facts: correct by construction
             out.update(FACTS)

@@ -26,4 +26,16 @@ def get_domain(name: str) -> SynthDomain:
     return getattr(import_module(module), cls)()
 
 
-__all__ = ["REGISTRY", "Item", "Question", "SynthDomain", "get_domain"]
+def warm(names: list[str]) -> None:
+    """Import the named domains and load their phrasings now: worker processes forked after
+    this share them instead of each loading them again."""
+    from visinstruct.synth.base import has_phrasings, load_phrasings
+
+    load_phrasings("common")
+    for name in names:
+        get_domain(name)
+        if has_phrasings(name):  # a domain may phrase everything with the common file
+            load_phrasings(name)
+
+
+__all__ = ["REGISTRY", "Item", "Question", "SynthDomain", "get_domain", "warm"]
