@@ -42,16 +42,22 @@ def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
     so plain sets beat building an index; the dataset stage uses `Deduper` with the same rule."""
     from visinstruct.checks.results import failed
 
-    groups: dict[tuple, list[list]] = {}  # (images, type, answer) → [question, its trigrams, id]
+    groups: dict[tuple, list[list]] = {}  # (images, type, answer) → [[question, trigrams, id, text]]
     out = []
     for s in samples:
-        q = _norm(" ".join(t.question for t in s.turns))
         a = _norm(" ".join(t.answer for t in s.turns))
         seen = groups.setdefault((tuple(sorted(s.images)), s.type, a), [])
-        grams = None  # trigrams only when there is something to compare with (most groups hold one)
         res = {"duplicate": passed(), "near_duplicate": passed()}
+        # most groups hold one sample: the question is normalised, and its trigrams taken,
+        # only when there is an earlier one to compare with
+        q: str | None = None
+        grams: set[str] | None = None
         for earlier in seen:
-            q0, g0, first = earlier
+            if q is None:
+                q = _norm(" ".join(t.question for t in s.turns))
+            q0, g0, first = earlier[:3]
+            if q0 is None:
+                q0 = earlier[0] = _norm(earlier[3])
             if q == q0:
                 res["duplicate"] = failed(f"same image and question as sample {first}", of=first)
                 break
@@ -68,7 +74,7 @@ def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
                 )
                 break
         else:
-            seen.append([q, grams, s.id])
+            seen.append([q, grams, s.id, " ".join(t.question for t in s.turns)])
         out.append(res)
     return out
 
