@@ -384,6 +384,9 @@ class FakeOpenAI:
         self.batch_fail_rate = batch_fail_rate
         self.require_json_word = require_json_word
         self.responder = responder
+        # per choice, after its content is made: (request body, choice) -> overrides of the choice's
+        # "content", "finish_reason" and "refusal" (a dict), or None to keep it as made
+        self.reply_hook: Callable[[dict, dict], dict | None] | None = None
         # stored objects (persist across clients and across stop()/start())
         self.files: dict[str, dict] = {}
         self.file_data: dict[str, bytes] = {}
@@ -818,9 +821,14 @@ class FakeOpenAI:
             elif outcome == "length":
                 content, finish = content[: max(1, len(content) // 2)], "length"
             message = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
-            choices.append({"index": i, "message": message, "logprobs": None, "finish_reason": finish})
+            choice = {"index": i, "message": message, "logprobs": None, "finish_reason": finish}
+            if self.reply_hook is not None:
+                change = self.reply_hook(req, choice) or {}
+                message.update({k: change[k] for k in ("content", "refusal") if k in change})
+                choice["finish_reason"] = change.get("finish_reason", choice["finish_reason"])
+            choices.append(choice)
         prompt = math.ceil(info["text_chars"] / 4) + 85 * len(info["images"])
-        completion = sum(math.ceil(len(c["message"]["content"]) / 4) for c in choices)
+        completion = sum(math.ceil(len(c["message"]["content"] or "") / 4) for c in choices)
         return {
             "id": "chatcmpl-" + secrets.token_hex(12),
             "object": "chat.completion",

@@ -295,7 +295,7 @@ def _print_review_progress(store) -> None:
 
 def _print_spend(store) -> None:
     """Model calls and their cost, per endpoint and stage, and the commonest failure reasons."""
-    from visinstruct.models.ledger import ledger_rows
+    from visinstruct.models.ledger import endpoint_notes, ledger_rows
 
     rows = ledger_rows(store.db)
     if not rows:
@@ -331,6 +331,8 @@ def _print_spend(store) -> None:
         )
     table.add_row("[bold]total", "", "", "", "", "", "", "", "", f"[bold]{total:.4f}")
     out.print(table)
+    for note in endpoint_notes(store.db):
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
     reasons = store.model_failure_reasons(10)
     if reasons:
         out.print("[yellow]model failures (kept with their raw replies in run.db, table model_failures):[/]")

@@ -28,11 +28,11 @@ from pydantic import BaseModel
 
 from visinstruct.aio import run_async
 from visinstruct.errors import ReplyError, VisinstructError
-from visinstruct.models import structured
+from visinstruct.models import replies, structured
 from visinstruct.models.cache import ResponseCache
 from visinstruct.models.endpoints import Endpoint, Price, price_for
 from visinstruct.models.images import ImageEncoder, ImageSpec, image_tokens, sha256_bytes, sha256_file
-from visinstruct.models.ledger import Ledger, record_failure
+from visinstruct.models.ledger import Ledger, learned_mode, record_failure, record_mode
 from visinstruct.models.limits import Limiter, retry_after_seconds
 from visinstruct.models.transport import MalformedResponse, make_transport
 
@@ -53,6 +53,11 @@ RETRYABLE = (
     openai.APIConnectionError,
     MalformedResponse,
 )
+# a reply cut off at max_tokens is asked again with twice the room, up to 4 times the
+# original and at most 16k tokens (unless more was asked to begin with)
+MORE_ROOM, ROOM_CAP = 4, 16384
+# replies that are not JSON, before any that is, which show a server ignores a JSON schema
+IGNORED_AFTER = 3
 
 
 class ModelFatalError(VisinstructError):
@@ -78,6 +83,8 @@ class ChatRequest:
     # its return value becomes `outcome.value`. Raising `ReplyError` (or anything) makes the
     # reply invalid: one repair re-ask when there is a schema, never cached. Not in the cache key.
     parse: Callable[[Outcome], Any] | None = field(default=None, repr=False, compare=False)
+    # the messages already say how to reply (a repair re-ask): no instruction is added
+    instructed: bool = field(default=False, repr=False, compare=False)
 
 
 @dataclass
@@ -94,6 +101,7 @@ class Outcome:
     repaired: bool = False
     skipped: bool = False  # not sent: budget reached
     final: bool = False  # failed in a way no retry can mend (a 400 about this request)
+    refused: bool = False  # the model declined (message.refusal or a refusal instead of the payload)
 
     @property
     def ok(self) -> bool:
@@ -145,6 +153,10 @@ class ModelClient:
         self.failures: list[tuple] = []
         self._file_hashes: dict[tuple[str, int, int], str] = {}
         self.sent = 0
+        # structured mode per endpoint when the server was found to ignore the configured one
+        self.modes: dict[str, str] = {}
+        self.mode_notes: list[tuple] = []
+        self._json_replies: dict[str, list[int]] = {}  # endpoint: [bare JSON, other] in json_schema mode
         self._flusher: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
@@ -180,7 +192,10 @@ class ModelClient:
             with self.db:
                 for row in self.failures:
                     record_failure(self.db, *row)
+                for row in self.mode_notes:
+                    record_mode(self.db, *row)
             self.failures.clear()
+            self.mode_notes.clear()
             self.ledger.save(self.db)
 
     async def _flush_loop(self) -> None:
@@ -205,7 +220,18 @@ class ModelClient:
             self.limiters[ep.name] = Limiter(ep.max_in_flight, ep.rpm, ep.tpm, probe=ep.probes_limits())
             self.price[ep.name] = price_for(ep, self.prices)
             self.model[ep.name] = ep.resolved_model()
+            if self.db is not None and ep.name not in self.modes:
+                learned = learned_mode(
+                    self.db, ep.name, self.model[ep.name], ep.resolved_base_url(), ep.structured_mode()
+                )
+                if learned is not None:
+                    self.modes[ep.name] = learned
         return t
+
+    def mode(self, ep: Endpoint) -> str:
+        """The structured mode requests to `ep` are sent in: the configured one, unless the
+        server was found to ignore it."""
+        return self.modes.get(ep.name) or ep.structured_mode()
 
     # -- keys -----------------------------------------------------------------------------
     def key(self, req: ChatRequest) -> str:
@@ -437,11 +463,25 @@ class ModelClient:
             out.error = "the response has no message content"
 
     def _check(self, out: Outcome) -> str | None:
-        """Why the reply cannot be used (schema, then the caller's parse half), or None; sets `value`."""
+        """Why the reply cannot be used (cut off, refused, schema, then the caller's parse
+        half), or None; sets `value`."""
         req = out.request
+        cut = _cut_off(out.response)
+        if cut is not None:
+            return cut
+        refusal = _refusal(out.response)
+        if refusal is not None:
+            out.refused = True
+            return f"the model refused: {refusal}"
         if req.schema is not None:
-            value, reason = structured.parse(out.text, req.schema)
+            ep = self.endpoints.get(req.endpoint)
+            mode = self.mode(ep) if ep is not None else "json_schema"
+            value, reason = structured.parse(out.text, req.schema, mode)
             if value is None:
+                said = replies.refusal(out.text)
+                if said is not None:
+                    out.refused = True
+                    return f"the model refused: {said}"
                 return reason
             out.value = value
         else:
@@ -460,7 +500,16 @@ class ModelClient:
         schema, else a failure that the next run asks again (nothing invalid is cached)."""
         req = out.request
         ep = self.endpoint(req.endpoint)
+        if _cut_off(out.response) is not None:
+            await self._more_room(out)
+            if out.error is not None:
+                return
         reason = self._check(out)
+        if out.refused:  # declined: not cached, no re-ask now; the next run asks again
+            out.error = reason
+            return
+        if req.schema is not None:
+            self._learn_mode(ep, out.text)
         if reason is None:
             self.cache.put(out.key, ep.name, self.model[ep.name], out.response)
             return
@@ -468,13 +517,14 @@ class ModelClient:
             out.error = f"unusable reply: {reason}"
             return
         fix = ChatRequest(
-            structured.repair_messages(req.messages, out.text or "", reason, req.schema),
+            structured.repair_messages(req.messages, out.text or "", reason, req.schema, self.mode(ep)),
             req.endpoint,
             req.stage,
             req.params,
             req.schema,
             req.meta,
             req.parse,
+            instructed=True,
         )
         fix_key = self.key(fix)
         out.repaired = True
@@ -490,6 +540,10 @@ class ModelClient:
             return
         reason2 = self._check(second)
         out.text = second.text
+        if second.refused:
+            out.refused, out.error = True, reason2
+            return
+        self._learn_mode(ep, second.text)
         if reason2 is not None:
             out.error = f"invalid structured output after one repair: {reason2}"
             return
@@ -498,8 +552,58 @@ class ModelClient:
         self.cache.put(fix_key, ep.name, self.model[ep.name], second.response)
         self.cache.put(out.key, ep.name, self.model[ep.name], second.response)
 
-    async def _fetch(self, req: ChatRequest, key: str) -> Outcome:
-        """Send one request with retries; returns an outcome, raises ModelFatalError."""
+    async def _more_room(self, out: Outcome) -> None:
+        """A reply cut off at max_tokens is asked again with twice the room, up to `MORE_ROOM`
+        times the original (and `ROOM_CAP`); still cut off, it fails (not cached: the next run
+        asks again). A server refusing the larger request fails this request only."""
+        req = out.request
+        name = "max_completion_tokens" if "max_completion_tokens" in req.params else "max_tokens"
+        used = int((out.usage or {}).get("completion_tokens") or 0)
+        start = int(req.params.get(name) or used or 256)
+        limit = min(start * MORE_ROOM, max(start, ROOM_CAP))
+        room = start
+        ep = self.endpoint(req.endpoint)
+        while _cut_off(out.response) is not None and room * 2 <= limit:
+            room *= 2
+            self.ledger.line(ep.name, req.stage, self.model[ep.name]).retries += 1
+            bigger = ChatRequest(
+                req.messages, req.endpoint, req.stage, {**req.params, name: room}, req.schema, req.meta
+            )
+            again = await self._fetch(bigger, out.key, per_request=True)
+            if again.error is not None:
+                out.error = f"reply cut off at max_tokens ({room // 2}); with {room}: {again.error}"
+                out.skipped = again.skipped
+                return
+            out.text, out.response, out.usage = again.text, again.response, again.usage
+        if _cut_off(out.response) is not None:
+            out.error = f"reply cut off at max_tokens (still at {room}; asked again with more room)"
+
+    def _learn_mode(self, ep: Endpoint, text: str | None) -> None:
+        """Replies that are not JSON in json_schema mode (`IGNORED_AFTER` of them before any
+        that is) show the server ignores `response_format`: from then on the endpoint is asked
+        in the mode its replies take (the tag format, else JSON described in the prompt), once,
+        with a note for `status`. One odd reply from a server that decodes to the schema is
+        the model's slip, not the server's."""
+        if self.mode(ep) != "json_schema" or ep.name in self.modes:
+            return
+        form = structured.reply_form(text)
+        seen = self._json_replies.setdefault(ep.name, [0, 0])
+        seen[form != "json"] += 1
+        if seen[0] or seen[1] < IGNORED_AFTER:
+            return
+        mode = "tags" if form == "tags" else "prompt"
+        self.modes[ep.name] = mode
+        note = (
+            f"{ep.describe()} ignores response_format json_schema (it replied in "
+            f"{'the tag format' if form == 'tags' else 'text that is not only JSON'}): now asked with "
+            f"structured: {mode} (set the endpoint's `structured:` to another mode to choose one yourself)"
+        )
+        where = (ep.name, self.model[ep.name], ep.resolved_base_url(), ep.structured_mode())
+        self.mode_notes.append((*where, mode, note, time.time()))
+
+    async def _fetch(self, req: ChatRequest, key: str, per_request: bool = False) -> Outcome:
+        """Send one request with retries; returns an outcome, raises ModelFatalError.
+        `per_request`: a 400 concerns this request only (a larger one than the server takes)."""
         if self.fatal is not None:
             raise self.fatal
         ep = self.endpoint(req.endpoint)
@@ -540,7 +644,8 @@ class ModelClient:
                     last = e
                 except openai.APIStatusError as e:
                     limiter.done(e.response.headers, False, est_tokens, None)
-                    self._classify(e, ep)
+                    if not (per_request and isinstance(e, openai.BadRequestError)):
+                        self._classify(e, ep)
                     out.error = f"{_describe(e)} (not retried)"
                     out.final = True
                     return out
@@ -592,12 +697,12 @@ class ModelClient:
             messages = [await self._body_message(m, ep) for m in messages]
         body: dict[str, Any] = {"model": self.model[ep.name], "messages": messages, **req.params}
         if req.schema is not None:
-            mode = ep.structured_mode()
-            fmt = structured.response_format(req.schema, mode)
+            mode = self.mode(ep)
+            fmt = structured.response_format(req.schema, mode, strict=ep.strict_schema())
             if fmt is not None:
                 body["response_format"] = fmt
-            if mode != "json_schema":
-                body["messages"] = structured.with_instruction(messages, req.schema)
+            if not req.instructed:
+                body["messages"] = structured.with_instruction(messages, req.schema, mode)
         return orjson.dumps(body)
 
     async def _body_message(self, m: dict, ep: Endpoint) -> dict:
@@ -627,6 +732,30 @@ def _image(part: dict) -> _Image:
         sha = sha256_bytes(src) if isinstance(src, bytes) else sha256_file(src)
         part["sha256"] = sha
     return _Image(str(src) if isinstance(src, Path) else src, sha)
+
+
+def _choice(response: dict | None) -> dict:
+    try:
+        choice = (response or {})["choices"][0]
+    except (KeyError, IndexError, TypeError):
+        return {}
+    return choice if isinstance(choice, dict) else {}
+
+
+def _cut_off(response: dict | None) -> str | None:
+    """Why a reply is incomplete (`finish_reason` "length"), or None."""
+    if _choice(response).get("finish_reason") == "length":
+        return "reply cut off at max_tokens"
+    return None
+
+
+def _refusal(response: dict | None) -> str | None:
+    """The refusal a server reports in `message.refusal`, or None."""
+    message = _choice(response).get("message")
+    refusal = message.get("refusal") if isinstance(message, dict) else None
+    if isinstance(refusal, str) and refusal.strip():
+        return refusal.strip()[:200]
+    return None
 
 
 def _has_images(messages: list[dict]) -> bool:

@@ -37,6 +37,8 @@ DEFAULT_STRUCTURED: dict[str, str] = {
     "ollama": "json_schema",
     "lmdeploy": "json_schema",
 }
+# servers that take `"strict": true` with a JSON schema (others may reject the field)
+STRICT_SCHEMA = {"openai", "azure", "vllm", "sglang"}
 ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -102,7 +104,7 @@ class Endpoint(BaseModel):
     tpm: float | None = Field(default=None, gt=0, description="tokens/min; default: read from headers")
     timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=6, ge=0)
-    structured: Literal["json_schema", "json_object", "prompt"] | None = None
+    structured: Literal["json_schema", "json_object", "prompt", "tags"] | None = None
     image_max_side: int = Field(default=1024, ge=64)
     image_detail: Literal["low", "high", "auto"] = "auto"
     image_format: Literal["JPEG", "PNG"] = "JPEG"
@@ -158,6 +160,10 @@ class Endpoint(BaseModel):
 
     def structured_mode(self) -> str:
         return self.structured or DEFAULT_STRUCTURED[self.provider]
+
+    def strict_schema(self) -> bool:
+        """The server decodes strictly to a JSON schema when asked (`"strict": true`)."""
+        return self.provider in STRICT_SCHEMA
 
     def describe(self) -> str:
         try:

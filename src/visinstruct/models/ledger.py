@@ -18,6 +18,10 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS model_failures (
     key TEXT PRIMARY KEY, endpoint TEXT, stage TEXT, reason TEXT NOT NULL, raw TEXT, at REAL
 );
+CREATE TABLE IF NOT EXISTS endpoint_modes (
+    endpoint TEXT NOT NULL, model TEXT NOT NULL, base_url TEXT NOT NULL, configured TEXT NOT NULL,
+    mode TEXT NOT NULL, note TEXT NOT NULL, at REAL, PRIMARY KEY (endpoint, model, base_url, configured)
+);
 """
 
 FIELDS = ("requests", "cached", "failed", "retries", "input_tokens", "output_tokens", "cost_usd")
@@ -99,3 +103,38 @@ def record_failure(
         "INSERT OR REPLACE INTO model_failures VALUES (?, ?, ?, ?, ?, ?)",
         (key, endpoint, stage, reason, raw, at),
     )
+
+
+def record_mode(
+    db: sqlite3.Connection,
+    endpoint: str,
+    model: str,
+    base_url: str,
+    configured: str,
+    mode: str,
+    note: str,
+    at: float,
+) -> None:
+    """An endpoint found to honour another structured mode than the one configured."""
+    db.execute(
+        "INSERT OR REPLACE INTO endpoint_modes VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (endpoint, model, base_url, configured, mode, note, at),
+    )
+
+
+def learned_mode(
+    db: sqlite3.Connection, endpoint: str, model: str, base_url: str, configured: str
+) -> str | None:
+    """The structured mode an earlier job switched this endpoint to, if any (the table is made
+    when the client opens the ledger)."""
+    row = db.execute(
+        "SELECT mode FROM endpoint_modes WHERE endpoint=? AND model=? AND base_url=? AND configured=?",
+        (endpoint, model, base_url, configured),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def endpoint_notes(db: sqlite3.Connection) -> list[str]:
+    """What was learned about endpoints (for `status`)."""
+    db.executescript(SCHEMA)
+    return [n for (n,) in db.execute("SELECT note FROM endpoint_modes ORDER BY at")]
