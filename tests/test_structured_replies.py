@@ -49,6 +49,14 @@ def test_near_json_is_repaired(reply):
     assert judged(reply) == EXPECTED
 
 
+def test_line_breaks_inside_strings_are_kept():
+    reply = (
+        '{"rounds": [{"question": "What?", "answer": "First.\nThen."}, {"question": "Why?", "answer": "x"}]}'
+    )
+    value, reason = structured.parse(reply, Conversation)
+    assert reason is None and value.rounds[0].answer == "First.\nThen."
+
+
 def test_full_width_punctuation_inside_text_is_kept():
     reply = (
         '{"questions"：[{"question"："天空是蓝色的，对吗？"，"answer"："yes"，"reason"："因为：晴天"}，'
@@ -375,20 +383,21 @@ def test_a_cut_off_caption_gets_more_room_too(fake_openai, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "said"),
     [
-        {"content": None, "refusal": "I'm sorry, I can't help with that."},
-        {"content": "I'm sorry, I can't help with that."},
-        {"content": "抱歉，我无法协助完成这个请求。"},
+        ({"content": None, "refusal": "I'm sorry, I can't help with that."}, "I'm sorry, I can't help"),
+        ({"content": "I'm sorry, I can't help with that."}, "I'm sorry, I can't help"),
+        ({"content": "抱歉，我无法协助完成这个请求。"}, "抱歉，我无法协助"),
+        ({"content": '{"questions": ', "finish_reason": "content_filter"}, "content filter"),
     ],
-    ids=["message.refusal", "refusal-text", "refusal-zh"],
+    ids=["message.refusal", "refusal-text", "refusal-zh", "content-filter"],
 )
-def test_refusals_fail_uncached_and_the_next_run_asks_again(fake_openai, tmp_path, change):
+def test_refusals_fail_uncached_and_the_next_run_asks_again(fake_openai, tmp_path, change, said):
     fake_openai.reply_hook = lambda req, choice: change
     db = sqlite3.connect(tmp_path / "run.db")
     [out] = one_by_one(ModelClient([endpoint(fake_openai)], cache=tmp_path / "c.db", db=db), [ask(4)])
     assert not out.ok and out.refused and not out.final
-    assert out.error.startswith("the model refused: ") and "sorry" in out.error.lower() or "抱歉" in out.error
+    assert out.error.startswith("the model refused: ") and said in out.error
     assert fake_openai.requests == 1 and not out.repaired, "no repair re-ask for a refusal"
     [(reason,)] = db.execute("SELECT reason FROM model_failures").fetchall()
     assert reason == out.error

@@ -750,7 +750,9 @@ def _cut_off(response: dict | None) -> str | None:
 
 
 def _refusal(response: dict | None) -> str | None:
-    """The refusal a server reports in `message.refusal`, or None."""
+    """The refusal a server reports in `message.refusal` (or by its content filter), or None."""
+    if _choice(response).get("finish_reason") == "content_filter":
+        return "the server's content filter stopped the reply"
     message = _choice(response).get("message")
     refusal = message.get("refusal") if isinstance(message, dict) else None
     if isinstance(refusal, str) and refusal.strip():

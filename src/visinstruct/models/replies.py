@@ -188,7 +188,7 @@ def json_values(text: str, search: Search | None = None, max_spans: int = 16) ->
             continue
         for variant in dict.fromkeys((t, normalise_punctuation(t))):
             try:
-                value = json.loads(variant)
+                value = json.loads(variant, strict=False)
             except ValueError as e:
                 if search.error is None and t[:1] in "{[":
                     search.error = str(e)
@@ -221,7 +221,7 @@ def is_bare_json(text: str | None) -> bool:
         return False
     body = strip_reasoning(text).text
     try:
-        return isinstance(json.loads(body), dict | list)
+        return isinstance(json.loads(body, strict=False), dict | list)
     except ValueError:
         return False
 

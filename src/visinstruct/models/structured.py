@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -96,30 +95,17 @@ def with_instruction(
     return [*messages, {"role": "system", "content": instruction(schema, mode, lang)}]
 
 
-@dataclass
-class Reading:
-    """What was read from a reply: the validated object, or why there is none."""
-
-    value: BaseModel | None = None
-    error: str | None = None
-
-
 def parse(
     text: str | None, schema: type[BaseModel], mode: str = "json_schema"
 ) -> tuple[BaseModel | None, str | None]:
-    """(object, None) when `text` holds a valid instance of `schema`, else (None, reason)."""
-    r = read(text, schema, mode)
-    return r.value, r.error
-
-
-def read(text: str | None, schema: type[BaseModel], mode: str = "json_schema") -> Reading:
-    """The reply read as `schema`: JSON found in it (tags first in `tags` mode, tags as the
-    fallback otherwise), the first candidate that validates wins; else the clearest reason."""
+    """(object, None) when `text` holds a valid instance of `schema`, else (None, reason).
+    Candidates are the JSON values found in the reply and its tags (tags first in `tags`
+    mode, else as the fallback); the first that validates wins, else the clearest reason."""
     if text is None or not text.strip():
-        return Reading(error="empty reply")
+        return None, "empty reply"
     root = json_schema(schema)
     try:  # the common case: exactly the JSON asked for
-        return Reading(value=schema.model_validate(shapes.coerce(json.loads(text), root, root)))
+        return schema.model_validate(shapes.coerce(json.loads(text, strict=False), root, root)), None
     except (ValueError, ValidationError):
         pass
     tag_error: str | None = None
@@ -127,26 +113,26 @@ def read(text: str | None, schema: type[BaseModel], mode: str = "json_schema") -
     if tagged is not None and mode == "tags":
         value, tag_error = _validate(tagged, schema)
         if value is not None:
-            return Reading(value=value)
+            return value, None
     search = replies.Search()
     json_error: str | None = None
     for found in replies.json_values(text, search):
         value, error = _validate(found.value, schema)
         if value is not None:
-            return Reading(value=value)
+            return value, None
         if json_error is None and found.closed:
             json_error = error
     if tagged is not None and mode != "tags":
         value, tag_error = _validate(tagged, schema)
         if value is not None:
-            return Reading(value=value)
+            return value, None
     if tag_error is not None and (mode == "tags" or json_error is None):
-        return Reading(error=tag_error)
+        return None, tag_error
     if json_error is not None:
-        return Reading(error=json_error)
+        return None, json_error
     if mode == "tags" and tags.fields(schema) is not None:
-        return Reading(error=f"not in the tag format (no <Q1> tag) and not valid JSON ({search.error})")
-    return Reading(error=f"not valid JSON ({search.error})")
+        return None, f"not in the tag format (no <Q1> tag) and not valid JSON ({search.error})"
+    return None, f"not valid JSON ({search.error})"
 
 
 def _validate(data: Any, schema: type[BaseModel]) -> tuple[BaseModel | None, str | None]:
