@@ -7,7 +7,10 @@ from collections import Counter
 
 import pytest
 
-from visinstruct.checks.rules import RULES, option_lines, rule_checks
+from visinstruct.checks.rules import RULES, consistency, option_lines, rule_checks
+from visinstruct.generate.instruct import samples_from
+from visinstruct.generate.schemas import SCHEMAS
+from visinstruct.prompts import load_prompt
 from visinstruct.recipe import parse_recipe
 from visinstruct.records import LETTERS, Sample, derive_status, review_action
 from visinstruct.runner import run_recipe as run
@@ -80,6 +83,8 @@ def test_every_rule_reported_and_the_status_follows_them(clean):
     assert set(rule_checks(mc)) == set(RULES)
     other = next(s for s in clean if s.type == "judgement")
     assert set(rule_checks(other)) == set(RULES) - {"options"}
+    short = next(s for s in clean if s.type == "short_vqa")
+    assert set(rule_checks(short)) == set(RULES) - {"options", "consistency"}
 
     refusing = copy.deepcopy(clean[0])
     refusing.turns[0].answer = "I'm sorry, I can't see the image."
@@ -132,6 +137,21 @@ def test_letter_points_at_wrong_option(clean):
     s.answer_letter = wrong
     s.turns[0].answer = wrong
     assert_caught(s, "options", f"answer letter {wrong} points at")
+
+
+def test_options_with_letters_of_their_own_never_pass(clean):
+    # model-lettered options placed again by the engine: "A. D. pale blue / B. A. beige / …"
+    s = pick(clean, "multiple_choice", "en")
+    set_options(s, ["D. pale blue", "A. beige", "B. red", "C. green"], "A")
+    assert "\nA. D. pale blue\n" in s.turns[0].question
+    assert_caught(s, "options", "letters of their own", "'D. pale blue'", "'A. beige'")
+    s = pick(clean, "multiple_choice", "zh")
+    set_options(s, ["（C）红色", "（A）蓝色", "（D）米色", "（B）绿色"], "B")
+    assert_caught(s, "options", "letters of their own")
+    # letters that belong to the option are no prefix
+    s = pick(clean, "multiple_choice", "en")
+    set_options(s, ["A4 paper", "B-52", "C major", "D. H. Lawrence"], "B")
+    assert "options" not in failures(s)
 
 
 def test_option_lines_do_not_match_options(clean):
@@ -318,3 +338,178 @@ def test_other_turn_inconsistencies(clean):
     s = pick(clean, "long_vqa", "en", turns=2)
     s.turns[1].answer = "   "
     assert_caught(s, "turns", "turn 2 has an empty answer")
+
+
+# -- consistency: the answer against what the model said ------------------------------------
+
+PROMPT = load_prompt("instructions")
+
+
+def written(itype: str, reply: dict, index: int = 0, lang: str = "en") -> list[Sample]:
+    """Samples the instruction stage makes from one model reply (letters placed by `index`)."""
+    return list(
+        samples_from(
+            itype,
+            SCHEMAS[itype].model_validate(reply),
+            image_ids=["0" * 64],
+            domain="ocr",
+            lang=lang,
+            index=index,
+            prompt=PROMPT,
+            provenance={"generator": "llm/instructions"},
+            context={"caption": "A pale blue wall with a red door."},
+        )
+    )
+
+
+def one_choice(explanation: str, answer: str = "B", index: int = 0) -> Sample:
+    options = ["A. red", "B. pale blue", "C. beige", "D. green"]
+    q = {
+        "question": "What colour is the wall?",
+        "options": options,
+        "answer": answer,
+        "explanation": explanation,
+    }
+    [s] = written("multiple_choice", {"questions": [q]}, index)
+    return s
+
+
+def test_the_models_explanation_is_kept_with_the_sample():
+    s = one_choice("The wall is painted pale blue.")
+    assert s.context["explanation"] == "The wall is painted pale blue."
+    assert s.context["model_letter"] == "B" and s.context["caption"]
+    assert s.options[LETTERS.index(s.answer_letter)] == s.short_answer == "pale blue"
+    reply = {
+        "questions": [
+            {"question": "Is the wall blue?", "answer": "是的", "reason": "The wall is pale blue."},
+            {"question": "Is the door green?", "answer": "No.", "reason": ""},
+        ]
+    }
+    yes, no = written("judgement", reply)
+    assert (yes.short_answer, yes.context["explanation"]) == ("yes", "The wall is pale blue.")
+    assert no.short_answer == "no" and "explanation" not in no.context
+    assert all(r["pass"] for r in rule_checks(one_choice("The wall is painted pale blue.")).values())
+
+
+@pytest.mark.parametrize("index", range(4))  # every place the engine may put the right option
+def test_an_explanation_naming_another_option_goes_to_review(index):
+    s = one_choice("The wall is beige, like sand.", index=index)
+    bad = assert_caught(s, "consistency", "'beige'", "not the answer 'pale blue'", severity="review")
+    assert set(bad) == {"consistency"}
+    assert derive_status(None, list(rule_checks(s).values())) == "needs_review"
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_an_explanation_stating_another_letter_goes_to_review(index):
+    # the model's own letters: its C is "beige", wherever the engine puts the options
+    s = one_choice("A close look at the picture settles it: the answer is C.", index=index)
+    assert_caught(
+        s, "consistency", "the answer is C ('beige')", "answered B ('pale blue')", severity="review"
+    )
+    s = one_choice("仔细看图片，答案是C。", index=index)
+    assert_caught(s, "consistency", "answer is C ('beige')", severity="review")
+    s = one_choice("Looking again, the answer is B.", index=index)
+    assert "consistency" not in failures(s)
+
+
+@pytest.mark.parametrize(
+    "explanation",
+    [
+        "The wall is pale blue.",
+        "The wall is not red but pale blue.",
+        "It is pale blue rather than beige.",
+        "Neither red nor green: the wall is pale blue.",
+        "The door is red and the wall is pale blue.",
+        "The wall is blue.",  # names no option at all
+        "It is not beige.",  # names another option only after a negation
+        "The answer is B because of the paint.",
+        "",
+    ],
+)
+def test_explanations_that_agree_pass(explanation):
+    assert "consistency" not in failures(one_choice(explanation))
+
+
+def test_a_part_of_a_longer_option_is_not_a_mention():
+    q = {
+        "question": "What colour is the wall?",
+        "options": ["blue", "pale blue", "dark green", "green"],
+        "answer": "B",
+        "explanation": "A pale blue wall, no green anywhere.",
+    }
+    [s] = written("multiple_choice", {"questions": [q]})
+    assert "consistency" not in failures(s)
+    q["answer"] = "A"
+    [s] = written("multiple_choice", {"questions": [q]})
+    assert_caught(s, "consistency", "names 'pale blue', not the answer 'blue'", severity="review")
+
+
+def test_numbers_are_mentions_only_as_whole_numbers():
+    q = {"question": "How many signs?", "options": ["1", "2", "3", "4"], "answer": "C"}
+    [s] = written(
+        "multiple_choice", {"questions": [{**q, "explanation": "There are 3 signs, 2 of them red."}]}
+    )
+    assert "consistency" not in failures(s)
+    [s] = written("multiple_choice", {"questions": [{**q, "explanation": "I count 4 signs in 12.5 m."}]})
+    assert_caught(s, "consistency", "names '4', not the answer '3'", severity="review")
+    [s] = written("multiple_choice", {"questions": [{**q, "explanation": "Each sign is 12.5 m wide."}]})
+    assert "consistency" not in failures(s)
+
+
+def judgement(question: str, answer: str, reason: str, lang: str = "en") -> Sample:
+    [s] = written(
+        "judgement",
+        {"questions": [{"question": question, "answer": answer, "reason": reason}] * 2},
+        lang=lang,
+    )[:1]
+    return s
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "reason", "lang", "fragment"),
+    [
+        ("Is the car red?", "yes", "No, the car is blue.", "en", "opens with 'no'"),
+        ("Is the car red?", "no", "Yes, it is red.", "en", "opens with 'yes'"),
+        ("Is the car red?", "yes", "Looking closely, the answer is no.", "en", "says the answer is 'no'"),
+        ("Is the car red?", "yes", "The car is not red; it is blue.", "en", "denies"),
+        ("Is there a dog in the picture?", "yes", "There is no dog.", "en", "denies"),
+        ("Does the man wear a hat?", "yes", "The man doesn't wear a hat.", "en", "denies"),
+        ("Are there two cats?", "yes", "There aren't two cats, only one.", "en", "denies"),
+        ("图中有猫吗？", "是", "不是，图中是一只狗。", "zh", "opens with 'no'"),
+        ("图中有猫吗？", "否", "是的，沙发上有一只猫。", "zh", "opens with 'yes'"),
+        ("图中的汽车是红色的吗？", "是", "汽车不是红色的，而是蓝色。", "zh", "denies"),
+        ("图中是否有猫？", "对", "图中没有猫。", "zh", "denies"),
+        ("图中有猫吗？", "是的", "答案是否定的。", "zh", "says the answer is 'no'"),
+    ],
+)
+def test_a_reason_arguing_the_other_answer_goes_to_review(question, answer, reason, lang, fragment):
+    s = judgement(question, answer, reason, lang)
+    assert_caught(s, "consistency", fragment, severity="review")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "reason", "lang"),
+    [
+        ("Is the car red?", "yes", "Yes, the car is red.", "en"),
+        ("Is the car red?", "yes", "The car is red, not blue.", "en"),
+        ("Is the car red?", "no", "No, the car is blue.", "en"),
+        ("Is the car red?", "no", "The car is red.", "en"),  # a "no" is not checked for an affirmation
+        ("Is the street empty?", "yes", "No people are on the street.", "en"),
+        ("Are the lights on?", "yes", "The lights are on, not off.", "en"),
+        ("Is the man wearing a hat?", "yes", "The man wears a hat and no gloves.", "en"),
+        ("Is the car not red?", "yes", "The car is not red.", "en"),  # the question negates itself
+        ("Is the car red?", "yes", "", "en"),
+        ("图中有猫吗？", "是", "图中有一只猫，没有狗。", "zh"),
+        ("图中有猫吗？", "否", "没有猫，只有一只狗。", "zh"),
+        ("图中有猫吗？", "是", "没有人会错过这只猫。", "zh"),
+        ("汽车是红色的吗？", "是", "汽车是红色的，不是蓝色。", "zh"),
+    ],
+)
+def test_reasons_that_agree_pass(question, answer, reason, lang):
+    assert consistency(judgement(question, answer, reason, lang)) is None
+
+
+def test_samples_without_an_explanation_pass_the_consistency_rule(clean):
+    for s in clean:
+        if s.type in ("judgement", "multiple_choice"):
+            assert rule_checks(s)["consistency"] == {"pass": True}

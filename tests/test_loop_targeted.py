@@ -41,7 +41,7 @@ def choice_reply(req: dict) -> str | dict | None:
                 "question": f"How many signs about {kind} are visible here, case {n}?",
                 "options": [str(n + 1), str(n + 2), str(n + 3), str(n + 4)],
                 "answer": "BCDA"[n % 4],
-                "explanation": f"There are {n + 1 + 'BCDA'.index('BCDA'[n % 4])} signs.",
+                "explanation": f"There are {n + 1 + 'ABCD'.index('BCDA'[n % 4])} signs.",
             }
         ]
     }

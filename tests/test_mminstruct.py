@@ -346,3 +346,137 @@ def test_synthetic_facts_feed_the_llm_stage(fake_openai, tmp_path):
     kinds = [s.provenance["generator"].startswith("synth/") for s in samples]
     assert kinds == sorted(kinds, reverse=True)
     assert len({s.id for s in samples}) == len(samples)
+
+
+def _user_text(req: dict) -> str:
+    parts = [m["content"] for m in req["messages"] if m["role"] == "user"]
+    return " ".join(
+        c if isinstance(c, str) else " ".join(p.get("text", "") for p in c if isinstance(p, dict))
+        for c in parts
+    )
+
+
+CHOICES = [  # as real models write them: their own letters, letters in other forms, texts
+    {
+        "question": "What colour is the wall?",
+        "options": ["A. red", "B. pale blue", "C. beige", "D. green"],
+        "answer": "(B)",
+        "explanation": "The wall is painted pale blue.",
+    },
+    {
+        "question": "Which object stands on the left?",
+        "options": ["(A) a lamp", "(B) a chair", "(C) a plant", "(D) a clock"],
+        "answer": "Option c",
+        "explanation": "A close look at the picture settles it: the answer is D.",
+    },
+    {
+        "question": "What does the sign say?",
+        "options": ["A、OPEN", "B、CLOSED", "C、EXIT", "D、SALE"],
+        "answer": "closed",
+        "explanation": "The sign reads OPEN in large letters.",
+    },
+]
+JUDGEMENTS = [
+    {"question": "Is the wall blue?", "answer": "Yes.", "reason": "The wall is pale blue."},
+    {
+        "question": "Is there a dog in the picture?",
+        "answer": "No, there is not",
+        "reason": "No animals are seen.",
+    },
+    {"question": "Is the door red?", "answer": "是的", "reason": "No, the door is green."},
+]
+
+
+def styled_reply(req: dict) -> dict | None:
+    text = _user_text(req)
+    if "multiple-choice questions about the image" in text:
+        return {"questions": CHOICES}
+    if "yes/no questions about the image" in text:
+        return {"questions": JUDGEMENTS}
+    return None  # captions, domains: the server's default
+
+
+def test_prefixed_options_and_answer_forms_export_clean_and_explanations_are_checked(
+    fake_openai, tmp_path, images
+):
+    fake_openai.responder = styled_reply
+    # every image gets the same reply: only the answers and what the model said are checked here
+    recipe = recipe_for(fake_openai, images, languages=["en"], types=["judgement", "multiple_choice"])
+    rec = parse_recipe({**recipe, "checks": {"image_dedup": False}})
+    summary = run(rec, tmp_path / "run", workers=1)
+    assert summary.stages["instructions"].failed == 0 and summary.stages["instructions"].done == 8
+    with RunStore(tmp_path / "run", create=False) as store:
+        samples = [s for s in store.iter_samples() if s.provenance.get("generator") == "llm/instructions"]
+        export(store, "jsonl", tmp_path / "out" / "mm.jsonl")
+    records = [json.loads(x) for x in (tmp_path / "out" / "mm.jsonl").read_text("utf-8").splitlines()]
+
+    meant = {
+        "What colour is the wall?": (["red", "pale blue", "beige", "green"], "pale blue"),
+        "Which object stands on the left?": (["a lamp", "a chair", "a plant", "a clock"], "a plant"),
+        "What does the sign say?": (["OPEN", "CLOSED", "EXIT", "SALE"], "CLOSED"),
+    }
+    choices = [s for s in samples if s.type == "multiple_choice"]
+    assert len(choices) == 12
+    for s in choices:
+        stem = s.turns[0].question.split("\n")[0]
+        options, right = meant[stem]
+        assert sorted(s.options) == sorted(options), "option texts lose the model's letters"
+        assert s.short_answer == right and s.options["ABCD".index(s.answer_letter)] == right
+        assert s.turns[0].answer == s.answer_letter
+        lines = s.turns[0].question.split("\n")[1:5]
+        assert lines == [f"{c}. {o}" for c, o in zip("ABCD", s.options, strict=True)]
+        assert s.context["explanation"] == next(c["explanation"] for c in CHOICES if c["question"] == stem)
+        if stem == "What colour is the wall?":
+            assert s.status == "accepted"
+        else:  # the explanation argues for another option: review, with the reason
+            assert s.status == "needs_review"
+            reason = s.checks["consistency"]["reason"]
+            assert s.checks["consistency"]["severity"] == "review"
+            if stem.startswith("Which object"):
+                assert "the answer is D ('a clock')" in reason and "answered C ('a plant')" in reason
+            else:
+                assert "names 'OPEN', not the answer 'CLOSED'" in reason
+
+    judgements = {
+        (s.turns[0].question.split("?")[0], s.short_answer, s.status)
+        for s in samples
+        if s.type == "judgement"
+    }
+    assert judgements == {
+        ("Is the wall blue", "yes", "accepted"),
+        ("Is there a dog in the picture", "no", "accepted"),
+        ("Is the door red", "yes", "needs_review"),
+    }
+    door = next(s for s in samples if s.turns[0].question.startswith("Is the door red"))
+    assert "opens with 'no'" in door.checks["consistency"]["reason"]
+    assert door.context["explanation"] == "No, the door is green."
+
+    # the export holds the accepted samples with clean options and the right letter
+    mc = [r for r in records if r["type"] == "multiple_choice"]
+    assert len(mc) == 4 and len(records) == 12
+    for r in mc:
+        assert sorted(r["options"]) == ["beige", "green", "pale blue", "red"]
+        assert r["options"]["ABCD".index(r["answer_letter"])] == r["short_answer"] == "pale blue"
+        assert r["turns"][0]["answer"] == r["answer_letter"]
+
+
+def test_an_answer_naming_no_single_option_fails_its_unit_and_is_asked_again(fake_openai, tmp_path, images):
+    asked: list[str] = []
+
+    def reply(req: dict) -> dict | None:
+        if "multiple-choice questions about the image" not in _user_text(req):
+            return None
+        asked.append("mc")
+        return {"questions": [{**CHOICES[0], "answer": "B or C"}]}
+
+    fake_openai.responder = reply
+    rec = parse_recipe(recipe_for(fake_openai, images, languages=["en"], types=["multiple_choice"]))
+    summary = run(rec, tmp_path / "run", workers=1)
+    assert summary.stages["instructions"].failed == 4 and summary.stages["instructions"].done == 0
+    assert len(asked) == 8, "one repair ask per unit"
+    with RunStore(tmp_path / "run", create=False) as store:
+        errors = [err for stage, _, _, err, _ in store.failed_units() if stage == "instructions"]
+        assert not [s for s in store.iter_samples() if s.type == "multiple_choice"]
+    assert len(errors) == 4 and all("'B or C'" in e for e in errors)
+    summary = run(rec, tmp_path / "run", workers=1)  # never cached: the next run asks again
+    assert summary.stages["instructions"].failed == 4 and len(asked) == 16

@@ -4,8 +4,9 @@
 sample it makes. `rule_checks` adds the content rules, each recorded under its own name:
 
 - `structure`: the sample has the shape its type needs (reject);
-- `options` (multiple choice only): four distinct options, a valid answer letter that points
-  at `short_answer`, and option lines in the question that match `options` (reject);
+- `options` (multiple choice only): four distinct options that do not carry letters of their
+  own ("D. pale blue"), a valid answer letter that points at `short_answer`, and option lines
+  in the question that match `options` (reject);
 - `length`: answer and question lengths within per-type bounds, `DEFAULT_LIMITS` (review);
   a multiple-choice question counts its stem only; a long VQA needs its minimum over all
   its answers together, and at least `STEP_MIN` in each;
@@ -17,21 +18,26 @@ sample it makes. `rule_checks` adds the content rules, each recorded under its o
 - `refusal`: no refusals ("As an AI…", "I'm sorry…") and no answers that talk about the
   caption or description instead of the image (reject);
 - `slots`: no unfilled template slots such as `<object>`, `<物体>`, `<image>` or `{label}` (reject);
-- `turns`: the conversation is consistent with the sample's fields (reject).
+- `turns`: the conversation is consistent with the sample's fields (reject);
+- `consistency` (judgement and multiple choice): the answer agrees with what the model said
+  about it, the explanation kept in `context["explanation"]` (review); see `consistency`.
 
 Lengths are counted in words for English and in characters for Chinese; in Chinese text a
 Latin word or a number counts as one character (so "Sunset Bay" is 2, "12:11" is 1).
 Every rule is a handful of precompiled regular expressions, fast enough to run on every
-sample of a run (well over 50,000 typical samples per second).
+sample of a run (well over 50,000 typical samples per second); `consistency` reads only
+samples that carry a model's explanation, some 20,000 per second.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 import visinstruct.checks.results as _checks
+from visinstruct.answers import leading_yes_no, stated_letter, stated_yes_no
 from visinstruct.records import LETTERS, Sample
 from visinstruct.templates import PLACEHOLDER
 
@@ -83,6 +89,8 @@ _LATIN_WORD_RE = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:['’][A-Za-z]+)*")  # le
 _LATIN_LETTER_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 # An option line of a multiple-choice question: "A. text" (also "A、", "A)", "A．").
 _OPTION_LINE_RE = re.compile(r"[ \t]*([A-D])([.．、)）:：][ \t]*)(.*?)[ \t]*")
+# An option that starts with a letter of its own: "A. red", "(B) red", "C、red", "Ｄ．red".
+_OWN_LETTER_RE = re.compile(r"\s*[(（\[【]?([A-DＡ-Ｄ])(?:[)）\]】][.．。、:：]?|[.．。、:：])\s*\S")
 _TRAILING_PUNCT = ".,;:!?。，；：！？、…'\"“”‘’ \t\n"
 
 
@@ -143,6 +151,9 @@ def _options(s: Sample, found: Any = _UNSET) -> str | None:
     if len(set(normal)) != 4:
         dup = next(o for i, o in enumerate(s.options) if normal[i] in normal[:i])
         return f"options are not distinct ({dup!r} appears twice)"
+    own = [(m.group(1), o) for o in s.options if (m := _OWN_LETTER_RE.match(o))]
+    if len(own) >= 2 and len({c for c, _ in own}) == len(own):
+        return "options carry letters of their own: " + ", ".join(repr(o) for _, o in own)
     letter = s.answer_letter
     if letter is None or len(letter) != 1 or letter not in LETTERS:
         return f"answer letter {letter!r} is not one of A-D"
@@ -295,6 +306,9 @@ def _prose(text: str) -> str:
     return text
 
 
+_SAID = ("explanation", "model_letter")  # context keys the model wrote: not knowledge of the image
+
+
 def _grounded(s: Sample, answer: str) -> bool:
     """Whether an answer's text appears in the question or in what is known about the image
     (e.g. a transcribed line of an English sign is a fine answer in a Chinese sample)."""
@@ -303,9 +317,10 @@ def _grounded(s: Sample, answer: str) -> bool:
         return True
     if any(a in normalise(t.question) for t in s.turns):
         return True
-    if s.context:
+    known_context = {k: v for k, v in (s.context or {}).items() if k not in _SAID}
+    if known_context:
         try:
-            known = json.dumps(s.context, ensure_ascii=False, default=str)
+            known = json.dumps(known_context, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             return False
         return a in " ".join(known.casefold().split())
@@ -502,9 +517,217 @@ def _turns(s: Sample) -> str | None:
     return None
 
 
+# -- consistency --------------------------------------------------------------------------
+
+_CLAUSE_END_RE = re.compile(r"[.;!?。；！？,，:：\n]|\bbut\b|\bwhereas\b|而是|但是|但|却")
+_EN_NEGATION_RE = re.compile(
+    r"\b(?:not|no|never|neither|nor|without|except|unlike|cannot|rather than|instead of|other than)\b"
+    r"|n't\b"
+)
+_ZH_NEGATION_RE = re.compile("[不没非无除]")
+_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_AUX = frozenset(
+    {"is", "are", "was", "were", "does", "do", "did", "can", "could", "has", "have", "had", "will"}
+    | {"would", "should"}
+)
+_EN_NEGATIONS = frozenset({"not", "no", "never", "neither", "nor", "without", "cannot", "none"})
+_QUESTION_STOP = frozenset(
+    {"a", "an", "the", "this", "that", "these", "those", "there", "here", "it", "its", "of", "in", "on"}
+    | {"at", "to", "for", "with", "by", "from", "and", "or", "any", "some", "image", "picture", "photo"}
+    | {"photograph", "shown", "visible", "seen", "present", "depicted", "appear", "appears", "scene"}
+)
+_AFTER_NEGATION = frozenset(
+    {"a", "an", "the", "any", "single", "very", "quite", "really", "actually", "exactly", "clearly"}
+    | {"visibly", "in", "on", "at", "inside", "near", "one", "be", "been", "being"}
+)
+_ZH_NEGATED = {
+    "是": ("不是", "并非", "并不是"),
+    "有": ("没有", "没", "无", "并没有"),
+    "在": ("不在", "没在", "没有在"),
+}
+
+
+def _fold_text(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).replace("’", "'").casefold().split())
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _negated_before(text: str, start: int) -> bool:
+    """Whether a negation stands just before `start`, in the same clause: within the three
+    words before it ("not red", "isn't a red", "rather than red"), or the four characters
+    before it in Chinese ("不是红色", "没有猫")."""
+    cut = 0
+    for m in _CLAUSE_END_RE.finditer(text, 0, start):
+        cut = m.end()
+    before = text[cut:start]
+    if _EN_NEGATION_RE.search(" ".join(before.split()[-3:])):
+        return True
+    return bool(_ZH_NEGATION_RE.search(before.rstrip()[-4:]))
+
+
+def _mention_re(key: str) -> re.Pattern[str]:
+    body = r"\s+".join(re.escape(w) for w in key.split())
+    left = r"(?<![0-9a-z\u00c0-\u024f])(?<![0-9][.,])" if key[0].isalnum() else ""
+    right = r"(?![0-9a-z\u00c0-\u024f])(?![.,][0-9])" if key[-1].isalnum() else ""
+    return re.compile(left + body + right)
+
+
+def _named_options(text: str, options: list[str]) -> set[int]:
+    """The options an explanation names as what is there: mentioned, not right after a
+    negation, and not only as part of a longer option ("blue" inside "pale blue")."""
+    spans = []
+    for i, option in enumerate(options):
+        key = normalise(_fold_text(option))
+        if not key or (len(key) == 1 and key.isascii() and key.isalpha()):
+            continue  # a bare letter "a" is an article in every explanation
+        spans += [(m.start(), m.end(), i) for m in _mention_re(key).finditer(text)]
+    return {
+        i
+        for a, b, i in spans
+        if not any(a2 <= a and b <= b2 and b2 - a2 > b - a for a2, b2, _ in spans)
+        and not _negated_before(text, a)
+    }
+
+
+def _choice_consistency(s: Sample, why: str) -> str | None:
+    if len(s.options) != 4 or s.answer_letter is None or s.answer_letter not in LETTERS:
+        return None  # `options` reports it
+    chosen = LETTERS.index(s.answer_letter)
+    answer = s.options[chosen]
+    model = s.context.get("model_letter")
+    stated = stated_letter(why)
+    if stated and isinstance(model, str) and model in LETTERS and stated != model:
+        # the explanation speaks of the model's letters: its order had the answer at `model`
+        theirs = [o for i, o in enumerate(s.options) if i != chosen]
+        theirs.insert(LETTERS.index(model), answer)
+        return (
+            f"the explanation says the answer is {stated} ({theirs[LETTERS.index(stated)]!r}), "
+            f"but the model answered {model} ({answer!r}): {_snippet(why)}"
+        )
+    named = _named_options(_fold_text(why), s.options)
+    if named and chosen not in named:
+        others = " and ".join(repr(s.options[i]) for i in sorted(named))
+        return f"the explanation names {others}, not the answer {answer!r}: {_snippet(why)}"
+    return None
+
+
+def _question_of(text: str) -> str | None:
+    """A judgement question as the model wrote it: its last sentence up to the last question
+    mark (the engine's "Answer yes or no." comes after it); None without a question mark."""
+    end = max(text.rfind("?"), text.rfind("？"))
+    if end < 0:
+        return None
+    return re.split(r"[.!;:。！；：\n]\s*", text[:end])[-1].strip()
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or a + "s" == b or b + "s" == a or a + "es" == b or b + "es" == a
+
+
+def _denies_en(question: str, why: str) -> str | None:
+    """The sentence of `why` that denies the claim of an English yes/no question."""
+    words = _WORD_RE.findall(_fold_text(question))
+    if len(words) < 2 or words[0] not in _AUX or any(w in _EN_NEGATIONS or w.endswith("n't") for w in words):
+        return None
+    content = [w for w in words[1:] if w not in _QUESTION_STOP]
+    if not content:
+        return None
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n", why):
+        said = _WORD_RE.findall(_fold_text(sentence))
+        if not all(any(_same_word(w, x) for x in said) for w in content):
+            continue
+        for k, x in enumerate(said):
+            if x in _EN_NEGATIONS or x.endswith("n't"):
+                target = next((y for y in said[k + 1 :] if y not in _AFTER_NEGATION), None)
+                if target is not None and any(_same_word(w, target) for w in content):
+                    return sentence
+    return None
+
+
+def _denies_zh(question: str, why: str) -> str | None:
+    """The negated claim of a Chinese yes/no question found in `why` ("有猫吗" → "没有猫")."""
+    core = unicodedata.normalize("NFKC", question).strip().rstrip("吗么呢 ")
+    if not core or _ZH_NEGATION_RE.search(core):
+        return None
+    if "是否" in core:
+        rest = core[core.index("是否") + 2 :]
+        verb, claim = (rest[0], rest[1:]) if rest[:1] in ("是", "有", "在") else ("是", rest)
+    else:
+        found = [(core.find(v), v) for v in ("是", "有", "在") if v in core]
+        if not found:
+            return None
+        at, verb = min(found)
+        claim = core[at + 1 :]
+    claim = claim.strip().rstrip("的了 ")[:4]
+    if not _HAN_RE.search(claim):
+        return None
+    text = unicodedata.normalize("NFKC", why)
+    for neg in _ZH_NEGATED[verb]:
+        at = text.find(neg + claim)
+        if at >= 0:
+            return text[max(0, at - 20) : at + len(neg) + len(claim) + 20]
+    return None
+
+
+def _judgement_consistency(s: Sample, why: str) -> str | None:
+    answer = s.short_answer
+    if answer not in ("yes", "no"):
+        return None  # `structure` reports it
+    other = "no" if answer == "yes" else "yes"
+    if leading_yes_no(why) == other:
+        return f"the reason opens with {other!r} but the answer is {answer!r}: {_snippet(why)}"
+    if stated_yes_no(why) == other:
+        return f"the reason says the answer is {other!r}, but the answer is {answer!r}: {_snippet(why)}"
+    if answer == "yes" and s.turns:
+        question = _question_of(s.turns[0].question)
+        if question:
+            denial = (_denies_zh if s.language == "zh" else _denies_en)(question, why)
+            if denial:
+                return f"the reason denies what the question asks, but the answer is yes: {_snippet(denial)}"
+    return None
+
+
+def consistency(s: Sample) -> str | None:
+    """Why the answer disagrees with what the model said about it, or None.
+
+    The model's explanation (a choice's explanation, a judgement's reason) is kept in
+    `context["explanation"]`; without one there is nothing to compare and the rule passes.
+    Each heuristic is meant to be certain when it fires (a miss is better than a false alarm):
+
+    - multiple choice: the explanation states another letter as the answer ("the answer is C",
+      "Option C is correct", "答案是C", "故选C"), compared with the letter the model gave in its
+      own option order (`context["model_letter"]`); or it names another option's text as what
+      is there and never the answer's. A mention right after a negation ("not red", "rather
+      than red", "不是红色") does not count, nor does one inside a longer option ("blue" in
+      "pale blue"), nor a one-letter option;
+    - judgement: the reason opens with the other word on its own ("No, …", "Yes.", "不是，…";
+      not "No people are …"), or states the other answer ("the answer is no", "答案是否"); or,
+      when the answer is yes, it denies the question's claim. In English: a question that
+      starts with is/are/does/can/has… and holds no negation; one sentence of the reason holds
+      every content word of the question and a negation ("not", "no", "n't", "without") whose
+      next word (after articles and the like) is one of them: "Is the car red?" → "The car is
+      not red." (but not "The car is red, not blue."). In Chinese: the claim after 是/有/在 (or
+      after 是否) with its negation in the reason: "汽车是红色的吗？" → "不是红色", "图中有猫吗？"
+      → "没有猫". A "no" answer is not checked for an affirmed claim: restating a question's
+      words is too common in a correct "no" reason.
+    """
+    why = s.context.get("explanation") if s.context else None
+    if not isinstance(why, str) or not why.strip():
+        return None
+    if s.type == "multiple_choice":
+        return _choice_consistency(s, why)
+    if s.type == "judgement":
+        return _judgement_consistency(s, why)
+    return None
+
+
 # -- all rules ----------------------------------------------------------------------------
 
-RULES = ("structure", "options", "length", "language", "refusal", "slots", "turns")
+RULES = ("structure", "options", "length", "language", "refusal", "slots", "turns", "consistency")
 
 
 def rule_checks(s: Sample, limits: dict[str, tuple[int, int]] | None = None) -> dict[str, dict[str, Any]]:
@@ -512,7 +735,8 @@ def rule_checks(s: Sample, limits: dict[str, tuple[int, int]] | None = None) -> 
 
     `limits` overrides the answer-length bounds of an instruction type (`{"short_vqa": (1, 5)}`)
     or of questions (`"question"`), in the sample's own unit (words for English, characters for
-    Chinese); the rest keep `DEFAULT_LIMITS`. Length failures go to review; the others reject.
+    Chinese); the rest keep `DEFAULT_LIMITS`. Length and consistency failures go to review; the
+    others reject.
     """
     passed, failed = _checks.passed, _checks.failed
     stem = None
@@ -535,4 +759,7 @@ def rule_checks(s: Sample, limits: dict[str, tuple[int, int]] | None = None) -> 
     out["slots"] = passed() if reason is None else failed(reason)
     reason = _turns(s)
     out["turns"] = passed() if reason is None else failed(reason)
+    if s.type in ("judgement", "multiple_choice"):
+        reason = consistency(s)
+        out["consistency"] = passed() if reason is None else failed(reason, _checks.REVIEW)
     return out

@@ -103,8 +103,10 @@ def samples_from(
     category: str | None = None,
 ) -> Iterator[Sample]:
     """Samples from one structured reply. `index` (the image's arrival order) places the
-    answer letters so they are balanced over every four images; `category` defaults to the domain."""
-    yield from finish_all(
+    answer letters so they are balanced over every four images; `category` defaults to the domain.
+
+    What the model said beside each answer is kept in the sample's context (see `said`)."""
+    made = finish_all(
         drafts(itype, value, category=category or domain),
         rng=random.Random(f"{image_ids[0]}:{itype}:{lang}:{prompt.ref}"),
         lang=lang,
@@ -115,3 +117,26 @@ def samples_from(
         provenance={**provenance, "prompt": prompt.ref},
         context=context,
     )
+    for s, extra in zip(made, said(itype, value), strict=True):
+        if extra:
+            s.context = {**s.context, **extra}
+        yield s
+
+
+def said(itype: str, value: BaseModel) -> list[dict[str, str]]:
+    """Per draft, what the model said beside its answer: `explanation` (a choice's explanation,
+    a judgement's reason) and, for multiple choice, `model_letter`, the letter it gave in its
+    own option order (the engine places the right option elsewhere; an explanation's "the
+    answer is C" speaks of the model's letters)."""
+    if itype == "judgement":
+        return [_explained(j.reason) for j in value.questions]  # type: ignore[attr-defined]
+    if itype == "multiple_choice":
+        return [{**_explained(c.explanation), "model_letter": c.answer} for c in value.questions]  # type: ignore[attr-defined]
+    if itype == "long_vqa":
+        return [{}]
+    return [{} for _ in value.questions]  # type: ignore[attr-defined]
+
+
+def _explained(text: str) -> dict[str, str]:
+    text = text.strip()
+    return {"explanation": text} if text else {}

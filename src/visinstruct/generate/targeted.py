@@ -98,8 +98,7 @@ def targeted_samples(
     context: dict[str, Any],
 ) -> Iterator[Sample]:
     """Samples from one reply; the explanation of each question is kept in its context."""
-    explanations = [q.explanation for q in value.questions]
-    samples = samples_from(
+    yield from samples_from(
         "multiple_choice",
         value,
         image_ids=image_ids,
@@ -111,7 +110,3 @@ def targeted_samples(
         context=context,
         category=category,
     )
-    for s, why in zip(samples, explanations, strict=False):
-        if why:
-            s.context = {**s.context, "explanation": why}
-        yield s

@@ -80,10 +80,11 @@ def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
 
 
 class RulesStage(SampleCheck):
-    """Options, lengths, language, refusals, unfilled slots, turn consistency (`checks/rules.py`)."""
+    """Options, lengths, language, refusals, unfilled slots, turn consistency, and the answer
+    against the model's explanation (`checks/rules.py`)."""
 
     name = "rules"
-    version = "1"
+    version = "2"  # 2: options with letters of their own fail; the consistency rule
 
     def __init__(self, rules: bool = True, lengths: dict | None = None) -> None:
         super().__init__(rules=rules, lengths={k: list(v) for k, v in (lengths or {}).items()})
