@@ -217,6 +217,17 @@ def test_english_answer_in_chinese_sample(clean):
     assert_caught(s, "language", "question in turn 1")
 
 
+def test_what_the_model_said_is_no_knowledge_of_the_image(clean):
+    # an English answer in a Chinese sample may be text known to be in the image, never
+    # text only the model's own explanation holds
+    s = pick(clean, "short_vqa", "zh")
+    s.short_answer = s.turns[0].answer = "The car in the picture is red."
+    s.context = {**s.context, "explanation": "The car in the picture is red."}
+    assert_caught(s, "language", "not in Chinese")
+    s.context = {**s.context, "caption": "The car in the picture is red."}
+    assert "language" not in failures(s)
+
+
 def test_chinese_in_english_sample(clean):
     s = pick(clean, "long_vqa", "en", turns=2)
     s.turns[1].answer = "图中一共有三只猫，其中两只是黑色的。"
