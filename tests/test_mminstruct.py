@@ -480,3 +480,25 @@ def test_an_answer_naming_no_single_option_fails_its_unit_and_is_asked_again(fak
     assert len(errors) == 4 and all("'B or C'" in e for e in errors)
     summary = run(rec, tmp_path / "run", workers=1)  # never cached: the next run asks again
     assert summary.stages["instructions"].failed == 4 and len(asked) == 16
+
+
+def test_tag_format_replies_get_the_same_answer_reading_and_checks(fake_openai, tmp_path, images):
+    def reply(req: dict) -> str | None:
+        if "multiple-choice questions about the image" not in _user_text(req):
+            return None
+        return (
+            "<Q1> What colour is the wall? </Q1> <C1> A. red B. pale blue C. beige D. green </C1> "
+            "<A1> 选B </A1> <E1> The wall is beige. </E1>"
+        )
+
+    fake_openai.responder = reply
+    recipe = recipe_for(fake_openai, images, languages=["en"], types=["multiple_choice"])
+    summary = run(parse_recipe({**recipe, "checks": {"image_dedup": False}}), tmp_path / "run", workers=1)
+    assert summary.stages["instructions"].done == 4 and summary.stages["instructions"].failed == 0
+    with RunStore(tmp_path / "run", create=False) as store:
+        made = [s for s in store.iter_samples() if s.type == "multiple_choice"]
+    assert len(made) == 4 and {s.answer_letter for s in made} == set("ABCD")
+    for s in made:
+        assert sorted(s.options) == ["beige", "green", "pale blue", "red"] and s.short_answer == "pale blue"
+        assert s.context["explanation"] == "The wall is beige." and s.status == "needs_review"
+        assert "names 'beige', not the answer 'pale blue'" in s.checks["consistency"]["reason"]
