@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 from test_mminstruct import recipe_for, sample_folder
 
-from visinstruct.checks.verify import letter_of, yes_no_of
+from visinstruct.checks.verify import Agreement, Score, compare, letter_of, yes_no_of
 from visinstruct.models.ledger import ledger_rows
 from visinstruct.recipe import parse_recipe
+from visinstruct.records import Sample, Turn
 from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 
@@ -120,3 +122,144 @@ def test_letter_of(reply, letter):
 )
 def test_yes_no_of(reply, yn):
     assert yes_no_of(reply) == yn
+
+
+# -- reading the verifier's final answer ----------------------------------------------------------
+
+MC = Sample(
+    id="mc",
+    images=["0" * 64],
+    domain="ocr",
+    type="multiple_choice",
+    language="en",
+    turns=[Turn("What colour is the sign?\nA. red\nB. pale blue\nC. blue\nD. green", "B")],
+    options=["red", "pale blue", "blue", "green"],
+    answer_letter="B",
+    short_answer="pale blue",
+)
+YN = Sample(
+    id="yn",
+    images=["0" * 64],
+    domain="ocr",
+    type="judgement",
+    language="en",
+    turns=[Turn("Is there a sign above the door?", "Yes")],
+    short_answer="yes",
+)
+
+
+@pytest.mark.parametrize(
+    ("sample", "reply", "verdict"),
+    [
+        # the option letter the verifier settles on: B agrees, any other letter disagrees
+        (MC, "B", "agree"),
+        (MC, "A close look at the picture settles it: the answer is B.", "agree"),
+        (MC, "<think>A seems likely... or {A}?</think>\nThe answer is B.", "agree"),
+        (MC, "<think>Surely B.</think>\nThe answer is A.", "disagree"),
+        (MC, "reasoning whose opening tag the server dropped: A?</think> Final answer: (B)", "agree"),
+        (MC, "Final answer: (C)", "disagree"),
+        (MC, "Answer: B", "agree"),
+        (MC, "答案是B", "agree"),
+        (MC, "答案：（Ｂ）", "agree"),
+        (MC, "我选B。", "agree"),
+        (MC, "(b)", "agree"),
+        (MC, "Option B.", "agree"),
+        (MC, "It is B, not A.", "agree"),
+        (MC, "B is correct; A is wrong.", "agree"),
+        (MC, "Looking at the colours, A would be wrong, I pick C.", "disagree"),
+        (MC, "A sign hangs above the door; its colour is pale blue.", "agree"),  # the option's text
+        (MC, "The sign is blue.", "disagree"),
+        (MC, "I cannot tell from this picture.", "unsure"),
+        (MC, "<think>it is B</think>", "unsure"),  # the answer is in the reasoning only
+        # yes / no in English and Chinese
+        (YN, "Yes", "agree"),
+        (YN, "The answer is yes.", "agree"),
+        (YN, "Answer: Yes", "agree"),
+        (YN, "Now that I look closely, yes.", "agree"),
+        (YN, "Yes, there is no doubt about it.", "agree"),
+        (YN, "<think>no... wait, no, there is a sign.</think>Yes.", "agree"),
+        (YN, "No, there is not.", "disagree"),
+        (YN, "At first I thought yes, but no.", "disagree"),
+        (YN, "Final answer: No", "disagree"),
+        (YN, "是的", "agree"),
+        (YN, "是。", "agree"),
+        (YN, "对", "agree"),
+        (YN, "答案是是", "agree"),
+        (YN, "答案：是", "agree"),
+        (YN, "我仔细看了看，是的。", "agree"),
+        (YN, "不是", "disagree"),
+        (YN, "不对", "disagree"),
+        (YN, "错", "disagree"),
+        (YN, "答案：否", "disagree"),
+        (YN, "I'm not sure.", "unsure"),
+        (YN, "不清楚", "unsure"),
+        (YN, "There is a sign in the picture.", "unsure"),
+    ],
+)
+def test_the_verifier_is_read_for_its_final_answer(sample, reply, verdict):
+    res = compare(sample, reply)
+    got = "agree" if res["pass"] else "unsure" if "no clear answer" in res["reason"] else "disagree"
+    assert got == verdict, res
+    assert res["pass"] or res["severity"] == "review"
+
+
+def test_letter_of_skips_the_article_and_negated_letters():
+    assert letter_of("A close look settles it: B.") == "B"
+    assert letter_of("A dog sits on a bench.") is None
+    assert letter_of("The answer is a bit unclear.") is None
+    assert letter_of("A is the answer.") == "A"
+    assert letter_of("Not A; it must be D") == "D"
+
+
+def verifier_and_judge(req: dict) -> str | None:
+    """A verifier that reasons before it answers (always B, always yes) and a judge that answers
+    in the styles real judges use: a Python dict, full-width punctuation, one Chinese word."""
+    msgs = req["messages"]
+    if msgs[0]["role"] == "system" and msgs[0]["content"].startswith("You compare answers"):
+        user = msgs[1]["content"]
+        ref = user.split("\nReference answer: ")[1].split("\nCandidate answer: ")[0]
+        agree = len(ref) % 2 == 0
+        style = len(user) % 3
+        if style == 0:
+            return "{'agree': %s}" % agree  # noqa: UP031 - a Python-style dict, as some models write
+        if style == 1:
+            return '{"agree"：%s}' % str(agree).lower()  # noqa: UP031
+        return "是" if agree else "不一致"
+    user = msgs[-1]["content"]
+    if len(msgs) != 1 or not isinstance(user, list) or req.get("response_format"):
+        return None
+    question = next(p["text"] for p in user if p.get("type") == "text")
+    if "\nA. " in question:
+        return "<think>Option A looks plausible at first.</think>\nA close look settles it: the answer is B."
+    return "<think>Probably no.</think>\nNow that I look closely, yes."  # open questions: to the judge
+
+
+def test_verification_reads_final_answers_and_any_judge_style_end_to_end(fake_openai, tmp_path, images):
+    fake_openai.responder = verifier_and_judge
+    types = ["multiple_choice", "judgement", "short_vqa"]
+    spec = recipe_for(fake_openai, images, languages=["en"], types=types, checks={"verify": {"types": types}})
+    summary = run(parse_recipe(spec), tmp_path / "run", workers=1)
+    with RunStore(tmp_path / "run", create=False) as store:
+        samples = [s for s in store.iter_samples() if "verify" in s.checks]
+    judged_ = [s for s in samples if s.checks["verify"].get("method") == "judge"]
+    assert summary.stages["verify"].failed == 0 and len(judged_) >= 6
+    for s in samples:
+        v = s.checks["verify"]
+        if s.type == "multiple_choice":
+            want = s.answer_letter == "B"
+        elif s.type == "judgement":
+            want = s.short_answer == "yes"
+        else:
+            want = len(s.turns[0].answer) % 2 == 0
+            assert v["method"] == "judge" and v["answer"] == "Now that I look closely, yes."
+        assert v["pass"] is want, (s.type, s.turns[0], v)
+    assert {s.type for s in samples} == set(types)
+    assert {s.checks["verify"]["pass"] for s in judged_} == {True, False}
+
+
+def test_judge_verdicts_and_scores_written_in_words_are_read():
+    assert Agreement.model_validate({"agree": "是"}).agree is True
+    assert Agreement.model_validate({"agree": "No."}).agree is False
+    assert Score.model_validate({"score": "4/5"}).score == 4
+    with pytest.raises(ValidationError):
+        Agreement.model_validate({"agree": "perhaps"})

@@ -127,6 +127,11 @@ class CaptionSpec(Strict):
     languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
     max_tokens: int = Field(default=700, ge=16)
     temperature: float = Field(default=0.2, ge=0, le=2)
+    min_words: int = Field(
+        default=8,
+        ge=0,
+        description="a shorter caption is a failure, asked again (a Chinese character is a word)",
+    )
 
 
 class InstructionSpec(Strict):

@@ -216,6 +216,7 @@ class Runner:
                     counts.planned -= 1  # a flow's stage met again over the dataset: once a run is enough
                 elif state == "gave_up" or (state == "failed" and n >= self.max_attempts):
                     counts.gave_up += 1
+                    _note_failure(subject, stage, f"gave up after {n} attempts", False)
                 else:
                     attempts[u.key] = n if state == "failed" else 0
                     todo.append(u)
@@ -240,6 +241,7 @@ class Runner:
                         UnitEntry(stage.name, stage.version, u.key, error=error, attempts=n, gave_up=gave_up)
                     )
                     self._failed_now.add((stage.name, u.key))
+                _note_failure(subject, stage, error, not gave_up)
                 continue
             if stage.ordered:
                 res = stage.accept(u, res, self.ctx)
@@ -326,6 +328,13 @@ def _fatal(e: BaseException) -> bool:
     from visinstruct.models.client import ModelFatalError
 
     return isinstance(e, ModelFatalError)
+
+
+def _note_failure(subject: Subject | None, stage: Stage, error: str, retry: bool) -> None:
+    """Tell the subject's later stages that a unit of `stage` failed (the first reason): what
+    they would have built on it is then a recorded failure too, not silently left out."""
+    if subject is not None:
+        subject.info.setdefault("failed", {}).setdefault(stage.name, (error, retry))
 
 
 def _merge(info: dict, new: dict) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from visinstruct.checks.rules import units
 from visinstruct.domains import Domain
-from visinstruct.models import ChatRequest
+from visinstruct.models import ChatRequest, replies
 from visinstruct.prompts import Prompt
 
 
@@ -46,29 +47,71 @@ def caption_request(
     )
 
 
-_REFUSAL = re.compile(
-    r"^\W*(i'?m sorry|i am sorry|sorry,|i can(not|'t)|i am unable|i'm unable|as an ai"
-    r"|抱歉|对不起|我无法|我不能)",
+# what a chat model says around a caption: "Sure!", "Here is a detailed description:", "以下是…："
+_PREAMBLE = (
+    re.compile(r"^(?:sure|certainly|of course|absolutely|okay|ok|alright|great)[!.,:]+\s*", re.I),
+    re.compile(
+        r"^(?:here\s+is|here's|here\s+are|below\s+is|the\s+following\s+is)\b[^\n:]{0,80}?"
+        r"(?:description|caption|overview|summary|breakdown|look)\b[^\n:]{0,40}:\s*",
+        re.I,
+    ),
+    re.compile(r"^(?:好的|当然|没问题|可以)[!！,，.。:：]+\s*"),
+    re.compile(r"^(?:以下是|下面是|这是)[^\n:：]{0,40}?(?:描述|说明|介绍)[^\n:：]{0,10}[:：]\s*"),
+    re.compile(
+        r"^[*#\s]*(?:image description|description|caption|图像描述|图片描述|描述)[*\s]*[:：][*\s]*", re.I
+    ),
+)
+_CLOSING = re.compile(
+    r"\s*(?:let me know|i hope this|feel free to|if you (?:need|have|want)"
+    r"|希望(?:这|以上)|如(?:果)?(?:您|你)还)[^\n]*$",
     re.I,
 )
+_REFUSAL_ZH = re.compile(r"^\W*无法(?:描述|提供|识别|查看)")  # besides the refusals any reply may be
 _PAIRS = (("{", "}"), ("[", "]"), ("(", ")"), ("“", "”"), ("（", "）"))
 
 
-def caption_problem(text: str | None, finish_reason: str | None = None) -> str | None:
-    """Why a caption reply cannot be stored as the image's caption, or None.
+def clean_caption(text: str | None) -> str:
+    """The caption without what is not one: reasoning blocks (a block left open holds no
+    caption), greetings and preambles before it, offers of more help after it."""
+    body = replies.strip_reasoning(text or "")
+    t = "" if body.open_reasoning else body.text
+    changed = True
+    while changed:
+        before = t
+        for p in _PREAMBLE:
+            t = p.sub("", t, count=1).lstrip()
+        t = _CLOSING.sub("", t).rstrip()
+        changed = t != before
+    return t
 
-    Empty, cut off at the token limit, a refusal, or broken text (unbalanced brackets or
-    quotes, as a reply garbled in transit or by a failing model leaves it)."""
+
+def caption_problem(
+    text: str | None,
+    finish_reason: str | None = None,
+    *,
+    min_words: int = 0,
+    refusal: str | None = None,
+) -> str | None:
+    """Why a (cleaned) caption reply cannot be stored as the image's caption, or None.
+
+    Refused (in `message.refusal` or in so many words), cut off at the token limit, empty or
+    shorter than `min_words`, or broken text (unbalanced brackets or quotes, as a reply garbled
+    in transit or by a failing model leaves it)."""
+    if refusal:
+        return f"the model refused: {refusal[:80]!r}"
+    if finish_reason == "length":
+        return "the caption was cut off at the token limit (finish_reason: length)"
     t = (text or "").strip()
     if not t:
         return "empty caption"
-    if finish_reason == "length":
-        return "the caption was cut off at the token limit (finish_reason: length)"
-    if _REFUSAL.match(t):
+    refused = replies.refusal(t) or _REFUSAL_ZH.match(t)
+    if refused:
         return f"the model refused: {t[:80]!r}"
     for a, b in _PAIRS:
         if t.count(a) != t.count(b):
             return f"broken text: unbalanced {a}{b} in {t[:80]!r}"
     if t.count('"') % 2:
         return f'broken text: an unclosed " in {t[:80]!r}'
+    if units(t) < min_words:
+        return f"the caption is too short ({units(t)} words, at least {min_words} wanted): {t[:80]!r}"
     return None

@@ -1,21 +1,28 @@
-"""Captions: a VLM writes a detailed caption of each source image, per caption language."""
+"""Captions: a VLM writes a detailed caption of each source image, per caption language.
+
+A caption is checked before anything is built on it: a refusal, a reply cut off at the
+token limit, an empty or too short one is a failed unit — never cached, never stored, asked
+again by the next run — and the image's instructions wait for it. What is not caption
+(reasoning blocks, "Sure! Here is a detailed description:") is not stored with it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from visinstruct.generate.caption import caption_problem, caption_request
+from visinstruct.generate.caption import caption_problem, caption_request, clean_caption
 from visinstruct.models.client import ChatRequest, Outcome
 from visinstruct.stages.base import ModelStage, Result, Subject, Unit, UnitFailed
 from visinstruct.stages.context import RunContext
 
 
 def known_captions(subject: Subject, ctx: RunContext) -> dict[str, tuple[str, dict]]:
-    """language → (caption, its provenance) of the subject's image: this run's, else stored ones."""
+    """language → (caption, its provenance) of the subject's image: this run's, else stored
+    ones (a stored caption that would not pass today's checks is made again)."""
     caps = subject.info.setdefault("captions", {})
     if not subject.info.get("captions_loaded") and subject.info.get("image_id"):
+        min_words = ctx.recipe.caption.min_words
         for lang, (text, data) in ctx.store.contexts_of(subject.info["image_id"], "caption").items():
-            if text:
+            if text and clean_caption(text) == text and caption_problem(text, min_words=min_words) is None:
                 caps.setdefault(lang, (text, data))
         subject.info["captions_loaded"] = True
     return caps
@@ -23,7 +30,7 @@ def known_captions(subject: Subject, ctx: RunContext) -> dict[str, tuple[str, di
 
 class CaptionStage(ModelStage):
     name = "captions"
-    version = "1"
+    version = "2"  # captions are checked and cleaned before they are stored
 
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         if subject is None or not subject.info.get("image_id"):
@@ -55,11 +62,17 @@ class CaptionStage(ModelStage):
 
     def parse(self, unit: Unit, outcome: Outcome, ctx: RunContext) -> Result:
         image_id, lang = unit.data[:2]
-        choice = (outcome.response or {}).get("choices", [{}])[0]
-        reason = caption_problem(outcome.text, choice.get("finish_reason"))
+        spec = ctx.recipe.caption
+        choice = ((outcome.response or {}).get("choices") or [{}])[0]
+        text = clean_caption(outcome.text)
+        reason = caption_problem(
+            text,
+            _finish_reason(outcome, choice, spec.max_tokens),
+            min_words=spec.min_words,
+            refusal=(choice.get("message") or {}).get("refusal"),
+        )
         if reason is not None:
             raise UnitFailed(reason)
-        text = (outcome.text or "").strip()
         meta = {
             "model": ctx.model(outcome.request.endpoint),
             "prompt": ctx.prompt("caption").ref,
@@ -68,6 +81,15 @@ class CaptionStage(ModelStage):
         return Result(
             contexts=[(image_id, "caption", lang, text, meta)], info={"captions": {lang: (text, meta)}}
         )
+
+
+def _finish_reason(outcome: Outcome, choice: dict, max_tokens: int) -> str | None:
+    """Why the reply ended; "length" also when a server that names no reason spent every token."""
+    finish = getattr(outcome, "finish_reason", None) or choice.get("finish_reason")
+    used = ((outcome.response or {}).get("usage") or {}).get("completion_tokens")
+    if finish is None and isinstance(used, int) and used >= max_tokens:
+        return "length"
+    return finish
 
 
 class AssignDomainStage(ModelStage):

@@ -66,6 +66,14 @@ def caption_for(caps: dict, langs: list[str]) -> tuple[str, str | None, dict]:
     return (langs[0] if langs else "en"), None, {}
 
 
+def _why_not(what: str, failure: tuple[str, bool] | None) -> tuple[str, bool] | None:
+    """(reason, retry) of a unit waiting on the image's failed `what`, or None."""
+    if failure is None:
+        return None
+    error, retry = failure
+    return f"not written: the image's {what} failed ({error})", retry
+
+
 class _Writer(ModelStage):
     """What both instruction stages share: the request and the parse halves."""
 
@@ -147,9 +155,16 @@ class InstructionsStage(_Writer):
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         info = subject.info if subject is not None else {}
         image_id, domain = info.get("image_id"), ctx.catalog.get(info.get("domain") or "")
-        if subject is None or not image_id or domain is None:
+        if subject is None or not image_id:
             return []
         r = ctx.recipe
+        failed = info.get("failed") or {}
+        if domain is None:  # its domain assignment (or the caption it needs) failed: so do these
+            why = _why_not("domain assignment", failed.get("domains")) or _why_not(
+                "caption", failed.get("captions")
+            )
+            langs = r.languages_of(r.instructions) if why else []
+            return [self._blocked(subject, image_id, itype, lang, why) for lang in langs for itype in r.types]
         caps = known_captions(subject, ctx)
         prov = info.get("provenance")
         if prov is None:
@@ -158,6 +173,9 @@ class InstructionsStage(_Writer):
         for lang in r.languages_of(r.instructions):
             cap_lang, caption, cap_meta = caption_for(caps, [lang, *r.caption.languages])
             if caption is None:
+                why = _why_not("caption", failed.get("captions"))
+                if why:
+                    units += [self._blocked(subject, image_id, itype, lang, why) for itype in r.types]
                 continue
             for itype in r.types:
                 if not self._within_quota(r, domain.name, itype):
@@ -181,6 +199,18 @@ class InstructionsStage(_Writer):
                 key = f"mm/{image_id[:16]}/{itype}/{lang}"
                 units.append(self._unit(ctx, key, MM_SEQ + subject.seq * 8, data))
         return units
+
+    def _blocked(self, subject: Subject, image_id: str, itype: str, lang: str, why: tuple) -> Unit:
+        """A unit that cannot be written because a stage before it failed for this image: it
+        fails with that reason (recorded, shown by `status`) and is planned again next run."""
+        slot = TYPE_SLOTS.index(itype) * 2 + (lang == "zh")
+        return Unit(f"mm/{image_id[:16]}/{itype}/{lang}", MM_SEQ + subject.seq * 8 + slot, {"blocked": why})
+
+    async def make(self, unit: Unit, ctx: RunContext) -> Result:
+        if "blocked" in unit.data:
+            reason, retry = unit.data["blocked"]
+            raise UnitFailed(reason, retry)
+        return await super().make(unit, ctx)
 
     def _within_quota(self, r: Any, domain: str, itype: str) -> bool:
         spec = r.instructions

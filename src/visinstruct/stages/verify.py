@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from visinstruct.records import Sample
-from visinstruct.stages.base import Result, Stage, Subject, Unit
+from visinstruct.stages.base import Result, Stage, Subject, Unit, UnitFailed
 from visinstruct.stages.context import RunContext
 from visinstruct.store import digest, dumps
 
@@ -92,10 +92,11 @@ class _ModelCheck(Stage):
 
 class VerifyStage(_ModelCheck):
     """A VLM answers the question from the image alone; letters and yes/no are compared
-    exactly, open answers by an LLM judge. A disagreement sends the sample to review."""
+    exactly, open answers by an LLM judge. A disagreement sends the sample to review.
+    Version 2 reads the verifier's final answer (after its reasoning, "the answer is …")."""
 
     name = "verify"
-    version = "1"
+    version = "2"
 
     def __init__(self, endpoint: str, judge_endpoint: str | None, types: list[str], max_tokens: int) -> None:
         super().__init__(endpoint, judge=judge_endpoint, types=sorted(types), max_tokens=max_tokens)
@@ -104,15 +105,20 @@ class VerifyStage(_ModelCheck):
         self.max_tokens = max_tokens
 
     async def make(self, unit: Unit, ctx: RunContext) -> Result:
-        from visinstruct.checks.verify import compare, judge_request, judged, verify_request
+        from visinstruct.checks.verify import compare, judge_request, judged, read_agreement, verify_request
 
         sample, version, dg, paths = unit.data
         reply = await ctx.ask(verify_request(sample, paths, self.endpoint, self.max_tokens))
         reply = (reply or "").strip()
         res = compare(sample, reply)
         if res is None:
-            verdict = await ctx.ask(judge_request(sample, reply, self.judge_endpoint))
-            res = judged(bool(verdict.agree), reply)
+            try:
+                verdict = await ctx.ask(judge_request(sample, reply, self.judge_endpoint))
+                agree = bool(verdict.agree)
+            except UnitFailed:  # a judge that will not write the JSON may still say it in words
+                req = judge_request(sample, reply, self.judge_endpoint, in_words=True)
+                agree = await ctx.ask(req, read_agreement)
+            res = judged(agree, reply)
         return Result(checks=[(sample.id, version, dg, {"verify": res})])
 
 
