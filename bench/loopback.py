@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Loopback:
+    script = "fake_openai.py"  # the server module in tests/ (a subclass may run another)
+
     def __init__(
         self, latency_ms: float = 0.0, fail_rate: float = 0.0, bad_content_rate: float = 0.0
     ) -> None:
@@ -32,7 +34,7 @@ class Loopback:
 
     def __enter__(self) -> Loopback:
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "fake_openai.py"), "--port", "0", *self.args],
+            [sys.executable, str(ROOT / "tests" / self.script), "--port", "0", *self.args],
             stdout=subprocess.PIPE,
             text=True,
         )

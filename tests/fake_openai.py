@@ -483,12 +483,16 @@ class FakeOpenAI:
         r.add_get("/stats", self._stats)
         r.add_post("/stats/reset", self._stats_reset)
         r.add_post("/config", self._config)
+        self.add_routes(r)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=1024)
         await site.start()
         self.port = runner.addresses[0][1]
         self._runner = runner
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """More routes for a subclass (called once, before the server starts)."""
 
     async def _astop(self) -> None:
         assert self._closing is not None
@@ -827,8 +831,16 @@ class FakeOpenAI:
                 message.update({k: change[k] for k in ("content", "refusal") if k in change})
                 choice["finish_reason"] = change.get("finish_reason", choice["finish_reason"])
             choices.append(choice)
+        return self.envelope(req, info, choices)
+
+    @staticmethod
+    def envelope(req: dict, info: dict, choices: list[dict]) -> dict:
+        """A chat.completion around `choices`, with usage counted from the text (about 4
+        characters a token, 85 tokens an image)."""
         prompt = math.ceil(info["text_chars"] / 4) + 85 * len(info["images"])
-        completion = sum(math.ceil(len(c["message"]["content"] or "") / 4) for c in choices)
+        completion = sum(
+            math.ceil(len(c["message"]["content"] or c["message"].get("refusal") or "") / 4) for c in choices
+        )
         return {
             "id": "chatcmpl-" + secrets.token_hex(12),
             "object": "chat.completion",
