@@ -13,6 +13,11 @@ when it is accepted (or edited) and differs from what the server meant: another 
 letter or yes/no, options that keep their letters, another short answer or conversation,
 another domain, or a caption with a refusal, a cut or a preamble in it.
 
+What the server means where a reply is wrong: when the answer letter or yes/no contradicts
+the item's own explanation, the explanation's answer (the true one, which the verifier also
+gives); in the verifier styles the generator states half its answers wrongly (with a
+matching explanation, so only verification can tell) and the verifier answers the truth.
+
 Every style runs twice: with a model that repeats its style when asked to repair a reply,
 and with one that obeys (answers the repair ask with clean JSON); when the first run sent
 no repair ask the second would get the same answers and is not run. Refusal styles are run
