@@ -661,6 +661,11 @@ class StyleServer(FakeOpenAI):
         else:
             obj = SchemaFaker(schema or {}, conv).generate()
             decoy = obj
+        if kind in MAKERS and schema is None and (not touched or style.writer == "tags"):
+            # asked for the tag format (no schema in the request): written in it, with the
+            # explanation or reason tags the prompt shows
+            text = _all_text(req)
+            return Reply(tags(obj, kind, lang, notes="<E1>" in text or "<R1>" in text))
         if not touched:
             return Reply(json.dumps(obj, ensure_ascii=False))
         return Reply(serialise(obj, kind, style.writer, decoy, lang))
@@ -852,8 +857,9 @@ def serialise(obj: dict, kind: str, writer: str, decoy: dict | None, lang: str) 
     return compact
 
 
-def tags(obj: dict, kind: str, lang: str) -> str:
-    """MMInstruct's tagged format: <Qn> question </Qn>, <Cn> options </Cn>, <An> answer </An>."""
+def tags(obj: dict, kind: str, lang: str, notes: bool = False) -> str:
+    """MMInstruct's tagged format: <Qn> question </Qn>, <Cn> options </Cn>, <An> answer </An>;
+    with `notes`, also <En> explanation </En> or <Rn> reason </Rn>."""
     blocks = []
     if kind == "long_vqa":
         for n, r in enumerate(obj["rounds"], 1):
@@ -867,6 +873,9 @@ def tags(obj: dict, kind: str, lang: str) -> str:
             lines.append(f"<C{n}> {opts} </C{n}>")
         answer = yes_no.get(q["answer"], q["answer"]) if kind == "judgement" else q["answer"]
         lines.append(f"<A{n}> {answer} </A{n}>")
+        for key, tag in (("explanation", "E"), ("reason", "R")):
+            if notes and q.get(key):
+                lines.append(f"<{tag}{n}> {q[key]} </{tag}{n}>")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

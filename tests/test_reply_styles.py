@@ -28,7 +28,7 @@ from visinstruct.models.client import ChatRequest, ModelClient
 from visinstruct.models.endpoints import Endpoint
 from visinstruct.models.images import ImageEncoder, sha256_file
 from visinstruct.prompts import load_prompt
-from visinstruct.records import LETTERS
+from visinstruct.records import LETTERS, Sample, Turn
 
 COUNTS = {"judgement": 4, "multiple_choice": 3, "short_vqa": 3, "long_vqa": 3}
 CATALOG = builtin_domains()
@@ -183,6 +183,26 @@ def test_clean_replies_are_what_the_server_means(server, engine):
     ]
     domain = json.loads(engine.send(engine.domain(caption)).message.content)["domain"]
     assert domain in CATALOG and server.intended()["domains"] == [{"caption": caption, "domain": domain}]
+
+
+def as_written(itype: str, obj: dict, caption: str) -> list[Sample]:
+    """Samples that keep a reply's options, letters and yes/no exactly as written (what an
+    engine reading replies naively would accept), made without the engine."""
+    out = []
+    for n, q in enumerate(obj["questions"]):
+        turn, extra = Turn(q["question"], str(q["answer"])), {"short_answer": str(q["answer"])}
+        if itype == "multiple_choice":
+            lines = "\n".join(f"{LETTERS[k]}. {o}" for k, o in enumerate(q["options"]))
+            turn = Turn(f"{q['question']}\n{lines}\nAnswer with the option's letter.", q["answer"])
+            chosen = q["options"][LETTERS.index(q["answer"])]
+            extra = {"options": q["options"], "answer_letter": q["answer"], "short_answer": chosen}
+        out.append(
+            Sample(
+                f"s{n}", ["img"], DOMAIN.name, itype, "en", [turn],
+                context={"caption": caption}, **extra,
+            )
+        )  # fmt: skip
+    return out
 
 
 def _tags(content: str) -> list[dict]:
@@ -359,13 +379,12 @@ def test_intents_flag_every_sample_that_is_not_what_the_server_meant(server, eng
     server.configure("contradiction", reset=False)
     for itype in ("judgement", "multiple_choice"):
         text = engine.send(engine.instructions(itype, caption)).message.content
-        made = engine.samples(itype, text, caption)
-        assert made and all("the server meant" in (intents.wrong(s) or "") for s in made)
+        made = as_written(itype, json.loads(text), caption)
+        assert len(made) == COUNTS[itype] and all("the server meant" in intents.wrong(s) for s in made)
     server.configure("prefixed_options", reset=False)
     text = engine.send(engine.instructions("multiple_choice", caption)).message.content
-    assert all(
-        "keep their letters" in intents.wrong(s) for s in engine.samples("multiple_choice", text, caption)
-    )
+    made = as_written("multiple_choice", json.loads(text), caption)
+    assert made and all("keep their letters" in intents.wrong(s) for s in made)
 
     server.configure("caption_preamble", reset=False)
     preamble = engine.send(engine.caption()).message.content
@@ -509,3 +528,15 @@ def test_the_style_is_switched_and_intents_read_over_http(server):
     with pytest.raises(urllib.error.HTTPError):
         call("/style", {"style": "nonsense"})
     server.configure("clean", seed=0)
+
+
+def test_a_request_for_the_tag_format_is_answered_in_it(server, engine, picture):
+    tagged = Engine(server, picture, mode="tags")
+    server.configure("clean")
+    caption = engine.send(engine.caption()).message.content
+    for itype, note in (("multiple_choice", "<E1> "), ("judgement", "<R1> "), ("short_vqa", None)):
+        assert "response_format" not in tagged.body(tagged.instructions(itype, caption))
+        text = tagged.send(tagged.instructions(itype, caption)).message.content
+        assert text.startswith("<Q1> ") and "{" not in text
+        assert note is None or note in text
+        assert {r["question"] for r in _tags(text)} <= set(server.intended()["questions"])
