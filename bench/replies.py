@@ -54,6 +54,7 @@ from visinstruct.runner import run_recipe  # noqa: E402
 from visinstruct.store import RunStore  # noqa: E402
 
 KEPT = ("accepted", "edited")
+SHORT = {"captions": "cap", "domains": "dom", "instructions": "instr", "verify": "verify"}
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|\[[^\]]*\]|\d+|\b[A-D]\b")
 
 
@@ -197,7 +198,7 @@ def table(rows: list[Row]) -> str:
         if r.same_as:
             lines.append(f"{r.style:<18} {r.repair:<6} {r.same_as}")
             continue
-        failed = ", ".join(f"{k} {v}" for k, v in r.failed.items()) or "-"
+        failed = ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in r.failed.items()) or "-"
         kept = r.statuses["accepted"] + r.statuses["edited"]
         lines.append(
             f"{r.style:<18} {r.repair:<6} {f'{r.done}/{r.planned}':>10} {failed[:28]:<28} "
@@ -260,7 +261,8 @@ def main() -> None:
         f"{len([r for r in rows if not r.same_as])} runs in {wall:.0f} s"
     )
     print(
-        "columns: instruction units done/planned; units failed per stage; repair asks the server saw; "
+        "columns: instruction units done/planned; units failed per stage (cap: captions, dom: domains); "
+        "repair asks the server saw; "
         "most requests one schema conversation took; replies cut at max_tokens; requests asked again "
         "with more max_tokens; samples accepted "
         "(or edited), needing review, rejected; WRONG = accepted but not what the server meant; "

@@ -582,6 +582,8 @@ class StyleServer(FakeOpenAI):
         first = _text(next((m for m in req["messages"] if m.get("role") == "user"), {}))
         if _has_image(req):
             return ("verify" if self.question_in(first, start=True) else "caption"), None
+        if self.question_in(first) is not None:  # a judge asked to answer in words
+            return "agree", None
         kind = task_kind(_all_text(req))
         return kind or "text", None
 
@@ -654,6 +656,8 @@ class StyleServer(FakeOpenAI):
             agree = self.judge_verdict(req)
             if touched and style.judge == "mixed":
                 return Reply(judge_form(agree, d))
+            if schema is None:
+                return Reply("Yes, they agree." if agree else "No, they do not agree.")
             obj, decoy = fill(schema, conv, {"agree": agree}), fill(schema, conv, {"agree": not agree})
         elif kind == "score":
             obj = fill(schema, conv, {"score": 4, "reason": "Clear question, correct and fluent answer."})

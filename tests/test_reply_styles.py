@@ -459,6 +459,10 @@ def test_half_the_generator_is_wrong_in_verifier_styles_and_the_verifier_and_jud
         assert said == f"Looking at the picture, I would say {truth}."
         verdict = engine.send(judge_request(s, said, "llm")).message.content
         assert verdict in (disagree if s in wrong else agree)
+        server.configure("clean", reset=False)  # a judge asked to answer in words, without a schema
+        words = engine.send(judge_request(s, said, "llm", in_words=True)).message.content
+        assert words == ("No, they do not agree." if s in wrong else "Yes, they agree.")
+        server.configure("verify_judge", reset=False)
 
 
 def test_a_repair_ask_gets_the_style_again_or_clean_json(server, engine):
