@@ -20,12 +20,12 @@ matching explanation, so only verification can tell) and the verifier answers th
 
 Every style runs twice: with a model that repeats its style when asked to repair a reply,
 and with one that obeys (answers the repair ask with clean JSON); when the first run sent
-no repair ask the second would get the same answers and is not run. Refusal styles are run
-once more in the same run directory with a model that now answers: the rerun must ask the
-refused requests again.
+no repair ask the second would get the same answers and is not run. Refusal styles and the
+mixed run are run once more in the same run directory with a model that now answers clean
+JSON: the rerun must ask again what failed (refused or not) and leave no wrong sample.
 
     python bench/replies.py [--styles clean,tags,...] [--images 30] [--repair both|repeat|obey]
-        [--structured json_schema|json_object|prompt] [--languages en] [--seed 0] [--why 2] [--list]
+        [--structured json_schema|json_object|prompt|tags] [--languages en] [--seed 0] [--why 2] [--list]
 """
 
 from __future__ import annotations

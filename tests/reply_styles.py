@@ -154,7 +154,11 @@ _STYLES = [
 ]
 STYLES: dict[str, Style] = {s.name: s for s in _STYLES}
 MIXED = Style(
-    "mixed", "each conversation in a style drawn (seeded) from those that change its kind", (), checks=True
+    "mixed",
+    "each conversation in a style drawn (seeded) from those that change its kind",
+    (),
+    checks=True,
+    rerun=True,
 )
 
 
