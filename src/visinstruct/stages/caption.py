@@ -96,7 +96,7 @@ class AssignDomainStage(ModelStage):
     """An LLM picks a catalog domain from the caption when the source gives none."""
 
     name = "domains"
-    version = "1"
+    version = "2"  # 2: replies read in every common style
 
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         info = subject.info if subject is not None else {}

@@ -146,7 +146,7 @@ class InstructionsStage(_Writer):
     images are planned one after the other in source order, so the same images get them."""
 
     name = "instructions"
-    version = "1"
+    version = "2"  # 2: replies read in every common style, answers normalised, explanations kept
 
     def __init__(self, ctx: RunContext) -> None:
         self.ordered = bool(ctx.recipe.instructions.quotas)  # type: ignore[misc]
@@ -227,7 +227,7 @@ class FactsStage(_Writer):
     {count: N, llm: [long_vqa]}}`): richer wording that stays correct."""
 
     name = "facts_llm"
-    version = "1"
+    version = "2"  # 2: replies read in every common style, answers normalised, explanations kept
 
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         if subject is None:

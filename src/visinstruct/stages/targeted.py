@@ -20,7 +20,7 @@ from visinstruct.stages.instructions import TARGETED_SEQ
 
 class TargetedStage(ModelStage):
     name = "targeted"
-    version = "1"
+    version = "2"  # 2: replies read in every common style, answers normalised, explanations kept
 
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         if subject is not None:
