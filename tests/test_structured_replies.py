@@ -137,9 +137,41 @@ def test_a_bare_list_is_the_one_list_asked_for():
     assert value is None and "does not match the schema" in reason
 
 
-def test_chinese_keys_are_not_guessed():
-    value, reason = structured.parse('{"问题": [{"问题": "天空是蓝色的吗？", "答案": "是"}]}', JudgementSet)
+def test_chinese_keys_and_other_spellings_of_a_field_are_read_by_the_field_they_stand_for():
+    # 问题 is the list here and the question inside it: the value's type decides
+    value, reason = structured.parse(
+        '{"问题": [{"问题": "天空是蓝色的吗？", "答案": "是", "理由": "天空是蓝的"}, '
+        '{"题目": "有云吗", "答案": "否"}]}',
+        JudgementSet,
+    )
+    assert reason is None
+    assert [(j.question, j.answer, j.reason) for j in value.questions] == [
+        ("天空是蓝色的吗？", "yes", "天空是蓝的"),
+        ("有云吗", "no", ""),
+    ]
+    value, reason = structured.parse(
+        '{"题目": [{"问题": "q", "选项": ["红", "蓝", "绿", "黄"], "正确答案": "B", "解析": "蓝色"}]}',
+        ChoiceSet,
+    )
+    assert reason is None and value.questions[0].options[1] == "蓝" and value.questions[0].answer == "B"
+    value, reason = structured.parse(
+        '{"Rounds": [{"Question": "q", "Answer": "a"}, {"问题": "r", "回答": "b"}]}', Conversation
+    )
+    assert reason is None and [r.answer for r in value.rounds] == ["a", "b"]
+
+
+def test_a_renamed_key_never_overwrites_a_field_and_unknown_keys_are_not_guessed():
+    # the reply's own `answer` stands; 答案 does not replace it
+    value, reason = structured.parse(
+        '{"questions": [{"question": "q", "answer": "B", "答案": "x"}]}', ShortSet
+    )
+    assert reason is None and value.questions[0].answer == "B"
+    # a key that stands for no field of this schema is left as it is, and validation says what is missing
+    value, reason = structured.parse('{"条目": [{"问题": "天空是蓝色的吗？", "答案": "是"}]}', JudgementSet)
     assert value is None and reason.startswith("does not match the schema: questions: Field required")
+    # a name whose field has another type is not taken for it (选项 is a list, not a text)
+    value, reason = structured.parse('{"questions": [{"选项": "q", "answer": "a"}]}', ShortSet)
+    assert value is None and "question: Field required" in reason
 
 
 def test_errors_name_what_is_wrong():

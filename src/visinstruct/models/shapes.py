@@ -6,7 +6,11 @@ schema's class, and the instructions use it to name the fields.
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import resources
 from typing import Any
+
+import yaml
 
 
 def resolve(node: Any, root: dict) -> dict:
@@ -78,6 +82,7 @@ def coerce(data: Any, node: dict, root: dict) -> Any:
             data = {field[0]: data}
     if isinstance(data, dict) and "object" in want:
         props = node.get("properties") or {}
+        data = renamed(data, props, root)
         return {k: coerce(v, props[k], root) if k in props else v for k, v in data.items()}
     if isinstance(data, list) and "array" in want:
         items = node.get("items")
@@ -85,6 +90,44 @@ def coerce(data: Any, node: dict, root: dict) -> Any:
     if isinstance(data, int | float) and not isinstance(data, bool) and want == {"string"}:
         return str(data)
     return data
+
+
+@cache
+def _aliases() -> dict[str, tuple[str, ...]]:
+    text = resources.files("visinstruct.models").joinpath("key_aliases.yaml").read_text("utf-8")
+    return {_key(k): tuple(v) for k, v in (yaml.safe_load(text) or {}).items()}
+
+
+def _key(name: str) -> str:
+    return name.casefold().replace(" ", "").replace("_", "")
+
+
+def renamed(data: dict, props: dict, root: dict) -> dict:
+    """`data` with keys that are not fields of the object renamed to the field they stand for:
+    another case or spacing of a field's name ("Question"), or a name listed in
+    key_aliases.yaml ("答案"). A field the reply already holds is never overwritten."""
+    if all(k in props for k in data):
+        return data
+    folded = {_key(p): p for p in props}
+    out = {k: v for k, v in data.items() if k in props}
+    for k, v in data.items():
+        if k in props:
+            continue
+        key = _key(k) if isinstance(k, str) else k
+        names = [folded[key]] if key in folded else [p for p in _aliases().get(key, ()) if p in props]
+        target = next((p for p in names if p not in out and _fits(v, props[p], root)), None)
+        out[target if target is not None else k] = v
+    return out
+
+
+def _fits(value: Any, node: dict, root: dict) -> bool:
+    want = kinds(node, root)
+    if not want:
+        return True
+    if isinstance(value, list | dict):
+        return ("array" if isinstance(value, list) else "object") in want
+    have = _json_type(value)
+    return have in want or (have == "number" and bool(want & {"integer", "string"}))
 
 
 def field_list(root: dict) -> str:
