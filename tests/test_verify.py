@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from test_mminstruct import recipe_for, sample_folder
 
 from visinstruct.checks.verify import Agreement, Score, compare, letter_of, yes_no_of
+from visinstruct.models import structured
 from visinstruct.models.ledger import ledger_rows
 from visinstruct.recipe import parse_recipe
 from visinstruct.records import Sample, Turn
@@ -263,3 +264,24 @@ def test_judge_verdicts_and_scores_written_in_words_are_read():
     assert Score.model_validate({"score": "4/5"}).score == 4
     with pytest.raises(ValidationError):
         Agreement.model_validate({"agree": "perhaps"})
+
+
+@pytest.mark.parametrize(
+    ("reply", "agree"),
+    [
+        ("是", True),
+        ("Yes.", True),
+        ("<think>the reference says {3} and so does the candidate</think>\nYes.", True),
+        ("不一致", False),
+        ("They disagree.", False),
+    ],
+)
+def test_a_judge_verdict_in_words_is_read_from_its_first_reply(reply, agree):
+    value, reason = structured.parse(reply, Agreement)
+    assert reason is None and value.agree is agree
+
+
+@pytest.mark.parametrize("reply", ["maybe", "<think>they agree, yes", "I cannot tell."])
+def test_a_reply_with_no_verdict_is_not_taken_for_one(reply):
+    value, reason = structured.parse(reply, Agreement)
+    assert value is None and reason

@@ -194,6 +194,13 @@ class Agreement(BaseModel):
         return v
 
 
+    @classmethod
+    def from_text(cls, text: str) -> dict | None:
+        """A verdict written in words instead of JSON ("Yes.", "是", "They disagree.")."""
+        said = agreement_in_words(text)
+        return None if said is None else {"agree": said}
+
+
 class Score(BaseModel):
     score: int = Field(ge=1, le=5)
     reason: str = ""

@@ -126,6 +126,9 @@ def parse(
         value, tag_error = _validate(tagged, schema)
         if value is not None:
             return value, None
+    in_words = _from_text(text, schema)
+    if in_words is not None:
+        return in_words, None
     if tag_error is not None and (mode == "tags" or json_error is None):
         return None, tag_error
     if json_error is not None:
@@ -133,6 +136,20 @@ def parse(
     if mode == "tags" and tags.fields(schema) is not None:
         return None, f"not in the tag format (no <Q1> tag) and not valid JSON ({search.error})"
     return None, f"not valid JSON ({search.error})"
+
+
+def _from_text(text: str, schema: type[BaseModel]) -> BaseModel | None:
+    """A schema that can be answered in words (a verdict: "yes", "是") reads a reply with no
+    JSON in it through its `from_text` classmethod, past any reasoning block."""
+    reader = getattr(schema, "from_text", None)
+    body = replies.strip_reasoning(text)
+    if reader is None or body.open_reasoning or not body.text:
+        return None
+    data = reader(body.text)
+    if data is None:
+        return None
+    value, _error = _validate(data, schema)
+    return value
 
 
 def _validate(data: Any, schema: type[BaseModel]) -> tuple[BaseModel | None, str | None]:
