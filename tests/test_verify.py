@@ -285,3 +285,41 @@ def test_a_judge_verdict_in_words_is_read_from_its_first_reply(reply, agree):
 def test_a_reply_with_no_verdict_is_not_taken_for_one(reply):
     value, reason = structured.parse(reply, Agreement)
     assert value is None and reason
+
+
+def _is_verification(req: dict) -> bool:
+    user = req["messages"][-1]["content"]
+    return len(req["messages"]) == 1 and isinstance(user, list) and not req.get("response_format")
+
+
+def test_a_sample_whose_verification_failed_is_not_accepted_until_a_rerun_verifies_it(
+    fake_openai, tmp_path, images
+):
+    fake_openai.responder = verifier
+    fake_openai.reply_hook = lambda req, choice: (
+        {"content": None, "refusal": "I can't help with that."} if _is_verification(req) else None
+    )
+    types = ["multiple_choice", "judgement"]
+    spec = recipe_for(fake_openai, images, languages=["en"], types=types, checks={"verify": {"types": types}})
+    first = run(parse_recipe(spec), tmp_path / "run", workers=1)
+    assert first.stages["verify"].failed > 0 and first.stages["verify"].done == 0
+    with RunStore(tmp_path / "run", create=False) as store:
+        checked = [s for s in store.iter_samples() if "verify" in s.checks]
+    assert checked and not any(s.status == "accepted" for s in checked)
+    assert all(s.checks["verify"]["reason"].startswith("not verified yet") for s in checked)
+    assert {s.status for s in checked} <= {"needs_review", "rejected"}
+
+    fake_openai.reply_hook = None
+    fake_openai.reset()
+    second = run(parse_recipe(spec), tmp_path / "run", workers=1)
+    assert second.stages["verify"].failed == 0 and second.stages["verify"].done == len(checked)
+    with RunStore(tmp_path / "run", create=False) as store:
+        after = {s.id: s for s in store.iter_samples()}
+    for s in checked:
+        v = after[s.id].checks["verify"]
+        assert not v.get("reason", "").startswith("not verified yet")
+        agrees = after[s.id].answer_letter == "B" if s.type == "multiple_choice" else s.short_answer == "yes"
+        assert v["pass"] is agrees
+        if agrees and after[s.id].status != "rejected":
+            assert after[s.id].status in ("accepted", "needs_review")
+    assert any(after[s.id].status == "accepted" for s in checked)

@@ -80,9 +80,12 @@ def load_stage(ref: str) -> type[Stage]:
 
 def context(recipe: Any, store: Any, base: Path, executor: Any) -> RunContext:
     """The run's context, with the checks every sample gets where it is made."""
+    from visinstruct.stages.verify import VerifyStage
+
     c = recipe.checks
     rules = RulesStage(rules=c.rules, lengths=dict(c.lengths))
-    make = MakeChecks(rules, c.near_duplicate_threshold if c.dedup else None)
+    verify = (VerifyStage.name, VerifyStage.version, tuple(c.verify.types)) if c.verify is not None else None
+    make = MakeChecks(rules, c.near_duplicate_threshold if c.dedup else None, verify)
     return RunContext(recipe, store, base, executor, make)
 
 

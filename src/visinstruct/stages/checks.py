@@ -23,6 +23,14 @@ from visinstruct.stages.context import RunContext
 from visinstruct.store import digest, dumps
 
 FACTS = {"facts": {"pass": True, "method": "drawn from exact facts"}}
+# The configuration of a placeholder verification result: never the stage's own, so the stage
+# always counts the sample as still to verify.
+PENDING = "pending"
+NOT_VERIFIED = {
+    "pass": False,
+    "severity": "review",
+    "reason": "not verified yet: the verification did not complete (the next run tries again)",
+}
 
 
 _PUNCT = re.compile(r"[\W_]+")
@@ -101,11 +109,17 @@ class MakeChecks:
     """The checks every sample gets where it is made (picklable: it travels to workers).
     Returns per sample: check stage → (version, configuration, results)."""
 
-    def __init__(self, rules: RulesStage, dedup_threshold: float | None) -> None:
+    def __init__(
+        self,
+        rules: RulesStage,
+        dedup_threshold: float | None,
+        verify: tuple[str, str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.rules = rules
         self.rules_key = (rules.version, rules.config())
         self.dedup_threshold = dedup_threshold
         self.dedup_key = (DedupStage.version, digest(dumps({"threshold": dedup_threshold})))
+        self.verify = verify  # (stage name, version, types) when the recipe verifies samples
 
     def __call__(self, samples: list[Sample]) -> list[dict[str, tuple]]:
         out: list[dict[str, tuple]] = []
@@ -115,8 +129,24 @@ class MakeChecks:
             per: dict[str, tuple] = {"rules": (*self.rules_key, self.rules.check(s))}
             if dup.get(id(s)):
                 per["dedup"] = (*self.dedup_key, dup[id(s)])
+            if self._awaits_verification(s, per["rules"][2]):
+                name, version, _types = self.verify  # type: ignore[misc]
+                per[name] = (version, PENDING, {"verify": NOT_VERIFIED})
             out.append(per)
         return out
+
+    def _awaits_verification(self, s: Sample, rules: dict[str, dict]) -> bool:
+        """A sample the verification stage will check is not accepted until it has: it is
+        stored with a `verify` result that sends it to review, which the stage's own result
+        replaces (a failed or unsent verification leaves it there, and the next run retries)."""
+        if self.verify is None or s.drawn:
+            return False
+        types = self.verify[2]
+        if types and s.type not in types:
+            return False
+        bad = (r for r in rules.values() if r.get("pass") is False)
+        rejected = (r.get("severity", "reject") == "reject" for r in bad)
+        return not any(rejected)
 
     def _dedup(self, drawn: list[Sample]) -> list[dict]:
         if self.dedup_threshold is None:
