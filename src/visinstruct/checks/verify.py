@@ -193,7 +193,6 @@ class Agreement(BaseModel):
             return said
         return v
 
-
     @classmethod
     def from_text(cls, text: str) -> dict | None:
         """A verdict written in words instead of JSON ("Yes.", "是", "They disagree.")."""
