@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_openai import SchemaFaker
 from PIL import Image, ImageDraw
 
 from visinstruct.domains import builtin_domains, load_catalog
@@ -482,10 +483,23 @@ def test_an_answer_naming_no_single_option_fails_its_unit_and_is_asked_again(fak
     assert summary.stages["instructions"].failed == 4 and len(asked) == 16
 
 
+def _prompt_schema_reply(req: dict) -> str | None:
+    """What a model asked in the prompt (no `response_format`) for JSON of a schema writes:
+    such JSON. The endpoint may be switched to asking in the prompt once it has seen tag replies."""
+    if req.get("response_format"):
+        return None
+    for m in req["messages"]:
+        text = m["content"] if m["role"] == "system" and isinstance(m["content"], str) else ""
+        if "JSON schema:\n" in text:
+            schema = json.loads(text.split("JSON schema:\n", 1)[1])
+            return json.dumps(SchemaFaker(schema, _user_text(req)).generate())
+    return None
+
+
 def test_tag_format_replies_get_the_same_answer_reading_and_checks(fake_openai, tmp_path, images):
     def reply(req: dict) -> str | None:
         if "multiple-choice questions about the image" not in _user_text(req):
-            return None
+            return _prompt_schema_reply(req)  # the domain choice, asked in the prompt after a switch
         return (
             "<Q1> What colour is the wall? </Q1> <C1> A. red B. pale blue C. beige D. green </C1> "
             "<A1> 选B </A1> <E1> The wall is beige. </E1>"
@@ -494,9 +508,10 @@ def test_tag_format_replies_get_the_same_answer_reading_and_checks(fake_openai, 
     fake_openai.responder = reply
     recipe = recipe_for(fake_openai, images, languages=["en"], types=["multiple_choice"])
     summary = run(parse_recipe({**recipe, "checks": {"image_dedup": False}}), tmp_path / "run", workers=1)
-    assert summary.stages["instructions"].done == 4 and summary.stages["instructions"].failed == 0
     with RunStore(tmp_path / "run", create=False) as store:
         made = [s for s in store.iter_samples() if s.type == "multiple_choice"]
+        failures = store.failed_units()
+    assert summary.stages["instructions"].done == 4 and summary.stages["instructions"].failed == 0, failures
     assert len(made) == 4 and {s.answer_letter for s in made} == set("ABCD")
     for s in made:
         assert sorted(s.options) == ["beige", "green", "pale blue", "red"] and s.short_answer == "pale blue"
