@@ -69,6 +69,7 @@ def run_cmd(
     _print_checks(summary.statuses, summary.failed_checks)
     for res in summary.exports:
         console.print(f"  {res.format:<10} {res.n_samples:>6} samples → {res.path}")
+        _print_export_files(res, " " * 13)
     _finish(summary, run_dir)
 
 
@@ -350,15 +351,43 @@ def _print_spend(store) -> None:
     type=click.Choice(STATUSES),
     help="Statuses to include besides accepted and edited (repeatable).",
 )
-def export_cmd(run_dir: Path, fmt: str, out: Path, include: tuple[str, ...]) -> None:
+@click.option(
+    "--absolute-paths",
+    is_flag=True,
+    help="Write absolute image paths, so rows open from any working directory (ms-swift needs it).",
+)
+@click.option(
+    "--single-image",
+    is_flag=True,
+    help="llava: one image a row, for LLaVA-1.5; rows with several go to <stem>_multi_image.json.",
+)
+def export_cmd(
+    run_dir: Path, fmt: str, out: Path, include: tuple[str, ...], absolute_paths: bool, single_image: bool
+) -> None:
     """Write RUN_DIR's samples in a training format."""
-    from visinstruct.export import export
+    from visinstruct.export import ExportOptions, export
     from visinstruct.store import RunStore
 
     statuses = tuple(dict.fromkeys(("accepted", "edited", *include)))
+    options = ExportOptions(absolute_paths=absolute_paths, single_image=single_image)
     with RunStore(run_dir, create=False) as store:
-        res = export(store, fmt, out, include=statuses)
+        res = export(store, fmt, out, include=statuses, options=options)
     console.print(f"{res.n_samples} samples, {res.n_images} images → {res.path}")
+    _print_export_files(res, "")
+
+
+def _print_export_files(res, indent: str) -> None:
+    """The files an export wrote besides its main one, and what was kept out of it."""
+    if res.format == "llava" and res.files:
+        console.print(
+            f"{indent}{res.set_aside} samples with several images left out (LLaVA-1.5 reads one a row)"
+            f" → {res.files[0]}",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    for path in res.files:
+        console.print(f"{indent}also → {path}", markup=False, soft_wrap=True)
 
 
 @cli.command("review")

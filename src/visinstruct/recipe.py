@@ -90,6 +90,18 @@ class ExportSpec(Strict):
     format: ExportFormat
     out: str = Field(description="file name inside the run's exports/ folder")
     include: list[Literal["accepted", "edited", "needs_review", "rejected"]] = ["accepted", "edited"]
+    absolute_paths: bool = Field(False, description="absolute image paths: rows open from any directory")
+    single_image: bool = Field(
+        False, description="llava only: one image a row (LLaVA-1.5); the others to <stem>_multi_image.json"
+    )
+
+    @model_validator(mode="after")
+    def single_image_is_llava(self) -> ExportSpec:
+        if self.single_image and self.format != "llava":
+            raise ValueError(f"single_image is a llava option, not one of {self.format}")
+        if self.format == "internvl" and not self.out.endswith("jsonl"):
+            raise ValueError(f"{self.out!r}: InternVL reads only annotation files whose name ends in .jsonl")
+        return self
 
     @field_validator("out")
     @classmethod

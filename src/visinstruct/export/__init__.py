@@ -6,7 +6,8 @@ is in `include` are written; by default the accepted and edited ones.
 
 Formats: jsonl (our full records), llava, sharegpt (LLaMA-Factory), internvl, parquet
 (images embedded, loadable with Hugging Face `datasets`) and dataengine (MLLM-DataEngine
-multiple-choice rows).
+multiple-choice rows). `ExportOptions` writes absolute image paths (every format but parquet,
+whose images are embedded) and, for llava, keeps rows with several images out of the main file.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from pathlib import Path
 
 from visinstruct.errors import ExportError
 from visinstruct.export import dataengine, internvl, jsonl, llava, parquet, sharegpt
-from visinstruct.export.common import DEFAULT_INCLUDE, ExportSummary, check_include
+from visinstruct.export.common import DEFAULT_INCLUDE, ExportOptions, ExportSummary, check_include
 from visinstruct.store import RunStore
 
-__all__ = ["FORMATS", "ExportSummary", "export"]
+__all__ = ["FORMATS", "ExportOptions", "ExportSummary", "export"]
 
-FORMATS: dict[str, Callable[[RunStore, Path, tuple[str, ...]], ExportSummary]] = {
+NO_OPTIONS = ExportOptions()
+
+FORMATS: dict[str, Callable[[RunStore, Path, tuple[str, ...], ExportOptions], ExportSummary]] = {
     "jsonl": jsonl.write,
     "llava": llava.write,
     "sharegpt": sharegpt.write,
@@ -32,17 +35,23 @@ FORMATS: dict[str, Callable[[RunStore, Path, tuple[str, ...]], ExportSummary]] =
 
 
 def export(
-    store: RunStore, fmt: str, out: str | Path, include: Iterable[str] = DEFAULT_INCLUDE
+    store: RunStore,
+    fmt: str,
+    out: str | Path,
+    include: Iterable[str] = DEFAULT_INCLUDE,
+    options: ExportOptions = NO_OPTIONS,
 ) -> ExportSummary:
     """Write the samples of `store` whose status is in `include` to `out` in format `fmt`."""
     writer = FORMATS.get(fmt)
     if writer is None:
         raise ExportError(f"unknown export format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    if options.single_image and fmt != "llava":
+        raise ExportError(f"single-image rows are a llava option; {fmt} rows take several images")
     statuses = check_include(include)
     path = Path(out)
     if path.is_dir():
         raise ExportError(f"{path} is a directory; give the path of the file to write")
     try:
-        return writer(store, path, statuses)
+        return writer(store, path, statuses, options)
     except OSError as e:
         raise ExportError(f"cannot write the {fmt} export to {path}: {e.strerror or e}") from None

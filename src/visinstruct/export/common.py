@@ -3,7 +3,9 @@
 Every output file is written under a temporary name beside its final path and renamed into
 place only when complete, so a failed export leaves no partial file (and an older export at
 the same path stays as it was). Images are copied (hardlinked when the filesystem allows)
-next to the output as `images/<id>.<ext>`, each once, and referred to by that relative path.
+next to the output as `images/<id>.<ext>`, each once, and referred to by that path: relative to
+the output file's folder, or absolute with `ExportOptions.absolute_paths` (for trainers that
+resolve relative paths against their working directory).
 """
 
 from __future__ import annotations
@@ -37,13 +39,27 @@ RECENT = 4096  # images resolved lately, kept at hand (a unit's samples share th
 
 
 @dataclass(frozen=True)
+class ExportOptions:
+    """How an export writes its rows, beyond which samples: the same for every format."""
+
+    absolute_paths: bool = False  # image paths absolute, so rows open from any working directory
+    single_image: bool = False  # llava: one image a row (LLaVA-1.5); the others go to a second file
+
+
+@dataclass(frozen=True)
 class ExportSummary:
-    """What an export wrote: the main file, how many samples, how many distinct images."""
+    """What an export wrote: the main file, how many samples, how many distinct images.
+
+    `set_aside` counts the samples kept out of the main file and `files` names the other files
+    written beside it (a second data file, a trainer's meta file), so the caller can say so.
+    """
 
     format: str
     path: Path
     n_samples: int
     n_images: int
+    set_aside: int = 0
+    files: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ class ExportedImage:
 
     id: str
     src: Path  # the file in the run's image store
-    rel: str  # the path the export uses, relative to the output file's folder
+    ref: str  # the path the export writes: relative to the output file's folder, or absolute
     name: str  # file name, `<id>.<ext>`
     width: int
     height: int
@@ -118,11 +134,17 @@ class JsonArray:
 
 
 class Images:
-    """Resolves sample image ids to files; with `out_dir`, copies each into `<out_dir>/images/` once."""
+    """Resolves sample image ids to files; with `out_dir`, copies each into `<out_dir>/images/` once.
 
-    def __init__(self, store: RunStore, out_dir: Path | None) -> None:
+    With `absolute`, each image is referred to by its absolute path in `<out_dir>/images/`.
+    """
+
+    def __init__(self, store: RunStore, out_dir: Path | None, absolute: bool = False) -> None:
         self.store = store
         self.out_dir = out_dir
+        self.prefix = f"{IMAGE_DIR}/"
+        if absolute and out_dir is not None:
+            self.prefix = f"{(out_dir / IMAGE_DIR).resolve().as_posix()}/"
         self.seen: set[bytes] = set()  # every image referred to (its id's bytes: compact), copied once
         self.recent: OrderedDict[str, ExportedImage] = OrderedDict()
 
@@ -162,7 +184,7 @@ class Images:
         if self.out_dir is not None and key not in self.seen:
             place(src, self.out_dir / IMAGE_DIR / name)
         self.seen.add(key)
-        im = self.recent[image_id] = ExportedImage(image_id, src, f"{IMAGE_DIR}/{name}", name, width, height)
+        im = self.recent[image_id] = ExportedImage(image_id, src, self.prefix + name, name, width, height)
         if len(self.recent) > RECENT:
             self.recent.popitem(last=False)
         return im

@@ -12,7 +12,14 @@ import string
 from pathlib import Path
 
 from visinstruct.errors import ExportError
-from visinstruct.export.common import ExportSummary, Images, JsonArray, atomic_text, one_or_list
+from visinstruct.export.common import (
+    ExportOptions,
+    ExportSummary,
+    Images,
+    JsonArray,
+    atomic_text,
+    one_or_list,
+)
 from visinstruct.records import Sample
 from visinstruct.store import RunStore
 
@@ -59,13 +66,13 @@ def row(sample: Sample, image_paths: list[str]) -> dict[str, object]:
     }
 
 
-def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary:
-    images = Images(store, out.parent)
+def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportOptions) -> ExportSummary:
+    images = Images(store, out.parent, options.absolute_paths)
     with atomic_text(out) as f:
         rows = JsonArray(f)
         for sample in store.iter_samples(include):
             if sample.type != "multiple_choice":
                 continue
-            rows.add(row(sample, [im.rel for im in images.of(sample)]))
+            rows.add(row(sample, [im.ref for im in images.of(sample)]))
         rows.close()
     return ExportSummary("dataengine", out, rows.n, images.count)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from visinstruct.export.common import ExportSummary, Images, atomic_text, dumps
+from visinstruct.export.common import ExportOptions, ExportSummary, Images, atomic_text, dumps
 from visinstruct.store import RunStore
 
 
-def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary:
-    images = Images(store, out.parent)
+def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportOptions) -> ExportSummary:
+    images = Images(store, out.parent, options.absolute_paths)
     n = 0
     with atomic_text(out) as f:
         for sample in store.iter_samples(include):
-            paths = [im.rel for im in images.of(sample)]
+            paths = [im.ref for im in images.of(sample)]
             record = {}
             for key, value in sample.to_dict().items():
                 if key == "images":

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from visinstruct.errors import ExportError
-from visinstruct.export.common import ExportSummary, Images, atomic_path
+from visinstruct.export.common import ExportOptions, ExportSummary, Images, atomic_path
 from visinstruct.records import Sample
 from visinstruct.store import RunStore
 
@@ -92,7 +92,7 @@ def _row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, A
     }
 
 
-def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary:
+def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportOptions) -> ExportSummary:
     images = Images(store, None)
     sch = schema()
     n = 0

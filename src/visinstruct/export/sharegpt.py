@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from visinstruct.errors import ExportError
-from visinstruct.export.common import ExportSummary, Images, JsonArray, atomic_text, prompt_turns
+from visinstruct.export.common import (
+    ExportOptions,
+    ExportSummary,
+    Images,
+    JsonArray,
+    atomic_text,
+    prompt_turns,
+)
 from visinstruct.store import RunStore
 
 DATASET_INFO = "dataset_info.json"
@@ -44,12 +51,12 @@ def _existing_info(path: Path) -> dict[str, Any]:
     return info
 
 
-def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary:
+def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportOptions) -> ExportSummary:
     info_path = out.parent / DATASET_INFO
     if out.name == DATASET_INFO:
         raise ExportError(f"{out}: choose another file name, {DATASET_INFO} is written beside the data")
     info = _existing_info(info_path)  # checked before anything is written
-    images = Images(store, out.parent)
+    images = Images(store, out.parent, options.absolute_paths)
     with atomic_text(out) as f:
         rows = JsonArray(f)
         for sample in store.iter_samples(include):
@@ -57,7 +64,7 @@ def write(store: RunStore, out: Path, include: tuple[str, ...]) -> ExportSummary
             messages = []
             for q, a in prompt_turns(sample, len(ims), "sharegpt"):
                 messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-            rows.add({"id": sample.id, "messages": messages, "images": [im.rel for im in ims]})
+            rows.add({"id": sample.id, "messages": messages, "images": [im.ref for im in ims]})
         rows.close()
     info[out.stem] = dataset_entry(out.name)
     with atomic_text(info_path) as f:

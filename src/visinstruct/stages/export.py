@@ -25,10 +25,10 @@ class ExportStage(Stage):
         return [Unit(f"{s.format}:{s.out}", n, s) for n, s in enumerate(self.specs)]
 
     async def make(self, unit: Unit, ctx: RunContext) -> Result:
-        from visinstruct.export import export
+        from visinstruct.export import ExportOptions, export
 
         spec = unit.data
-        self.written.append(
-            export(ctx.store, spec.format, ctx.store.dir / "exports" / spec.out, spec.include)
-        )
+        options = ExportOptions(absolute_paths=spec.absolute_paths, single_image=spec.single_image)
+        out = ctx.store.dir / "exports" / spec.out
+        self.written.append(export(ctx.store, spec.format, out, spec.include, options))
         return Result()
