@@ -244,7 +244,8 @@ def test_round_trip(run: Run, tmp_path: Path, fmt: str) -> None:
     assert len(got["long-en-2img"]["turns"]) == 3
     assert got["short-zh"]["turns"][0] == ("钟表显示的是几点？请用一个词回答。", "三点")
 
-    assert (summary.format, summary.path, summary.n_samples, summary.n_images) == (fmt, out, len(run.ids()), 3)
+    assert (summary.format, summary.path) == (fmt, out)
+    assert (summary.n_samples, summary.n_images, summary.set_aside) == (len(run.ids()), 3, 0)
     if fmt != "parquet":  # each image copied once beside the output
         assert sorted(p.name for p in (out.parent / "images").iterdir()) == sorted(
             f"{i}.png" for i in (run.a, run.b, run.c)
