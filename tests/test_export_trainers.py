@@ -251,3 +251,42 @@ def test_recipe_export_options() -> None:
         recipe({"format": "sharegpt", "out": "s.json", "single_image": True})
     with pytest.raises(RecipeError, match="jsonl"):
         recipe({"format": "internvl", "out": "i.json"})
+
+
+def test_recipe_run_writes_single_image_and_meta_exports(tmp_path: Path) -> None:
+    """The recipe's export options reach the files a run writes, and the run says what it set aside."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: t\nseed: 0\nsynthetic: {clocks: 2, differences: 2}\nexport:\n"
+        "  - {format: llava, out: llava15/train.json, single_image: true, absolute_paths: true}\n"
+        "  - {format: internvl, out: internvl/train.jsonl}\n",
+        "utf-8",
+    )
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    p = subprocess.run(
+        [sys.executable, "-m", "visinstruct.cli", "run", str(recipe), "--run-dir", str(run_dir),
+         "--workers", "1"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    ex = run_dir / "exports"
+    single = json.loads((ex / "llava15" / "train.json").read_text("utf-8"))
+    multi = json.loads((ex / "llava15" / "train_multi_image.json").read_text("utf-8"))
+    assert single and multi
+    assert all(isinstance(r["image"], str) and os.path.isabs(r["image"]) for r in single)
+    assert all(len(r["image"]) == 2 for r in multi)
+    said = " ".join(p.stderr.split())
+    assert f"{len(multi)} samples with several images left out" in said
+    meta = json.loads((ex / "internvl" / "train_meta.json").read_text("utf-8"))
+    n = len((ex / "internvl" / "train.jsonl").read_text("utf-8").splitlines())
+    assert meta["train"]["length"] == n == len(single) + len(multi)
+
+
+def test_failed_single_image_export_leaves_neither_file(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "llava.json"
+    run.store.image_path(run.b).unlink()
+    with pytest.raises(ExportError, match="missing"):
+        export(run.store, "llava", out, options=ExportOptions(single_image=True))
+    assert not out.exists() and not (out.parent / "llava_multi_image.json").exists()
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
