@@ -69,6 +69,24 @@ class Llava15Dataset:
         return {"conversations": copy.deepcopy(sources[0]["conversations"])}
 
 
+def next_preprocess_multimodal(sources: list[list[dict]]) -> list[list[dict]]:
+    """LLaVA-NeXT's (llava/train/train.py): a lone `<image>` moved to the front, several left as they are."""
+    for source in sources:
+        for sentence in source:
+            num_im = sentence["value"].count(DEFAULT_IMAGE_TOKEN)
+            if num_im == 1 and not sentence["value"].startswith(DEFAULT_IMAGE_TOKEN):
+                sentence["value"] = sentence["value"].replace(DEFAULT_IMAGE_TOKEN, "").strip()
+                sentence["value"] = (DEFAULT_IMAGE_TOKEN + "\n" + sentence["value"]).strip()
+    return sources
+
+
+def next_getitem(row: dict, image_folder: str) -> tuple[list[Image.Image], list[dict]]:
+    """LLaVA-NeXT's LazySupervisedDataset.__getitem__: `image` a path or a list of paths."""
+    files = row["image"] if type(row["image"]) is list else [row["image"]]
+    images = [Image.open(os.path.join(image_folder, f)).convert("RGB") for f in files]
+    return images, next_preprocess_multimodal(copy.deepcopy([row["conversations"]]))[0]
+
+
 def test_llava15_loader_fails_on_a_multi_image_row(run: Run, tmp_path: Path) -> None:
     """What --single-image is for: the loader cannot open a row whose `image` is a list."""
     out = tmp_path / "exports" / "llava.json"
@@ -111,7 +129,10 @@ def test_llava_single_image_loads_through_llava15(run: Run, tmp_path: Path, abso
     got = load_llava(multi, tmp_path)
     assert list(got) == ["long-en-2img"]
     check_images(run, run.by_id["long-en-2img"], got["long-en-2img"]["images"])
-    assert len(json.loads(multi.read_text("utf-8"))[0]["image"]) == 2
+    [row] = json.loads(multi.read_text("utf-8"))
+    ims, conv = next_getitem(row, str(out.parent))
+    assert [im.size for im in ims] == [run.sizes[i] for i in run.by_id["long-en-2img"].images]
+    assert sum(c["value"].count(DEFAULT_IMAGE_TOKEN) for c in conv) == len(ims) == 2
 
 
 def test_single_image_is_a_llava_option(run: Run, tmp_path: Path) -> None:
