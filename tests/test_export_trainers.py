@@ -311,3 +311,31 @@ def test_failed_single_image_export_leaves_neither_file(run: Run, tmp_path: Path
         export(run.store, "llava", out, options=ExportOptions(single_image=True))
     assert not out.exists() and not (out.parent / "llava_multi_image.json").exists()
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
+
+
+def swift_check_path(path: str, root_image_dir: str | None) -> str | None:
+    """ms-swift's swift/template/vision_utils.py `_check_path`: a path that exists from the working
+    directory, else joined to ROOT_IMAGE_DIR when set; None when neither finds a file."""
+    if os.path.exists(path):
+        return os.path.abspath(path)
+    if root_image_dir is not None:
+        path = os.path.join(root_image_dir, path)
+    path = os.path.abspath(os.path.expanduser(path))
+    return path if os.path.exists(path) else None
+
+
+def test_ms_swift_finds_absolute_paths_without_root_image_dir(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rel_out = tmp_path / "rel" / "train.json"
+    abs_out = tmp_path / "abs" / "train.json"
+    export(run.store, "sharegpt", rel_out)
+    export(run.store, "sharegpt", abs_out, options=ExportOptions(absolute_paths=True))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    rel_paths = [p for row in json.loads(rel_out.read_text("utf-8")) for p in row["images"]]
+    abs_paths = [p for row in json.loads(abs_out.read_text("utf-8")) for p in row["images"]]
+    assert all(swift_check_path(p, None) is None for p in rel_paths)  # what fails without the option
+    assert all(swift_check_path(p, str(rel_out.parent)) for p in rel_paths)
+    assert all(swift_check_path(p, None) == p for p in abs_paths)
