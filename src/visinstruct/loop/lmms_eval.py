@@ -15,8 +15,8 @@ Layouts (from lmms-eval's evaluator and logging code):
 
 Metric values by task (`process_results`): SEED-Bench `seed_<data_type>`/`seed_all` =
 `{pred, answer, question_id}` (scored here from the whole response, so "(C)" counts as C where
-lmms-eval's first-character `pred` would not); MMBench `gpt_eval_score`/`submission` = `{index, question, answer,
-prediction, hint, source, split, category, L2-category, A..E}`; MME
+lmms-eval's first-character `pred` would not); MMBench `gpt_eval_score`/`submission` =
+`{index, question, answer, prediction, hint, source, split, category, L2-category, A..E}`; MME
 `mme_perception_score`/`mme_cognition_score` = `{question_id, category, score}`.
 """
 
