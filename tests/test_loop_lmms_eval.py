@@ -270,11 +270,7 @@ def seed_json(path: Path, questions: list[dict]) -> Path:
 
 
 def accuracy(result) -> dict[str, tuple[int, int]]:
-    out: dict[str, tuple[int, int]] = {}
-    for r in result.records:
-        c, n = out.get(r.category, (0, 0))
-        out[r.category] = (c + r.correct, n + 1)
-    return out
+    return accuracy_from(result.records)
 
 
 # --- the tests ----------------------------------------------------------------------------
@@ -437,3 +433,34 @@ def test_weakness_command_joins_the_question_file(tmp_path):
         assert category in run.output
     bare = CliRunner().invoke(cli, ["weakness", str(log)], terminal_width=200)
     assert "uncategorized" in bare.output
+
+
+def test_loop_file_questions_join_round_zero(tmp_path):
+    from visinstruct.loop.results import load_records
+    from visinstruct.loop.runner import Loop, load_loop
+
+    docs = seed_questions()
+    resps = responses("seedbench", docs)
+    write_log(tmp_path / "eval", "v0.4", "seedbench", docs, resps)
+    seed_json(tmp_path / "SEED-Bench.json", docs)
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.yaml"
+    (tmp_path / "loop.yaml").write_text(
+        f"recipe: {recipe}\nbenchmark: seedbench\nrounds: 1\nsamples_per_round: 10\n"
+        "results: eval/20250301_101500_samples_seedbench.jsonl\nquestions: SEED-Bench.json\n"
+        "hooks:\n  train: python -c pass\n",
+        "utf-8",
+    )
+    spec, base = load_loop(tmp_path / "loop.yaml")
+    loop = Loop(spec, base, tmp_path / "run")
+    info = loop.evaluate(0)
+    assert info["records"] == len(docs) and info["problems"] == 0
+    records = load_records(loop.round_dir(0) / "results.jsonl")
+    assert accuracy_from(records) == expected("seedbench", docs, resps)
+
+
+def accuracy_from(records) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for r in records:
+        c, n = out.get(r.category, (0, 0))
+        out[r.category] = (c + r.correct, n + 1)
+    return out
