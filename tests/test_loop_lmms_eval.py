@@ -289,6 +289,7 @@ def test_every_layout_gives_the_categories_the_log_carries(tmp_path, layout, tas
     assert accuracy(result) == want
     assert "uncategorized" not in accuracy(result)
     assert result.problems == []
+    assert len({r.id for r in result.records}) == len(docs)  # MME's two questions per image kept apart
     if task.startswith("mmbench"):
         assert result.records[0].options == [docs[0][c] for c in LETTERS]  # "E": "nan" is no option
         assert result.records[0].id == str(docs[0]["index"])

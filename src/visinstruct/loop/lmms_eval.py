@@ -167,6 +167,7 @@ def read_lmms_eval(
     result.benchmark = bench
     uncategorized = 0
     not_found: list[str] = []
+    seen: set[str] = set()
     for where, s in samples:
         if not is_lmms_sample(s):
             result.problems.append(Problem(where, "not an lmms-eval sample (no doc_id / filtered_resps)"))
@@ -251,9 +252,13 @@ def read_lmms_eval(
             extra["token_counts"] = s["token_counts"]
         if isinstance(s.get("input_media"), list):
             extra["input_media"] = s["input_media"]
+        record_id = ident or str(s.get("doc_id"))
+        if record_id in seen:  # MME asks two questions per image, both under the image's question_id
+            record_id = f"{record_id}#{s.get('doc_id')}"
+        seen.add(record_id)
         result.records.append(
             EvalRecord(
-                id=ident or str(s.get("doc_id")),
+                id=record_id,
                 category=category,
                 question=question,
                 answer=answer,
