@@ -445,12 +445,19 @@ def domains_cmd(extra: tuple[Path, ...]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["auto", "generic", "lmms-eval", "vlmevalkit"]),
+    type=click.Choice(["auto", "generic", "lmms-eval", "vlmevalkit", "seedbench"]),
     default="auto",
     help="Results format (default: detected).",
 )
 @click.option(
     "--benchmark", default=None, help="Mapping to show targets from: seedbench, mmbench (default: detected)."
+)
+@click.option(
+    "--questions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The benchmark's question file (e.g. SEED-Bench.json, or its Hugging Face parquet): "
+    "categories joined by question id.",
 )
 @click.option("--mapping", "mappings", multiple=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--floor", type=float, default=0.05, show_default=True)
@@ -462,6 +469,7 @@ def weakness_cmd(
     results: Path,
     fmt: str,
     benchmark: str | None,
+    questions: Path | None,
     mappings: tuple[Path, ...],
     floor: float,
     temperature: float,
@@ -472,7 +480,7 @@ def weakness_cmd(
     from visinstruct.loop.mapping import load_mapping
     from visinstruct.loop.weakness import accuracy_by_category, quotas, weakness_table, weights
 
-    res = load_results(results, format=fmt, benchmark=benchmark)
+    res = load_results(results, format=fmt, benchmark=benchmark, questions=questions)
     for p in res.problems[:20]:
         console.print(f"  {p.where}: {p.reason}", markup=False, highlight=False)
     if len(res.problems) > 20:

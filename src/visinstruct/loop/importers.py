@@ -7,13 +7,9 @@ read at all (missing, unknown format, not JSON) raises `ResultsError`.
 
 Formats (what the importers read, from the tools' own writers):
 
-- lmms-eval: one JSON object per sample, `{task}` files named `*_samples_<task>.jsonl`
-  (or, from older versions, `<task>.json` holding `{"args", "model_configs", "logs": [...]}`).
-  A sample has `doc_id`, `target`, `filtered_resps`, `doc_hash`, `prompt_hash`,
-  `target_hash`, one key per metric holding the task's `process_results` value, and
-  either `doc` + `arguments` (the dataset row without images; older versions) or `input`
-  (the prompt; newer versions drop `doc`). SEED-Bench rows carry `question_type_id`,
-  which names the evaluation dimension; MMBench metric values carry `category`.
+- lmms-eval: `--log_samples` files of every version (loop/lmms_eval.py); SEED-Bench's own
+  result files (loop/seedbench.py); categories a log lacks come from the benchmark's question
+  file (loop/questions.py).
 - VLMEvalKit: `<model>_<dataset>.xlsx` (predictions) and `..._<judge>_result.xlsx`
   (evaluated, with `hit`), or the same tables as `.tsv`/`.csv`; columns `index`,
   `question`, `hint`, `A`..`D`, `answer`, `category`, `l2-category`, `prediction`, `hit`.
@@ -26,248 +22,37 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 import re
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from visinstruct.errors import VisinstructError
-from visinstruct.loop.results import EvalRecord
-
-FORMATS = ("auto", "generic", "lmms-eval", "vlmevalkit")
-XLSX_EXTRA = "loop"  # the optional-dependency group that installs openpyxl
-UNCATEGORIZED = "uncategorized"
-NO_LETTER = "no option letter in prediction"
-NO_PREDICTION = "missing prediction"
-
-# SEED-Bench's `question_type_id` → evaluation dimension (SEED-Bench.json "question_type";
-# 1-9 are the image dimensions, 10-12 the video ones).
-SEED_DIMENSIONS = {
-    1: "Scene Understanding",
-    2: "Instance Identity",
-    3: "Instance Attributes",
-    4: "Instance Location",
-    5: "Instances Counting",
-    6: "Spatial Relation",
-    7: "Instance Interaction",
-    8: "Visual Reasoning",
-    9: "Text Understanding",
-    10: "Action Recognition",
-    11: "Action Prediction",
-    12: "Procedure Understanding",
-}
-
-# lmms-eval sample keys that are bookkeeping, not a metric's value
-_LMMS_KEYS = {
-    "doc_id",
-    "doc",
-    "target",
-    "arguments",
-    "resps",
-    "filtered_resps",
-    "doc_hash",
-    "prompt_hash",
-    "target_hash",
-    "input",
-    "filter",
-    "metrics",
-}
-# scalar metrics whose 0/1 value is the sample's verdict
-_VERDICT_METRICS = ("exact_match", "acc", "accuracy", "hit", "correct", "score")
-
-
-class ResultsError(VisinstructError):
-    """A results file cannot be read at all: names the file and what is wrong."""
-
-
-@dataclass
-class Problem:
-    """A line or row that was left out or could not be scored, and why."""
-
-    where: str  # "file:line" or "file:row N"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
-
-
-@dataclass
-class ImportResult:
-    """What one results file gave: the records and the problems met on the way."""
-
-    records: list[EvalRecord] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    format: str = ""
-    benchmark: str = ""
-
-    def accuracy_by_category(self) -> dict[str, tuple[int, int]]:
-        """category → (correct, total), to check an import at a glance."""
-        out: dict[str, tuple[int, int]] = {}
-        for r in self.records:
-            c, n = out.get(r.category, (0, 0))
-            out[r.category] = (c + r.correct, n + 1)
-        return out
-
-
-# --- scoring ---------------------------------------------------------------------------
-
-# the words are matched in any case, the letter only in capitals ("The answer is a dog" is no "A")
-_ANSWER_PREFIX = re.compile(
-    r"^\s*(?i:(?:the\s+)?(?:correct\s+|best\s+|final\s+)?(?:answer|option|choice)(?:\s+is)?)\s*[:：]?\s*"
-    r"\(?([A-Z])\)?(?=$|[\s.,:;)。])"
+from visinstruct.loop.lmms_eval import is_lmms_sample, read_lmms_eval
+from visinstruct.loop.questions import load_questions
+from visinstruct.loop.reading import (  # noqa: F401 - the names importers have always offered
+    NO_LETTER,
+    NO_PREDICTION,
+    SEED_DIMENSIONS,
+    UNCATEGORIZED,
+    ImportResult,
+    Problem,
+    ResultsError,
+    _first_object,
+    _flag,
+    _json_lines,
+    _lettered,
+    _read_text,
+    _text,
+    answer_letter,
+    extract_letter,
+    score,
 )
-_ANSWER_PREFIX_ZH = re.compile(r"^\s*答案(?:是|为)?\s*[:：]?\s*\(?([A-Z])\)?")
-_LEADING_LETTER = re.compile(r"^\s*\(?([A-Z])(?:\)|\.|:|：|\s*$)")
-_TOKEN_FORMS = ("{}", "{}.", "{},", "{}:", "{})", "({})", "({}).", "{}).")
+from visinstruct.loop.results import EvalRecord
+from visinstruct.loop.seedbench import looks_like_seed_results, read_seed_results
 
-
-def _letters(options: Sequence[str], answer: str | None = None) -> str:
-    """The option letters in play: one per option, or A-D (and the answer's) when unknown."""
-    if options:
-        return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(options)]
-    last = max("D", answer) if answer and len(answer) == 1 and answer.isupper() else "D"
-    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: ord(last) - ord("A") + 1]
-
-
-def _norm(text: str) -> str:
-    """Lower case, single spaces, no trailing full stop: how two short answers are compared."""
-    return " ".join(text.strip().lower().split()).rstrip(".。!！")
-
-
-def extract_letter(
-    prediction: str | None, options: Sequence[str] = (), *, letters: str | None = None
-) -> str | None:
-    """The option letter a free-form prediction chooses, or None when it chooses none.
-
-    `letters` are the letters in play when the option texts are unknown (default A-D).
-    Accepts a bare letter, "(B)", "B.", "B:", "B) text", "Answer: B", "The answer is (B)",
-    a sentence with exactly one standalone letter among the options ("I choose B"), and a
-    prediction that is exactly one option's text. Two candidate letters ("A or B") is no
-    choice: guessing would credit a model for hedging.
-    """
-    if prediction is None:
-        return None
-    text = prediction.strip()
-    if not text:
-        return None
-    letters = _letters(options) if options or letters is None else letters
-    for pattern in (_LEADING_LETTER, _ANSWER_PREFIX, _ANSWER_PREFIX_ZH):
-        m = pattern.match(text)
-        if m and m.group(1) in letters:
-            return m.group(1)
-    tokens = text.split()
-    found = {c for c in letters for form in _TOKEN_FORMS if form.format(c) in tokens}
-    # a lone capital "A" in a longer sentence is usually the article, not an option
-    if len(found) == 1 and not (found == {"A"} and len(tokens) > 3):
-        return found.pop()
-    for i, option in enumerate(options):
-        if option and _norm(text) == _norm(option):
-            return letters[i]
-    return None
-
-
-def answer_letter(answer: str, options: Sequence[str]) -> str | None:
-    """The gold answer as a letter: given as a letter, or as the text of one option."""
-    a = answer.strip()
-    letters = _letters(options, a.upper() if len(a) == 1 else None)
-    if len(a) == 1 and a.upper() in letters:
-        return a.upper()
-    matches = [letters[i] for i, o in enumerate(options) if o is not None and _norm(o) == _norm(a)]
-    return matches[0] if len(matches) == 1 else None
-
-
-def score(prediction: str | None, answer: str, options: Sequence[str] = ()) -> tuple[bool, str | None]:
-    """(correct, why unscorable) for one answer, as a benchmark counts it.
-
-    Multiple choice (options given, or a one-letter answer): the prediction's letter must be
-    the answer's. Otherwise the two texts must match after normalising case, spaces and a
-    final full stop. An unscorable prediction is wrong, with the reason.
-    """
-    if prediction is None or not prediction.strip():
-        return False, NO_PREDICTION
-    a = answer.strip()
-    if options or (len(a) == 1 and a.isupper()):
-        letter = extract_letter(prediction, options, letters=_letters(options, a))
-        if letter is None:
-            return False, NO_LETTER
-        return letter == (answer_letter(a, options) or a), None
-    return _norm(prediction) == _norm(a), None
-
-
-# --- small helpers ---------------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    """A cell or field as text; None for empty, missing and NaN (pandas writes "nan")."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else str(value)
-    s = str(value)
-    return None if s.strip() == "" or s.strip().lower() == "nan" else s
-
-
-def _flag(value: Any) -> bool | None:
-    """A 0/1 verdict (hit, score, correct) as a bool; None when it is not one."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
-        return bool(value) if value in (0, 1) else None
-    if isinstance(value, str):
-        v = value.strip().lower()
-        if v in ("1", "1.0", "true", "yes"):
-            return True
-        if v in ("0", "0.0", "false", "no"):
-            return False
-    return None
-
-
-def _lettered(row: dict[str, Any]) -> list[str]:
-    """Option texts from columns or keys "A", "B", ... (contiguous from A)."""
-    out = []
-    for letter in "ABCDEFGHIJ":
-        t = _text(row.get(letter))
-        if t is None:
-            break
-        out.append(t)
-    return out
-
-
-_PROMPT_OPTION = re.compile(r"^\s*\(?([A-J])[.)]\s*(.*)$")
-
-
-def _prompt_options(prompt: str) -> tuple[str, list[str]]:
-    """(question, options) parsed back from a prompt that lists "A. ..." lines."""
-    lines = prompt.splitlines()
-    options: list[str] = []
-    start = None
-    for i, line in enumerate(lines):
-        m = _PROMPT_OPTION.match(line)
-        if m and m.group(1) == "ABCDEFGHIJ"[len(options)]:
-            start = i if start is None else start
-            options.append(m.group(2).strip())
-        elif options:
-            break
-    question = "\n".join(lines[:start]).strip() if start is not None else prompt.strip()
-    return question, options
-
-
-def _benchmark_from_task(task: str) -> str:
-    """Our benchmark name for an lmms-eval task: seedbench / mmbench, else the task itself."""
-    t = task.lower()
-    if t == "seedbench" or (t.startswith("seedbench_") and not t.startswith("seedbench_2")):
-        return "seedbench"
-    if t.startswith("mmbench") and not t.startswith("mmbench_cc"):
-        return "mmbench"
-    return task
+FORMATS = ("auto", "generic", "lmms-eval", "vlmevalkit", "seedbench")
+XLSX_EXTRA = "loop"  # the optional-dependency group that installs openpyxl
 
 
 def _benchmark_from_dataset(name: str) -> str | None:
@@ -280,49 +65,6 @@ def _benchmark_from_dataset(name: str) -> str | None:
 
 
 # --- reading files ---------------------------------------------------------------------
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ResultsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise ResultsError(f"{path}: cannot be read ({e.strerror})") from None
-
-
-def _json_lines(path: Path, text: str, problems: list[Problem]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, object) per non-blank line; a line that is not a JSON object is a problem.
-
-    Lines end at "\n" only: JSON written with ensure_ascii=False may hold U+2028 in a string."""
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(Problem(where, f"not JSON ({e.msg} at column {e.colno})"))
-            continue
-        if not isinstance(obj, dict):
-            problems.append(Problem(where, f"a line must be a JSON object, got {type(obj).__name__}"))
-            continue
-        yield where, obj
-
-
-def _first_object(text: str) -> dict[str, Any] | None:
-    for line in text.split("\n"):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            return obj
-    return None
-
-
-def _is_lmms_sample(obj: dict[str, Any]) -> bool:
-    return "doc_id" in obj and ("filtered_resps" in obj or "resps" in obj)
 
 
 def _normalise_header(name: Any) -> str:
@@ -436,151 +178,6 @@ def _generic(path: Path, benchmark: str | None, result: ImportResult) -> None:
         )
 
 
-def _lmms_samples(path: Path, result: ImportResult) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
-    """(where, sample) pairs and the task name, from a .jsonl or an older .json file."""
-    text = _read_text(path)
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ResultsError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
-        logs = data.get("logs") if isinstance(data, dict) else data
-        if not isinstance(logs, list):
-            raise ResultsError(f'{path}: expected lmms-eval samples, a list under "logs"')
-        task = None
-        if isinstance(data, dict) and isinstance(data.get("model_configs"), dict):
-            task = _text(data["model_configs"].get("task"))
-        out = []
-        for n, s in enumerate(logs, 1):
-            if isinstance(s, dict):
-                out.append((f"{path}:row {n}", s))
-            else:
-                result.problems.append(Problem(f"{path}:row {n}", "a sample must be a JSON object"))
-        return out, task
-    m = re.search(r"(?:^|_)samples_(.+)$", path.stem)
-    return list(_json_lines(path, text, result.problems)), m.group(1) if m else None
-
-
-def _metric_values(sample: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for k, v in sample.items() if k not in _LMMS_KEYS and isinstance(v, dict)]
-
-
-def _first_text(value: Any) -> str | None:
-    """The first string in a (possibly nested) list of responses."""
-    while isinstance(value, list) and value:
-        value = value[0]
-    return value if isinstance(value, str) else None
-
-
-def _guess_lmms_benchmark(samples: list[tuple[str, dict[str, Any]]]) -> str | None:
-    for _, s in samples[:20]:
-        doc = s.get("doc") if isinstance(s.get("doc"), dict) else {}
-        if "seed_all" in s or "seed_image" in s or ("question_type_id" in doc and "choice_a" in doc):
-            return "seedbench"
-        if any("L2-category" in v or "l2-category" in v for v in _metric_values(s)) or "L2-category" in doc:
-            return "mmbench"
-    return None
-
-
-def _lmms_eval(path: Path, benchmark: str | None, result: ImportResult) -> None:
-    samples, task = _lmms_samples(path, result)
-    bench = benchmark or (_benchmark_from_task(task) if task else None) or _guess_lmms_benchmark(samples)
-    bench = bench or "lmms-eval"
-    result.benchmark = bench
-    uncategorized = 0
-    for where, s in samples:
-        if not _is_lmms_sample(s):
-            result.problems.append(Problem(where, "not an lmms-eval sample (no doc_id / filtered_resps)"))
-            continue
-        doc = s.get("doc") if isinstance(s.get("doc"), dict) else {}
-        metrics = _metric_values(s)
-        merged: dict[str, Any] = {}
-        for v in metrics:
-            merged.update({k: x for k, x in v.items() if k not in merged})
-        prompt = _first_text(s.get("input")) or _first_text(s.get("arguments")) or ""
-        prompt_question, prompt_options = _prompt_options(prompt) if prompt else ("", [])
-
-        if all(f"choice_{c}" in doc for c in "abcd"):
-            options = [str(doc[f"choice_{c}"]) for c in "abcd"]
-        else:
-            options = _lettered(doc) or _lettered(merged) or prompt_options
-        question = _text(doc.get("question")) or _text(merged.get("question")) or prompt_question
-        answer = _text(doc.get("answer")) or _text(merged.get("answer")) or _text(s.get("target"))
-        if answer is None:
-            result.problems.append(Problem(where, "no gold answer (doc, metric value or target)"))
-            continue
-        answer = answer.strip()
-
-        category = None
-        qtype = doc.get("question_type_id")
-        if qtype is not None and bench.startswith("seedbench"):
-            try:
-                category = SEED_DIMENSIONS.get(int(qtype))
-            except (TypeError, ValueError):
-                category = None
-            if category is None:
-                result.problems.append(Problem(where, f"unknown SEED-Bench question_type_id {qtype!r}"))
-        category = category or _text(doc.get("category")) or _text(merged.get("category"))
-        if category is None:
-            category = UNCATEGORIZED
-            uncategorized += 1
-
-        prediction = _first_text(s.get("filtered_resps"))
-        if prediction is None:
-            prediction = _text(merged.get("pred")) or _text(merged.get("prediction"))
-        correct, error = score(prediction, answer, options)
-        verdict = None
-        for v in metrics:
-            for key in ("hit", "score", "correct", "is_correct"):
-                if key in v and verdict is None:
-                    verdict = _flag(v[key])
-        for key in _VERDICT_METRICS:
-            if key in s and verdict is None and not isinstance(s[key], dict):
-                verdict = _flag(s[key])
-        if verdict is not None:
-            correct, error = verdict, None
-        if error:
-            result.problems.append(Problem(where, error))
-
-        ident = (
-            _text(doc.get("question_id"))
-            or _text(merged.get("question_id"))
-            or _text(doc.get("index"))
-            or _text(merged.get("index"))
-            or _text(s.get("doc_id"))
-        )
-        extra: dict[str, Any] = {"doc_id": s.get("doc_id")}
-        if task:
-            extra["task"] = task
-        for key in ("data_id", "data_type", "question_type_id", "hint", "L2-category", "source", "split"):
-            value = _text(doc.get(key)) if key in doc else _text(merged.get(key))
-            if value is not None:
-                extra["l2-category" if key == "L2-category" else key] = value
-        result.records.append(
-            EvalRecord(
-                id=ident or str(s.get("doc_id")),
-                category=category,
-                question=question,
-                answer=answer,
-                prediction=prediction,
-                correct=correct,
-                options=options,
-                image=None,
-                benchmark=bench,
-                error=error,
-                extra=extra,
-            )
-        )
-    if uncategorized:
-        result.problems.append(
-            Problem(
-                str(path),
-                f"{uncategorized} sample(s) carry no category: the log has no dataset rows (newer lmms-eval "
-                f"versions drop `doc`), so they are grouped as {UNCATEGORIZED!r}",
-            )
-        )
-
-
 def _vlmevalkit(path: Path, benchmark: str | None, result: ImportResult) -> None:
     headers, rows = _table_rows(path)
     for required in ("question", "answer", "prediction"):
@@ -653,25 +250,35 @@ def _detect(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".tsv", ".csv"):
         return "vlmevalkit"
-    if suffix == ".json":
-        return "lmms-eval"
-    if suffix == ".jsonl":
-        first = _first_object(_read_text(path))
+    if suffix in (".json", ".jsonl"):
+        text = _read_text(path)
+        if looks_like_seed_results(text):
+            return "seedbench"
+        if suffix == ".json":
+            return "lmms-eval"
+        first = _first_object(text)
         if first is None:
             raise ResultsError(f"{path}: no JSON object on any line")
-        return "lmms-eval" if _is_lmms_sample(first) else "generic"
+        return "lmms-eval" if is_lmms_sample(first) else "generic"
     raise ResultsError(
         f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
         f"pass a format ({', '.join(FORMATS[1:])})"
     )
 
 
-def load_results(path: str | Path, format: str = "auto", benchmark: str | None = None) -> ImportResult:
+def load_results(
+    path: str | Path,
+    format: str = "auto",
+    benchmark: str | None = None,
+    questions: str | Path | None = None,
+) -> ImportResult:
     """Read one results file into records; malformed lines become problems, not errors.
 
-    `format` is "auto" (by extension and content), "generic", "lmms-eval" or "vlmevalkit";
-    `benchmark` overrides the benchmark read from the file name or content ("seedbench",
-    "mmbench", ...), which chooses the category mapping.
+    `format` is "auto" (by extension and content), "generic", "lmms-eval", "vlmevalkit" or
+    "seedbench" (SEED-Bench's own result files); `benchmark` overrides the benchmark read from
+    the file name or content ("seedbench", "mmbench", ...), which chooses the category mapping;
+    `questions` is the benchmark's question file (JSON or parquet), joined by question id for
+    logs that carry no categories.
     """
     p = Path(path)
     if format not in FORMATS:
@@ -680,13 +287,16 @@ def load_results(path: str | Path, format: str = "auto", benchmark: str | None =
         raise ResultsError(f"{p}: no such results file")
     if p.is_dir():
         raise ResultsError(f"{p}: is a folder; give one results file")
+    known = load_questions(questions) if questions is not None else None
     fmt = _detect(p) if format == "auto" else format
     result = ImportResult(format=fmt)
     if fmt == "generic":
         _generic(p, benchmark, result)
         result.benchmark = benchmark or "generic"
     elif fmt == "lmms-eval":
-        _lmms_eval(p, benchmark, result)
+        read_lmms_eval(p, benchmark, result, known)
+    elif fmt == "seedbench":
+        read_seed_results(p, benchmark, result, known)
     else:
         if p.suffix.lower() not in (".xlsx", ".tsv", ".csv"):
             raise ResultsError(f"{p}: VLMEvalKit results are .xlsx, .tsv or .csv files")

@@ -80,6 +80,7 @@ class LoopSpec(_Strict):
     mapping: list[str] = Field(default_factory=list, description="mapping files overriding built-in entries")
     results: str | None = None  # round 0's results, when the eval hook is not to run first
     results_format: str = "auto"
+    questions: str | None = None  # the benchmark's question file: categories joined by question id
     model: str | None = None  # the model before the loop: {prev_model} of round 0
     train_data: list[str] = Field(default_factory=list, description="data the model was trained on before")
     types: list[InstructionType] = Field(default_factory=lambda: ["multiple_choice"], min_length=1)
@@ -260,7 +261,10 @@ class Loop:
             self.hook("eval", rnd, model=self.model_path(rnd - 1), results=str(source))
             if not source.is_file():
                 raise VisinstructError(f"round {rnd}: the eval hook wrote no results at {source}")
-        imported = load_results(source, format=self.spec.results_format, benchmark=self.spec.benchmark)
+        questions = self._at(self.spec.questions) if self.spec.questions else None
+        imported = load_results(
+            source, format=self.spec.results_format, benchmark=self.spec.benchmark, questions=questions
+        )
         if not imported.records:
             raise VisinstructError(f"{source}: no evaluation records ({len(imported.problems)} problems)")
         write_records(rdir / "results.jsonl", imported.records)
