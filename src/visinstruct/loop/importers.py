@@ -14,9 +14,9 @@ Formats (what the importers read, from the tools' own writers):
   either `doc` + `arguments` (the dataset row without images; older versions) or `input`
   (the prompt; newer versions drop `doc`). SEED-Bench rows carry `question_type_id`,
   which names the evaluation dimension; MMBench metric values carry `category`.
-- VLMEvalKit: `<model>_<dataset>.xlsx` (predictions) and `..._<judge>_result.xlsx`
-  (evaluated, with `hit`), or the same tables as `.tsv`/`.csv`; columns `index`,
-  `question`, `hint`, `A`..`D`, `answer`, `category`, `l2-category`, `prediction`, `hit`.
+- VLMEvalKit: prediction and result sheets (.xlsx, .tsv, .csv) and the `*_acc.csv` /
+  `*_score.csv` summaries, read by `loop.vlmevalkit` (circular MMBench grouped as VLMEvalKit
+  groups it).
 - generic: our JSONL, one object per line: `question`, `options` (list in letter order,
   or `{letter: text}`, or absent), `answer` (letter or option text), `prediction`,
   `category`, optional `image` (relative to the results file), `id`, `correct`.
@@ -24,25 +24,35 @@ Formats (what the importers read, from the tools' own writers):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import re
-import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from visinstruct.errors import VisinstructError
-from visinstruct.loop.results import EvalRecord
+from visinstruct.loop import vlmevalkit
+from visinstruct.loop.results import UNCATEGORIZED, EvalRecord, ImportResult, Problem, ResultsError
+from visinstruct.loop.results import read_text as _read_text
+from visinstruct.loop.scoring import NO_LETTER, NO_PREDICTION, answer_letter, extract_letter, score
+from visinstruct.loop.scoring import cell_flag as _flag
+from visinstruct.loop.scoring import cell_text as _text
+from visinstruct.loop.scoring import lettered_options as _lettered
 
 FORMATS = ("auto", "generic", "lmms-eval", "vlmevalkit")
-XLSX_EXTRA = "loop"  # the optional-dependency group that installs openpyxl
-UNCATEGORIZED = "uncategorized"
-NO_LETTER = "no option letter in prediction"
-NO_PREDICTION = "missing prediction"
+__all__ = [
+    "FORMATS",
+    "NO_LETTER",
+    "NO_PREDICTION",
+    "SEED_DIMENSIONS",
+    "UNCATEGORIZED",
+    "ImportResult",
+    "Problem",
+    "ResultsError",
+    "answer_letter",
+    "extract_letter",
+    "load_results",
+    "score",
+]
 
 # SEED-Bench's `question_type_id` → evaluation dimension (SEED-Bench.json "question_type";
 # 1-9 are the image dimensions, 10-12 the video ones).
@@ -80,167 +90,6 @@ _LMMS_KEYS = {
 _VERDICT_METRICS = ("exact_match", "acc", "accuracy", "hit", "correct", "score")
 
 
-class ResultsError(VisinstructError):
-    """A results file cannot be read at all: names the file and what is wrong."""
-
-
-@dataclass
-class Problem:
-    """A line or row that was left out or could not be scored, and why."""
-
-    where: str  # "file:line" or "file:row N"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
-
-
-@dataclass
-class ImportResult:
-    """What one results file gave: the records and the problems met on the way."""
-
-    records: list[EvalRecord] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    format: str = ""
-    benchmark: str = ""
-
-    def accuracy_by_category(self) -> dict[str, tuple[int, int]]:
-        """category → (correct, total), to check an import at a glance."""
-        out: dict[str, tuple[int, int]] = {}
-        for r in self.records:
-            c, n = out.get(r.category, (0, 0))
-            out[r.category] = (c + r.correct, n + 1)
-        return out
-
-
-# --- scoring ---------------------------------------------------------------------------
-
-# the words are matched in any case, the letter only in capitals ("The answer is a dog" is no "A")
-_ANSWER_PREFIX = re.compile(
-    r"^\s*(?i:(?:the\s+)?(?:correct\s+|best\s+|final\s+)?(?:answer|option|choice)(?:\s+is)?)\s*[:：]?\s*"
-    r"\(?([A-Z])\)?(?=$|[\s.,:;)。])"
-)
-_ANSWER_PREFIX_ZH = re.compile(r"^\s*答案(?:是|为)?\s*[:：]?\s*\(?([A-Z])\)?")
-_LEADING_LETTER = re.compile(r"^\s*\(?([A-Z])(?:\)|\.|:|：|\s*$)")
-_TOKEN_FORMS = ("{}", "{}.", "{},", "{}:", "{})", "({})", "({}).", "{}).")
-
-
-def _letters(options: Sequence[str], answer: str | None = None) -> str:
-    """The option letters in play: one per option, or A-D (and the answer's) when unknown."""
-    if options:
-        return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(options)]
-    last = max("D", answer) if answer and len(answer) == 1 and answer.isupper() else "D"
-    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: ord(last) - ord("A") + 1]
-
-
-def _norm(text: str) -> str:
-    """Lower case, single spaces, no trailing full stop: how two short answers are compared."""
-    return " ".join(text.strip().lower().split()).rstrip(".。!！")
-
-
-def extract_letter(
-    prediction: str | None, options: Sequence[str] = (), *, letters: str | None = None
-) -> str | None:
-    """The option letter a free-form prediction chooses, or None when it chooses none.
-
-    `letters` are the letters in play when the option texts are unknown (default A-D).
-    Accepts a bare letter, "(B)", "B.", "B:", "B) text", "Answer: B", "The answer is (B)",
-    a sentence with exactly one standalone letter among the options ("I choose B"), and a
-    prediction that is exactly one option's text. Two candidate letters ("A or B") is no
-    choice: guessing would credit a model for hedging.
-    """
-    if prediction is None:
-        return None
-    text = prediction.strip()
-    if not text:
-        return None
-    letters = _letters(options) if options or letters is None else letters
-    for pattern in (_LEADING_LETTER, _ANSWER_PREFIX, _ANSWER_PREFIX_ZH):
-        m = pattern.match(text)
-        if m and m.group(1) in letters:
-            return m.group(1)
-    tokens = text.split()
-    found = {c for c in letters for form in _TOKEN_FORMS if form.format(c) in tokens}
-    # a lone capital "A" in a longer sentence is usually the article, not an option
-    if len(found) == 1 and not (found == {"A"} and len(tokens) > 3):
-        return found.pop()
-    for i, option in enumerate(options):
-        if option and _norm(text) == _norm(option):
-            return letters[i]
-    return None
-
-
-def answer_letter(answer: str, options: Sequence[str]) -> str | None:
-    """The gold answer as a letter: given as a letter, or as the text of one option."""
-    a = answer.strip()
-    letters = _letters(options, a.upper() if len(a) == 1 else None)
-    if len(a) == 1 and a.upper() in letters:
-        return a.upper()
-    matches = [letters[i] for i, o in enumerate(options) if o is not None and _norm(o) == _norm(a)]
-    return matches[0] if len(matches) == 1 else None
-
-
-def score(prediction: str | None, answer: str, options: Sequence[str] = ()) -> tuple[bool, str | None]:
-    """(correct, why unscorable) for one answer, as a benchmark counts it.
-
-    Multiple choice (options given, or a one-letter answer): the prediction's letter must be
-    the answer's. Otherwise the two texts must match after normalising case, spaces and a
-    final full stop. An unscorable prediction is wrong, with the reason.
-    """
-    if prediction is None or not prediction.strip():
-        return False, NO_PREDICTION
-    a = answer.strip()
-    if options or (len(a) == 1 and a.isupper()):
-        letter = extract_letter(prediction, options, letters=_letters(options, a))
-        if letter is None:
-            return False, NO_LETTER
-        return letter == (answer_letter(a, options) or a), None
-    return _norm(prediction) == _norm(a), None
-
-
-# --- small helpers ---------------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    """A cell or field as text; None for empty, missing and NaN (pandas writes "nan")."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else str(value)
-    s = str(value)
-    return None if s.strip() == "" or s.strip().lower() == "nan" else s
-
-
-def _flag(value: Any) -> bool | None:
-    """A 0/1 verdict (hit, score, correct) as a bool; None when it is not one."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
-        return bool(value) if value in (0, 1) else None
-    if isinstance(value, str):
-        v = value.strip().lower()
-        if v in ("1", "1.0", "true", "yes"):
-            return True
-        if v in ("0", "0.0", "false", "no"):
-            return False
-    return None
-
-
-def _lettered(row: dict[str, Any]) -> list[str]:
-    """Option texts from columns or keys "A", "B", ... (contiguous from A)."""
-    out = []
-    for letter in "ABCDEFGHIJ":
-        t = _text(row.get(letter))
-        if t is None:
-            break
-        out.append(t)
-    return out
-
-
 _PROMPT_OPTION = re.compile(r"^\s*\(?([A-J])[.)]\s*(.*)$")
 
 
@@ -270,25 +119,7 @@ def _benchmark_from_task(task: str) -> str:
     return task
 
 
-def _benchmark_from_dataset(name: str) -> str | None:
-    """seedbench / mmbench when a VLMEvalKit file name holds that dataset's name."""
-    if re.search(r"(?:^|_)SEEDBench_IMG(?:_|$)", name):
-        return "seedbench"
-    if re.search(r"(?:^|_)MMBench(?:_(?:DEV|TEST))?(?:_(?:EN|CN))?(?:_V11)?(?:_|$)", name):
-        return "mmbench"
-    return None
-
-
 # --- reading files ---------------------------------------------------------------------
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ResultsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise ResultsError(f"{path}: cannot be read ({e.strerror})") from None
 
 
 def _json_lines(path: Path, text: str, problems: list[Problem]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -323,47 +154,6 @@ def _first_object(text: str) -> dict[str, Any] | None:
 
 def _is_lmms_sample(obj: dict[str, Any]) -> bool:
     return "doc_id" in obj and ("filtered_resps" in obj or "resps" in obj)
-
-
-def _normalise_header(name: Any) -> str:
-    """Column names as VLMEvalKit's evaluation reads them: lower case, except option letters."""
-    s = str(name).strip() if name is not None else ""
-    return s if len(s) == 1 and s.isupper() else s.lower()
-
-
-def _table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    """(headers, (row number, cells)...) of an .xlsx, .tsv or .csv; row 1 is the header."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        try:
-            import openpyxl
-        except ImportError:
-            raise ResultsError(
-                f'{path}: reading .xlsx needs openpyxl: pip install "visinstruct[{XLSX_EXTRA}]" '
-                "(or save the sheet as .tsv)"
-            ) from None
-        try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:  # openpyxl raises zipfile, XML and its own errors for a bad file
-            raise ResultsError(f"{path}: not a readable .xlsx workbook ({type(e).__name__}: {e})") from None
-        try:
-            rows = [list(r) for r in wb.active.iter_rows(values_only=True)]
-        finally:
-            wb.close()
-        numbered = list(enumerate(rows, 1))
-    else:
-        text = _read_text(path)
-        delimiter = "\t" if suffix == ".tsv" else ","
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # dataset sheets may hold base64 images
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        try:
-            numbered = list(enumerate(reader, 1))
-        except csv.Error as e:
-            raise ResultsError(f"{path}: not a readable {suffix[1:]} table ({e})") from None
-    if not numbered:
-        raise ResultsError(f"{path}: the table is empty")
-    headers = [_normalise_header(h) for h in numbered[0][1]]
-    return headers, iter(numbered[1:])
 
 
 # --- the three formats -----------------------------------------------------------------
@@ -581,74 +371,6 @@ def _lmms_eval(path: Path, benchmark: str | None, result: ImportResult) -> None:
         )
 
 
-def _vlmevalkit(path: Path, benchmark: str | None, result: ImportResult) -> None:
-    headers, rows = _table_rows(path)
-    for required in ("question", "answer", "prediction"):
-        if required not in headers:
-            what = "not a prediction file" if required == "prediction" else "not a VLMEvalKit sheet"
-            raise ResultsError(f"{path}: no {required!r} column ({what}; columns: {', '.join(headers)})")
-    has_category = "category" in headers
-    categories: set[str] = set()
-    for n, cells in rows:
-        row = {h: cells[i] if i < len(cells) else None for i, h in enumerate(headers) if h}
-        if all(_text(v) is None for v in row.values()):
-            continue
-        where = f"{path}:row {n}"
-        question, answer = _text(row.get("question")), _text(row.get("answer"))
-        if question is None or answer is None:
-            result.problems.append(Problem(where, f"missing {'question' if question is None else 'answer'}"))
-            continue
-        options = _lettered(row)
-        answer = answer.strip()
-        if options and answer_letter(answer, options) is not None:
-            answer = answer_letter(answer, options) or answer
-        prediction = _text(row.get("prediction"))
-        correct, error = score(prediction, answer, options)
-        if "hit" in row:
-            verdict = _flag(row["hit"])
-            if verdict is None:
-                result.problems.append(Problem(where, f"hit {row['hit']!r} is not 0 or 1; scored instead"))
-            else:
-                correct, error = verdict, None
-        if error:
-            result.problems.append(Problem(where, error))
-        category = _text(row.get("category")) or UNCATEGORIZED
-        categories.add(category)
-        extra = {
-            k: _text(row[k])
-            for k in ("hint", "l2-category", "split", "source", "log", "image_path")
-            if k in row and _text(row[k]) is not None
-        }
-        result.records.append(
-            EvalRecord(
-                id=_text(row.get("index")) or str(n),
-                category=category,
-                question=question,
-                answer=answer,
-                prediction=prediction,
-                correct=correct,
-                options=options,
-                image=None,
-                benchmark="",  # set below, once the whole sheet is known
-                error=error,
-                extra=extra,
-            )
-        )
-    if not has_category:
-        result.problems.append(Problem(str(path), f"no 'category' column: every row is {UNCATEGORIZED!r}"))
-    bench = benchmark or _benchmark_from_dataset(path.stem)
-    if bench is None:
-        if categories and categories <= set(SEED_DIMENSIONS.values()):
-            bench = "seedbench"
-        elif "l2-category" in headers:
-            bench = "mmbench"
-        else:
-            bench = path.stem
-    result.benchmark = bench
-    for r in result.records:
-        r.benchmark = bench
-
-
 def _detect(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".tsv", ".csv"):
@@ -690,5 +412,5 @@ def load_results(path: str | Path, format: str = "auto", benchmark: str | None =
     else:
         if p.suffix.lower() not in (".xlsx", ".tsv", ".csv"):
             raise ResultsError(f"{p}: VLMEvalKit results are .xlsx, .tsv or .csv files")
-        _vlmevalkit(p, benchmark, result)
+        vlmevalkit.read_sheet(p, benchmark, result, known={"seedbench": set(SEED_DIMENSIONS.values())})
     return result
