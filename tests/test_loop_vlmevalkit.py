@@ -254,3 +254,19 @@ def test_quotas_from_a_summary_follow_its_accuracies():
     assert [s.category for s in stats] == ["b", "a"] and all(s.summary and s.n == 0 for s in stats)
     q = quotas(weights(stats, floor=0.0), 60)
     assert q == {"a": 10, "b": 50}
+
+
+def test_the_loop_refuses_a_summary_naming_what_it_needs(tmp_path, capsys):
+    acc = tmp_path / "m_MMBench_DEV_EN_acc.csv"
+    acc.write_text("split,Overall,ocr,image_emotion\nnone,0.5,0.4,0.6\n", "utf-8")
+    (tmp_path / "base.yaml").write_text("name: base\nseed: 1\nlanguages: [en]\nsynthetic: {scenes: 1}\n")
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(
+        f"name: s\nrecipe: base.yaml\nresults: {acc.name}\nrounds: 1\nsamples_per_round: 10\n"
+        "hooks: {train: never-run}\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["loop", str(loop), "--loop-dir", str(tmp_path / "L")])
+    err = "".join(capsys.readouterr())
+    assert "m_MMBench_DEV_EN_acc.csv: a category-level summary" in err
+    assert "needs per-question results" in err
