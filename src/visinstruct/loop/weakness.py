@@ -230,8 +230,9 @@ def weakness_table(
     """One row per category in the order of `stats` (weakest first from `accuracy_by_category`),
     with the 95% interval beside each accuracy and, given the previous round, the change in
     percentage points; a total row at the end."""
-    table = Table(title="weak categories: accuracy (95% Wilson interval) → share of the next round")
     from_summary = bool(stats) and all(s.summary for s in stats)
+    what = "accuracy" if from_summary else "accuracy (95% Wilson interval)"
+    table = Table(title=f"weak categories: {what} → share of the next round")
     if from_summary:
         table.caption = (
             "from a category-level summary: accuracy per category only — n unknown, no interval, "
@@ -241,7 +242,7 @@ def weakness_table(
     table.add_column("n", justify="right")
     if any(s.unscored for s in stats):
         table.add_column("unscored", justify="right")
-    table.add_column("accuracy [95% CI]", justify="right")
+    table.add_column("accuracy" if from_summary else "accuracy [95% CI]", justify="right")
     if previous is not None:
         table.add_column("change (pts)", justify="right")
     table.add_column("error", justify="right")
