@@ -478,16 +478,22 @@ def weakness_cmd(
     """Read evaluation RESULTS: accuracy per category, weights, quotas, and where data would come from."""
     from visinstruct.loop.importers import load_results
     from visinstruct.loop.mapping import load_mapping
-    from visinstruct.loop.weakness import accuracy_by_category, quotas, weakness_table, weights
+    from visinstruct.loop.weakness import (
+        accuracy_by_category,
+        quotas,
+        summary_stats,
+        weakness_table,
+        weights,
+    )
 
     res = load_results(results, format=fmt, benchmark=benchmark, questions=questions)
     for p in res.problems[:20]:
         console.print(f"  {p.where}: {p.reason}", markup=False, highlight=False)
     if len(res.problems) > 20:
         console.print(f"  … and {len(res.problems) - 20} more problems")
-    if not res.records:
+    if not res.records and not res.summary:
         raise VisinstructError(f"{results}: no evaluation records")
-    stats = accuracy_by_category(res.records)
+    stats = accuracy_by_category(res.records) if res.records else summary_stats(res.summary)
     try:
         w = weights(stats, floor=min(floor, 1 / len(stats)), temperature=temperature)
     except ValueError as e:

@@ -10,9 +10,9 @@ Formats (what the importers read, from the tools' own writers):
 - lmms-eval: `--log_samples` files of every version (loop/lmms_eval.py); SEED-Bench's own
   result files (loop/seedbench.py); categories a log lacks come from the benchmark's question
   file (loop/questions.py).
-- VLMEvalKit: `<model>_<dataset>.xlsx` (predictions) and `..._<judge>_result.xlsx`
-  (evaluated, with `hit`), or the same tables as `.tsv`/`.csv`; columns `index`,
-  `question`, `hint`, `A`..`D`, `answer`, `category`, `l2-category`, `prediction`, `hit`.
+- VLMEvalKit: prediction and result sheets (.xlsx, .tsv, .csv) and the `*_acc.csv` /
+  `*_score.csv` summaries, read by `loop.vlmevalkit` (circular MMBench grouped as VLMEvalKit
+  groups it).
 - generic: our JSONL, one object per line: `question`, `options` (list in letter order,
   or `{letter: text}`, or absent), `answer` (letter or option text), `prediction`,
   `category`, optional `image` (relative to the results file), `id`, `correct`.
@@ -20,14 +20,9 @@ Formats (what the importers read, from the tools' own writers):
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from visinstruct.loop import vlmevalkit
 from visinstruct.loop.lmms_eval import is_lmms_sample, read_lmms_eval
 from visinstruct.loop.questions import load_questions
 from visinstruct.loop.reading import (  # noqa: F401 - the names importers have always offered
@@ -52,63 +47,6 @@ from visinstruct.loop.results import EvalRecord
 from visinstruct.loop.seedbench import looks_like_seed_results, read_seed_results
 
 FORMATS = ("auto", "generic", "lmms-eval", "vlmevalkit", "seedbench")
-XLSX_EXTRA = "loop"  # the optional-dependency group that installs openpyxl
-
-
-def _benchmark_from_dataset(name: str) -> str | None:
-    """seedbench / mmbench when a VLMEvalKit file name holds that dataset's name."""
-    if re.search(r"(?:^|_)SEEDBench_IMG(?:_|$)", name):
-        return "seedbench"
-    if re.search(r"(?:^|_)MMBench(?:_(?:DEV|TEST))?(?:_(?:EN|CN))?(?:_V11)?(?:_|$)", name):
-        return "mmbench"
-    return None
-
-
-# --- reading files ---------------------------------------------------------------------
-
-
-def _normalise_header(name: Any) -> str:
-    """Column names as VLMEvalKit's evaluation reads them: lower case, except option letters."""
-    s = str(name).strip() if name is not None else ""
-    return s if len(s) == 1 and s.isupper() else s.lower()
-
-
-def _table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    """(headers, (row number, cells)...) of an .xlsx, .tsv or .csv; row 1 is the header."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        try:
-            import openpyxl
-        except ImportError:
-            raise ResultsError(
-                f'{path}: reading .xlsx needs openpyxl: pip install "visinstruct[{XLSX_EXTRA}]" '
-                "(or save the sheet as .tsv)"
-            ) from None
-        try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:  # openpyxl raises zipfile, XML and its own errors for a bad file
-            raise ResultsError(f"{path}: not a readable .xlsx workbook ({type(e).__name__}: {e})") from None
-        try:
-            rows = [list(r) for r in wb.active.iter_rows(values_only=True)]
-        finally:
-            wb.close()
-        numbered = list(enumerate(rows, 1))
-    else:
-        text = _read_text(path)
-        delimiter = "\t" if suffix == ".tsv" else ","
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # dataset sheets may hold base64 images
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        try:
-            numbered = list(enumerate(reader, 1))
-        except csv.Error as e:
-            raise ResultsError(f"{path}: not a readable {suffix[1:]} table ({e})") from None
-    if not numbered:
-        raise ResultsError(f"{path}: the table is empty")
-    headers = [_normalise_header(h) for h in numbered[0][1]]
-    return headers, iter(numbered[1:])
-
-
-# --- the three formats -----------------------------------------------------------------
 
 
 def _generic(path: Path, benchmark: str | None, result: ImportResult) -> None:
@@ -178,74 +116,6 @@ def _generic(path: Path, benchmark: str | None, result: ImportResult) -> None:
         )
 
 
-def _vlmevalkit(path: Path, benchmark: str | None, result: ImportResult) -> None:
-    headers, rows = _table_rows(path)
-    for required in ("question", "answer", "prediction"):
-        if required not in headers:
-            what = "not a prediction file" if required == "prediction" else "not a VLMEvalKit sheet"
-            raise ResultsError(f"{path}: no {required!r} column ({what}; columns: {', '.join(headers)})")
-    has_category = "category" in headers
-    categories: set[str] = set()
-    for n, cells in rows:
-        row = {h: cells[i] if i < len(cells) else None for i, h in enumerate(headers) if h}
-        if all(_text(v) is None for v in row.values()):
-            continue
-        where = f"{path}:row {n}"
-        question, answer = _text(row.get("question")), _text(row.get("answer"))
-        if question is None or answer is None:
-            result.problems.append(Problem(where, f"missing {'question' if question is None else 'answer'}"))
-            continue
-        options = _lettered(row)
-        answer = answer.strip()
-        if options and answer_letter(answer, options) is not None:
-            answer = answer_letter(answer, options) or answer
-        prediction = _text(row.get("prediction"))
-        correct, error = score(prediction, answer, options)
-        if "hit" in row:
-            verdict = _flag(row["hit"])
-            if verdict is None:
-                result.problems.append(Problem(where, f"hit {row['hit']!r} is not 0 or 1; scored instead"))
-            else:
-                correct, error = verdict, None
-        if error:
-            result.problems.append(Problem(where, error))
-        category = _text(row.get("category")) or UNCATEGORIZED
-        categories.add(category)
-        extra = {
-            k: _text(row[k])
-            for k in ("hint", "l2-category", "split", "source", "log", "image_path")
-            if k in row and _text(row[k]) is not None
-        }
-        result.records.append(
-            EvalRecord(
-                id=_text(row.get("index")) or str(n),
-                category=category,
-                question=question,
-                answer=answer,
-                prediction=prediction,
-                correct=correct,
-                options=options,
-                image=None,
-                benchmark="",  # set below, once the whole sheet is known
-                error=error,
-                extra=extra,
-            )
-        )
-    if not has_category:
-        result.problems.append(Problem(str(path), f"no 'category' column: every row is {UNCATEGORIZED!r}"))
-    bench = benchmark or _benchmark_from_dataset(path.stem)
-    if bench is None:
-        if categories and categories <= set(SEED_DIMENSIONS.values()):
-            bench = "seedbench"
-        elif "l2-category" in headers:
-            bench = "mmbench"
-        else:
-            bench = path.stem
-    result.benchmark = bench
-    for r in result.records:
-        r.benchmark = bench
-
-
 def _detect(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".tsv", ".csv"):
@@ -300,5 +170,5 @@ def load_results(
     else:
         if p.suffix.lower() not in (".xlsx", ".tsv", ".csv"):
             raise ResultsError(f"{p}: VLMEvalKit results are .xlsx, .tsv or .csv files")
-        _vlmevalkit(p, benchmark, result)
+        vlmevalkit.read_sheet(p, benchmark, result, known={"seedbench": set(SEED_DIMENSIONS.values())})
     return result

@@ -12,6 +12,8 @@ from typing import Any
 
 from visinstruct.errors import VisinstructError
 
+UNCATEGORIZED = "uncategorized"
+
 
 @dataclass
 class EvalRecord:
@@ -70,3 +72,49 @@ def load_records(path: str | os.PathLike[str]) -> list[EvalRecord]:
             except (ValueError, TypeError) as e:
                 raise VisinstructError(f"{p}:{n}: not an evaluation record ({e})") from None
     return out
+
+
+class ResultsError(VisinstructError):
+    """A results file cannot be read at all: names the file and what is wrong."""
+
+
+@dataclass
+class Problem:
+    """A line or row that was left out or could not be scored, and why."""
+
+    where: str  # "file:line" or "file:row N"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    """What one results file gave: the records and the problems met on the way.
+
+    A category-level summary (VLMEvalKit's `*_acc.csv` / `*_score.csv`) gives no records:
+    `summary` holds its accuracy per category instead, with no per-question answers."""
+
+    records: list[EvalRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    format: str = ""
+    benchmark: str = ""
+    summary: dict[str, float] = field(default_factory=dict)  # category → accuracy in [0, 1]
+
+    def accuracy_by_category(self) -> dict[str, tuple[int, int]]:
+        """category → (correct, total), to check an import at a glance."""
+        out: dict[str, tuple[int, int]] = {}
+        for r in self.records:
+            c, n = out.get(r.category, (0, 0))
+            out[r.category] = (c + r.correct, n + 1)
+        return out
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot be read ({e.strerror})") from None

@@ -265,6 +265,12 @@ class Loop:
         imported = load_results(
             source, format=self.spec.results_format, benchmark=self.spec.benchmark, questions=questions
         )
+        if imported.summary:
+            raise VisinstructError(
+                f"{source}: a category-level summary (accuracy per category, no answers); the loop "
+                "needs per-question results, such as the prediction or result sheet it was made from "
+                "(`visinstruct weakness` reads a summary)"
+            )
         if not imported.records:
             raise VisinstructError(f"{source}: no evaluation records ({len(imported.problems)} problems)")
         write_records(rdir / "results.jsonl", imported.records)

@@ -53,6 +53,8 @@ class CategoryStat:
 
     `unscored` answers (the prediction could not be scored) are among the `n` and count as
     wrong, as the benchmarks count them. With n = 0 nothing is known: accuracy 0, interval [0, 1].
+    A `summary` statistic comes from a category-level summary: its accuracy is given, n is
+    unknown (0), so there is no interval (low = high = accuracy) and no bad case to learn from.
     """
 
     category: str
@@ -62,6 +64,7 @@ class CategoryStat:
     low: float
     high: float
     unscored: int = 0
+    summary: bool = False
 
     @property
     def error(self) -> float:
@@ -87,6 +90,12 @@ def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
 def category_stat(category: str, n: int, correct: int, unscored: int = 0) -> CategoryStat:
     low, high = wilson(correct, n)
     return CategoryStat(category, n, correct, correct / n if n else 0.0, low, high, unscored)
+
+
+def summary_stats(accuracies: Mapping[str, float]) -> list[CategoryStat]:
+    """Statistics from a category-level summary (accuracy per category, no answers), weakest first."""
+    stats = [CategoryStat(c, 0, 0, a, a, a, summary=True) for c, a in accuracies.items()]
+    return sorted(stats, key=lambda s: (s.accuracy, s.category))
 
 
 def accuracy_by_category(records: Iterable[EvalRecord]) -> list[CategoryStat]:
@@ -196,6 +205,8 @@ def _pct(x: float) -> str:
 
 
 def _acc_ci(s: CategoryStat) -> str:
+    if s.summary:
+        return f"{_pct(s.accuracy)} (summary)"
     if s.n == 0:
         return "— (no answers)"
     return f"{_pct(s.accuracy)} [{100 * s.low:.1f}–{100 * s.high:.1f}]"
@@ -219,12 +230,19 @@ def weakness_table(
     """One row per category in the order of `stats` (weakest first from `accuracy_by_category`),
     with the 95% interval beside each accuracy and, given the previous round, the change in
     percentage points; a total row at the end."""
-    table = Table(title="weak categories: accuracy (95% Wilson interval) → share of the next round")
+    from_summary = bool(stats) and all(s.summary for s in stats)
+    what = "accuracy" if from_summary else "accuracy (95% Wilson interval)"
+    table = Table(title=f"weak categories: {what} → share of the next round")
+    if from_summary:
+        table.caption = (
+            "from a category-level summary: accuracy per category only — n unknown, no interval, "
+            "no bad cases (targeted questions need per-question results)"
+        )
     table.add_column("category")
     table.add_column("n", justify="right")
     if any(s.unscored for s in stats):
         table.add_column("unscored", justify="right")
-    table.add_column("accuracy [95% CI]", justify="right")
+    table.add_column("accuracy" if from_summary else "accuracy [95% CI]", justify="right")
     if previous is not None:
         table.add_column("change (pts)", justify="right")
     table.add_column("error", justify="right")
@@ -234,13 +252,14 @@ def weakness_table(
     show_unscored = any(s.unscored for s in stats)
 
     def row(s: CategoryStat, change: str, weight: str, quota: str, style: str | None = None) -> None:
-        cells = [markup_escape(s.category), str(s.n)]  # a name like "[b]" is text, not style
+        n = "—" if s.summary or (from_summary and s.n == 0) else str(s.n)
+        cells = [markup_escape(s.category), n]  # a name like "[b]" is text, not style
         if show_unscored:
             cells.append(str(s.unscored))
         cells.append(_acc_ci(s))
         if previous is not None:
             cells.append(change)
-        cells += [_pct(s.error) if s.n else "—", weight, quota]
+        cells += [_pct(s.error) if s.n or s.summary else "—", weight, quota]
         table.add_row(*cells, style=style)
 
     for s in stats:
@@ -254,6 +273,8 @@ def weakness_table(
         )
     all_n = sum(s.n for s in stats)
     total = category_stat("total", all_n, sum(s.correct for s in stats), sum(s.unscored for s in stats))
+    if from_summary:  # a summary's categories have no counts to add up
+        total = CategoryStat("total", 0, 0, 0.0, 0.0, 1.0)
     change = ""
     if previous:
         was = category_stat("total", sum(s.n for s in previous), sum(s.correct for s in previous))
