@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from visinstruct.cli import main
+from visinstruct.errors import VisinstructError
 from visinstruct.loop.mapping import MappingError, Target, load_mapping
 from visinstruct.loop.plan import plan_round
 from visinstruct.loop.runner import Loop, load_loop
@@ -240,3 +241,34 @@ def test_a_bad_unmapped_value_in_the_loop_file_names_the_field(tmp_path):
     spec, base = load_loop(write_loop(tmp_path, unmapped="nowhere"))
     with pytest.raises(MappingError, match="loop file: unmapped: 'nowhere' is neither skip, report"):
         Loop(spec, base, tmp_path / "L")
+
+
+def test_seedbench_action_recognition_gets_no_quota_with_the_builtin_mapping(tmp_path, capsys):
+    path = tmp_path / "seed.jsonl"
+    rows = [
+        {"id": f"{cat}-{i}", "question": "Q?", "options": ["a", "b", "c", "d"], "answer": "A",
+         "prediction": "A" if i % 3 == 0 else "B", "category": cat}
+        for cat in ("Action Recognition", "Instances Counting") for i in range(12)
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    main(["weakness", str(path), "--format", "generic", "--benchmark", "seedbench", "--total", "50"])
+    out, _ = capsys.readouterr()
+    assert column(out, "Action Recognition", "quota") == "0"
+    assert column(out, "Action Recognition", "note").startswith("unmapped; closest: ")
+    assert column(out, "Instances Counting", "quota") == "50"
+
+
+def test_a_loop_dir_from_before_categories_and_unmapped_existed_still_continues(tmp_path):
+    from visinstruct.loop.runner import Ledger
+
+    spec, _ = load_loop(write_loop(tmp_path))
+    old = spec.model_dump(exclude={"rounds", "hooks", "categories", "unmapped"})
+    ledger = Ledger(tmp_path / "L")
+    try:
+        ledger.db.execute("INSERT INTO meta VALUES ('spec', ?)", (json.dumps(old, sort_keys=True),))
+        ledger.check_spec(spec)  # the defaults of the new fields change nothing
+        changed = spec.model_copy(update={"unmapped": "skip"})
+        with pytest.raises(VisinstructError, match="different loop file"):
+            ledger.check_spec(changed)
+    finally:
+        ledger.close()
