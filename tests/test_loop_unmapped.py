@@ -208,6 +208,8 @@ def test_loop_gives_an_unmapped_category_no_data_and_says_so(tmp_path, capsys):
         "code_reasoning: no data made (unmapped (closest: complex_reasoning; map it under `categories:` "
         "or set `unmapped: <domain>` in the loop file))"
     ) in err
+    page = (tmp_path / "L" / "report.html").read_text("utf-8")
+    assert "Categories given no data" in page and "<td>code_reasoning</td><td>unmapped (closest" in page
 
 
 def test_loop_skip_keeps_the_row_but_not_the_warning(tmp_path, capsys):
