@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape as markup_escape
 from rich.table import Table
 
 from visinstruct.errors import VisinstructError
@@ -460,6 +461,13 @@ def domains_cmd(extra: tuple[Path, ...]) -> None:
     "categories joined by question id.",
 )
 @click.option("--mapping", "mappings", multiple=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--unmapped",
+    default="report",
+    show_default=True,
+    help="A category nothing maps: skip or report (quota 0), or a domain to send it to "
+    "(catalog name or <synthetic domain>/<category>).",
+)
 @click.option("--floor", type=float, default=0.05, show_default=True)
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option(
@@ -471,13 +479,18 @@ def weakness_cmd(
     benchmark: str | None,
     questions: Path | None,
     mappings: tuple[Path, ...],
+    unmapped: str,
     floor: float,
     temperature: float,
     total: int,
 ) -> None:
-    """Read evaluation RESULTS: accuracy per category, weights, quotas, and where data would come from."""
+    """Read evaluation RESULTS: accuracy per category, weights, quotas, and where data would come from.
+
+    Only categories that map to some data share the total; one that maps to nothing gets
+    quota 0 and is shown with the closest domain by name."""
     from visinstruct.loop.importers import load_results
     from visinstruct.loop.mapping import load_mapping
+    from visinstruct.loop.suggest import suggest
     from visinstruct.loop.weakness import (
         accuracy_by_category,
         quotas,
@@ -494,13 +507,33 @@ def weakness_cmd(
     if not res.records and not res.summary:
         raise VisinstructError(f"{results}: no evaluation records")
     stats = accuracy_by_category(res.records) if res.records else summary_stats(res.summary)
-    try:
-        w = weights(stats, floor=min(floor, 1 / len(stats)), temperature=temperature)
-    except ValueError as e:
-        raise VisinstructError(str(e)) from None
-    out.print(weakness_table(stats, w, quotas(w, total)))
     bench = benchmark or res.benchmark or None
-    mapping = load_mapping(bench if bench != "generic" else None, list(mappings))
+    mapping = load_mapping(
+        bench if bench != "generic" else None, list(mappings), unmapped=unmapped, where="--unmapped"
+    )
+    closest = {}
+    for s in stats:
+        if not mapping.targets(s.category):
+            hint = suggest(s.category)
+            closest[s.category] = hint.label if hint else ""
+    mapped = [s for s in stats if s.category not in closest]
+    w: dict[str, float] = {}
+    if mapped:
+        try:
+            w = weights(mapped, floor=min(floor, 1 / len(mapped)), temperature=temperature)
+        except ValueError as e:
+            raise VisinstructError(str(e)) from None
+    q = {**quotas(w, total), **dict.fromkeys(closest, 0)} if w else dict.fromkeys(closest, 0)
+    notes = {c: f"unmapped; closest: {h}" if h else "unmapped" for c, h in closest.items()}
+    out.print(weakness_table(stats, w, q, notes=notes))
+    if unmapped == "report":
+        for cat, hint in closest.items():
+            near = f" (closest: {hint})" if hint else ""
+            console.print(
+                f"  {cat}: maps to nothing, quota 0{near}; map it with --mapping FILE or --unmapped DOMAIN",
+                markup=False,
+                highlight=False,
+            )
     targets = Table(
         title=f"where the data would come from ({res.format}, mapping: {bench or 'our categories'})"
     )
@@ -508,8 +541,11 @@ def weakness_cmd(
         targets.add_column(col)
     for s in stats:
         ts = mapping.targets(s.category)
-        names = ", ".join(f"{t.domain or 'any'}/{t.category}" for t in ts) or "[yellow]unmapped[/]"
-        targets.add_row(s.category, names, mapping.source(s.category))
+        names = ", ".join(f"{t.domain or 'any'}/{t.category}" for t in ts)
+        if not ts:
+            hint = closest[s.category]
+            names = "[yellow]unmapped[/]" + (f" (closest: {markup_escape(hint)})" if hint else "")
+        targets.add_row(markup_escape(s.category), names, mapping.source(s.category))
     out.print(targets)
 
 
@@ -543,10 +579,14 @@ def loop_cmd(loop_file: Path, loop_dir: Path, rounds: int | None) -> None:
                 what += f"; {domain} fell short by " + ", ".join(f"{n} {c}" for c, n in missing.items())
         console.print(f"round {rnd}: {name} {state}{what}", markup=False, highlight=False)
 
-    def analysis(rnd, stats, weights, quotas, previous, dropped) -> None:
-        out.print(weakness_table(stats, weights, quotas, previous))
+    def analysis(rnd, stats, weights, quotas, previous, dropped, unmapped) -> None:
+        notes = {c: "no data" for c in dropped}
+        notes.update({c: f"unmapped; closest: {h}" if h else "unmapped" for c, h in unmapped.items()})
+        out.print(weakness_table(stats, weights, quotas, previous, notes=notes))
         for cat, why in sorted(dropped.items()):
-            console.print(f"[yellow]  {cat}: no data made ({why})[/]")
+            if cat in unmapped and spec.unmapped == "skip":
+                continue  # the table shows it at quota 0; the loop file asked for no more
+            console.print(f"  {cat}: no data made ({why})", style="yellow", markup=False, highlight=False)
 
     history = Loop(spec, base, loop_dir, Events(step, analysis)).run(rounds)
     first, last = history[0][1], history[-1][1]

@@ -12,8 +12,10 @@ replace built-in entries category by category:
         - {domain: species_recognition}     # catalog domain: category defaults to the benchmark's
 
 A category with no entry maps to the synthetic categories of the same normalised name
-("Counting" → every domain's `counting`); one that matches nothing is reported by
-`Mapping.unmapped`, never dropped in silence. An empty list maps a category to nothing.
+("Counting" → every domain's `counting`); one that matches nothing is unmapped: it gets no
+data unless the loop file says where unmapped categories go (`unmapped: <domain>`), and it
+is shown with the closest domain by name (`loop/suggest.py`), never dropped in silence.
+An empty list maps a category to nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ SYNTH_CATEGORIES: dict[str, tuple[str, ...]] = {
     "tables": ("arithmetic", "comparison", "counting", "extremum", "statistics", "value_lookup"),
 }
 _TARGET_KEYS = {"domain", "category", "types"}
+# What the loop does with a category nothing maps, besides sending it to a named domain.
+UNMAPPED_POLICIES = ("skip", "report")
 
 
 class MappingError(VisinstructError):
@@ -81,20 +85,35 @@ class Mapping:
     benchmark: str | None
     entries: dict[str, list[Target]] = field(default_factory=dict)  # normalised category → targets
     sources: dict[str, str] = field(default_factory=dict)  # normalised category → file
+    fallback: str | None = None  # `unmapped: <domain>`: where a category nothing maps goes
 
-    def targets(self, category: str) -> list[Target]:
-        """Targets of a benchmark category: its entry, else our categories of the same name."""
-        key = normalise(category)
+    def _own(self, key: str) -> list[Target] | None:
         if key in self.entries:
             return list(self.entries[key])
-        return [Target(d, key) for d, cats in SYNTH_CATEGORIES.items() if key in cats]
+        same = [Target(d, key) for d, cats in SYNTH_CATEGORIES.items() if key in cats]
+        return same or None
+
+    def targets(self, category: str) -> list[Target]:
+        """Targets of a benchmark category: its entry, else our categories of the same name,
+        else the `unmapped:` domain (if any)."""
+        key = normalise(category)
+        own = self._own(key)
+        if own is not None:
+            return own
+        if self.fallback is None:
+            return []
+        domain, _, cat = self.fallback.partition("/")
+        return [Target(domain, cat or key)]
 
     def source(self, category: str) -> str:
-        """Where a category's targets come from: a mapping file, "identity" or "unmapped"."""
+        """Where a category's targets come from: a mapping file, "identity", the loop file's
+        `unmapped:` domain, or "unmapped"."""
         key = normalise(category)
         if key in self.sources:
             return self.sources[key]
-        return "identity" if self.targets(category) else "unmapped"
+        if self._own(key) is not None:
+            return "identity"
+        return f"unmapped: {self.fallback}" if self.fallback else "unmapped"
 
     def unmapped(self, categories: Iterable[str]) -> list[str]:
         """The categories that map to nothing, in the order given, each once."""
@@ -179,9 +198,14 @@ def read_mapping_file(path: Path, catalog: set[str]) -> tuple[str | None, dict[s
     cats = data.get("categories")
     if not isinstance(cats, dict):
         raise MappingError(f"{path}: 'categories' must map each benchmark category to a list of targets")
+    return bench, read_entries(cats, f"{path}: categories", catalog)
+
+
+def read_entries(cats: dict, where_all: str, catalog: set[str]) -> dict[str, list[Target]]:
+    """normalised category → targets of a `categories:` block (a mapping file's or a loop file's)."""
     entries: dict[str, list[Target]] = {}
     for name, targets in cats.items():
-        where = f"{path}: categories.{name}"
+        where = f"{where_all}.{name}"
         if not isinstance(name, str) or not name.strip():
             raise MappingError(f"{where}: a category name must be text")
         if targets is None:
@@ -197,15 +221,46 @@ def read_mapping_file(path: Path, catalog: set[str]) -> tuple[str | None, dict[s
             if t not in out:
                 out.append(t)
         entries[key] = out
-    return bench, entries
+    return entries
+
+
+def read_unmapped(value: str, catalog: set[str], where: str) -> str | None:
+    """The domain an `unmapped:` setting sends categories to (None for skip or report):
+    a catalog domain, or `<synthetic domain>/<category>`."""
+    if value in UNMAPPED_POLICIES:
+        return None
+    domain, slash, cat = value.partition("/")
+    if domain in SYNTH_CATEGORIES:
+        ours = ", ".join(SYNTH_CATEGORIES[domain])
+        if not slash or cat not in SYNTH_CATEGORIES[domain]:
+            raise MappingError(
+                f"{where}: synthetic domain {domain!r} needs one of its categories, as {domain}/<category> "
+                f"(its categories: {ours})"
+            )
+        return value
+    if slash or domain not in catalog:
+        raise MappingError(
+            f"{where}: {value!r} is neither skip, report nor a domain (synthetic: "
+            f"{', '.join(f'{d}/<category>' for d in SYNTH_CATEGORIES)}; or a catalog domain listed by "
+            "`visinstruct domains`)"
+        )
+    return value
 
 
 def load_mapping(
-    benchmark: str | None, extra: Iterable[str | Path] = (), *, domains: Iterable[str] = ()
+    benchmark: str | None,
+    extra: Iterable[str | Path] = (),
+    *,
+    domains: Iterable[str] = (),
+    categories: dict | None = None,
+    unmapped: str = "report",
+    where: str = "loop file",
 ) -> Mapping:
     """The built-in mapping of `benchmark` (none for an unknown one), overridden category by
-    category by the user's files in `extra`, in order. `domains` adds catalog domain names
-    a recipe brings (`domains_dir`) to those a target may name."""
+    category by the user's files in `extra`, in order, then by `categories` (a loop file's
+    own block, same shape as a mapping file's). `domains` adds catalog domain names a recipe
+    brings (`domains_dir`) to those a target may name; `unmapped` is skip, report or the
+    domain categories nothing maps are sent to. `where` names the loop file in errors."""
     catalog = _catalog_names() | set(domains)
     mapping = Mapping(benchmark)
     if benchmark is not None and benchmark in builtin_mapping_names():
@@ -223,4 +278,9 @@ def load_mapping(
             )
         mapping.entries.update(entries)
         mapping.sources.update({k: str(path) for k in entries})
+    if categories:
+        entries = read_entries(categories, f"{where}: categories", catalog)
+        mapping.entries.update(entries)
+        mapping.sources.update({k: f"{where} (categories)" for k in entries})
+    mapping.fallback = read_unmapped(unmapped, catalog, f"{where}: unmapped")
     return mapping

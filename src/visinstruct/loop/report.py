@@ -1,5 +1,6 @@
 """The loop's HTML report: accuracy per category per round (with 95% intervals), the
-weights each round gave, and what each round made and cost. One self-contained file."""
+weights each round gave, what each round made and cost, and the categories it gave no data
+(with why). One self-contained file."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ def render_loop_report(name: str, rows: list[tuple[int, str, dict]]) -> str:
             for r, i in sorted(made.items())
         )
         parts.append(f"<h2>Data made</h2><table>{head}{body}</table>")
+    dropped = [
+        (r, c, why) for r, s, i in rows if s == "analyse" for c, why in sorted(i.get("dropped", {}).items())
+    ]
+    if dropped:  # unmapped categories and those whose targets cannot be made: quota 0, said so
+        head = "<tr><th>round</th><th>category</th><th>why</th></tr>"
+        body = "".join(f"<tr><td>{r}</td><td>{esc(c)}</td><td>{esc(why)}</td></tr>" for r, c, why in dropped)
+        parts.append(f"<h2>Categories given no data</h2><table>{head}{body}</table>")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n"

@@ -78,6 +78,14 @@ class LoopSpec(_Strict):
     temperature: float = Field(default=1.0, gt=0)
     benchmark: str | None = None  # a built-in mapping: seedbench, mmbench; none: our own categories
     mapping: list[str] = Field(default_factory=list, description="mapping files overriding built-in entries")
+    categories: dict[str, list[dict[str, Any]] | None] = Field(
+        default_factory=dict, description="benchmark category → targets, as in a mapping file; overrides them"
+    )
+    unmapped: str = Field(
+        default="report",
+        description="a category nothing maps: skip (quota 0), report (quota 0, and say so with the closest "
+        "domain), or a domain to send it to (catalog name or <synthetic domain>/<category>)",
+    )
     results: str | None = None  # round 0's results, when the eval hook is not to run first
     results_format: str = "auto"
     questions: str | None = None  # the benchmark's question file: categories joined by question id
@@ -98,6 +106,12 @@ def load_loop(path: str | Path) -> tuple[LoopSpec, Path]:
     if spec.rounds > 0 and spec.hooks.train is None:
         raise RecipeError(f"{p}: hooks.train is needed to train on each round's data")
     return spec, p.resolve().parent
+
+
+def unmapped_reason(closest: str) -> str:
+    """Why an unmapped category gets no data, and how to give it some."""
+    hint = f"closest: {closest}; " if closest else ""
+    return f"unmapped ({hint}map it under `categories:` or set `unmapped: <domain>` in the loop file)"
 
 
 class Ledger:
@@ -132,7 +146,11 @@ class Ledger:
 
     def check_spec(self, spec: LoopSpec) -> None:
         """A loop directory belongs to one loop file: refuse to mix two loops' rounds."""
-        want = json.dumps(spec.model_dump(exclude={"rounds", "hooks"}), sort_keys=True)
+        fields = spec.model_dump(exclude={"rounds", "hooks"})
+        for key in ("categories", "unmapped"):  # left out at their defaults: older loop dirs match
+            if fields[key] == LoopSpec.model_fields[key].get_default(call_default_factory=True):
+                del fields[key]
+        want = json.dumps(fields, sort_keys=True)
         row = self.db.execute("SELECT value FROM meta WHERE key='spec'").fetchone()
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('spec', ?)", (want,))
@@ -151,7 +169,9 @@ class Events:
     """What the loop tells its caller as it goes (the CLI prints these)."""
 
     step: Callable[[int, str, str, dict], None] = lambda rnd, step, state, info: None
-    analysis: Callable[[int, list[CategoryStat], dict, dict, list[CategoryStat] | None, dict], None] = (
+    # round, stats, weights, quotas, previous round's stats, dropped (category → why),
+    # unmapped (category → closest domain by name, "" when none is close)
+    analysis: Callable[[int, list[CategoryStat], dict, dict, list[CategoryStat] | None, dict, dict], None] = (
         lambda *a: None
     )
 
@@ -174,8 +194,13 @@ class Loop:
             if self.recipe.domains_dir
             else {}
         )
+        self.domains_dirs = [str(self._at(d)) for d in self.recipe.domains_dir]
         self.mapping = load_mapping(
-            spec.benchmark, [self._at(m) for m in spec.mapping], domains=list(extra_domains)
+            spec.benchmark,
+            [self._at(m) for m in spec.mapping],
+            domains=list(extra_domains),
+            categories=spec.categories,
+            unmapped=spec.unmapped,
         )
 
     def _at(self, p: str) -> Path:
@@ -219,6 +244,7 @@ class Loop:
                     info["quotas"],
                     history[-2][1] if len(history) > 1 else None,
                     info.get("dropped", {}),
+                    info.get("unmapped", {}),
                 )
                 if rnd == n:
                     break
@@ -280,14 +306,27 @@ class Loop:
         return {"source": str(source), "records": len(imported.records), "problems": len(imported.problems)}
 
     def analyse(self, rnd: int, last: bool = False) -> dict:
-        """Accuracy per category, then weights and quotas over the categories data can be made for."""
+        """Accuracy per category, then weights and quotas over the categories data can be made for.
+
+        A category nothing maps (or whose targets cannot be made) gets quota 0, and the round's
+        whole `samples_per_round` is shared among the others: asking for 1,000 samples makes
+        1,000 of what can be made. Unmapped ones are listed with the closest domain by name."""
+        from visinstruct.loop.suggest import suggest
+
         records = load_records(self.round_dir(rnd) / "results.jsonl")
         stats = accuracy_by_category(records)
         probe = self.plan({s.category: 1 for s in stats})  # which categories data can be made for
         usable = [s for s in stats if s.category not in probe.dropped]
+        unmapped = {}
+        for s in stats:
+            if not self.mapping.targets(s.category):
+                hint = suggest(s.category, self.domains_dirs)
+                unmapped[s.category] = hint.label if hint else ""
+                probe.dropped[s.category] = unmapped_reason(hint.label if hint else "")
         info: dict[str, Any] = {
             "stats": [s.__dict__ for s in stats],
             "dropped": probe.dropped,
+            "unmapped": unmapped,
             "weights": {},
             "quotas": {},
         }
@@ -295,7 +334,7 @@ class Loop:
             floor = min(self.spec.floor, 1 / len(usable))
             w = weights(usable, floor=floor, temperature=self.spec.temperature, strategy=self.spec.strategy)
             q = quotas(w, self.spec.samples_per_round)
-            info.update(weights=w, quotas=q)
+            info.update(weights=w, quotas={**q, **dict.fromkeys(probe.dropped, 0)})
         return info
 
     def languages(self) -> list[str]:

@@ -226,10 +226,12 @@ def weakness_table(
     weights: Mapping[str, float],
     quotas: Mapping[str, int],
     previous: list[CategoryStat] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> Table:
     """One row per category in the order of `stats` (weakest first from `accuracy_by_category`),
     with the 95% interval beside each accuracy and, given the previous round, the change in
-    percentage points; a total row at the end."""
+    percentage points; a total row at the end. `notes`: a short text per category (why it
+    gets no data, the closest domain to map it to), in a last column when there is any."""
     from_summary = bool(stats) and all(s.summary for s in stats)
     what = "accuracy" if from_summary else "accuracy (95% Wilson interval)"
     table = Table(title=f"weak categories: {what} → share of the next round")
@@ -248,10 +250,15 @@ def weakness_table(
     table.add_column("error", justify="right")
     table.add_column("weight", justify="right")
     table.add_column("quota", justify="right")
+    notes = {c: n for c, n in (notes or {}).items() if n}
+    if notes:
+        table.add_column("note")  # why a category gets no data, and the closest domain to map it to
     before = {s.category: s for s in previous or []}
     show_unscored = any(s.unscored for s in stats)
 
-    def row(s: CategoryStat, change: str, weight: str, quota: str, style: str | None = None) -> None:
+    def row(
+        s: CategoryStat, change: str, weight: str, quota: str, style: str | None = None, note: str = ""
+    ) -> None:
         n = "—" if s.summary or (from_summary and s.n == 0) else str(s.n)
         cells = [markup_escape(s.category), n]  # a name like "[b]" is text, not style
         if show_unscored:
@@ -260,6 +267,8 @@ def weakness_table(
         if previous is not None:
             cells.append(change)
         cells += [_pct(s.error) if s.n or s.summary else "—", weight, quota]
+        if notes:
+            cells.append(markup_escape(note))
         table.add_row(*cells, style=style)
 
     for s in stats:
@@ -270,6 +279,7 @@ def weakness_table(
             _change(s, before.get(s.category)),
             _pct(w) if w is not None else "—",
             str(q) if q is not None else "—",
+            note=notes.get(s.category, ""),
         )
     all_n = sum(s.n for s in stats)
     total = category_stat("total", all_n, sum(s.correct for s in stats), sum(s.unscored for s in stats))
