@@ -524,3 +524,25 @@ def test_samples_without_an_explanation_pass_the_consistency_rule(clean):
     for s in clean:
         if s.type in ("judgement", "multiple_choice"):
             assert rule_checks(s)["consistency"] == {"pass": True}
+
+
+def test_option_mentions_are_found_as_whole_words_exactly_as_the_word_pattern_finds_them():
+    import random
+    import re
+
+    from visinstruct.checks.rules import mentions
+
+    def pattern(key: str) -> re.Pattern[str]:  # the definition: words apart by spaces, not inside words
+        body = r"\s+".join(re.escape(w) for w in key.split())
+        left = r"(?<![0-9a-z\u00c0-\u024f])(?<![0-9][.,])" if key[0].isalnum() else ""
+        right = r"(?![0-9a-z\u00c0-\u024f])(?![.,][0-9])" if key[-1].isalnum() else ""
+        return re.compile(left + body + right)
+
+    assert mentions("a pale  blue wall, not reddish", "pale blue") == [(2, 12)]
+    assert mentions("reddish and 1.5 and red", "red") == [(20, 23)] and mentions("1.5", "1") == []
+    rng = random.Random(1)
+    for _ in range(20000):
+        text = "".join(rng.choice("ab1.,  \n红é-") for _ in range(rng.randint(0, 14)))
+        word = lambda: "".join(rng.choice("ab1.红é-") for _ in range(rng.randint(1, 3)))  # noqa: E731
+        key = " ".join(word() for _ in range(rng.randint(1, 2)))
+        assert mentions(text, key) == [(m.start(), m.end()) for m in pattern(key).finditer(text)], (text, key)
