@@ -17,7 +17,14 @@ Metric values by task (`process_results`): SEED-Bench `seed_<data_type>`/`seed_a
 `{pred, answer, question_id}` (scored here from the whole response, so "(C)" counts as C where
 lmms-eval's first-character `pred` would not); MMBench `gpt_eval_score`/`submission` =
 `{index, question, answer, prediction, hint, source, split, category, L2-category, A..E}`; MME
-`mme_perception_score`/`mme_cognition_score` = `{question_id, category, score}`.
+`mme_perception_score`/`mme_cognition_score` = `{question_id, category, score}`; OCRBench
+`ocrbench_accuracy` = `{question_type, score, prediction, ground_truth}`; ChartQA scalar
+`relaxed_overall` plus `relaxed_human_split` or `relaxed_augmented_split` (the row's `type`);
+DocVQA/InfoVQA scalar `anls` (0 below 0.5); TextVQA scalar `exact_match`, the VQA accuracy
+(0, 1/3, 2/3, 1); ScienceQA and RealWorldQA scalar `exact_match`. A fractional score counts as
+correct from 0.5 and is kept in `extra["score"]`. TextVQA, RealWorldQA, DocVQA and InfoVQA logs
+name no category: each is one category named for the benchmark; ScienceQA's is the row's
+`subject` when the log keeps the row.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+
+import json_repair
 
 from visinstruct.loop.questions import Questions
 from visinstruct.loop.reading import (
@@ -61,7 +70,33 @@ _LMMS_KEYS = {
     "input_media",
 }
 # scalar metrics whose 0/1 value is the sample's verdict
-_VERDICT_METRICS = ("exact_match", "acc", "accuracy", "hit", "correct", "score")
+_VERDICT_METRICS = ("exact_match", "acc", "accuracy", "hit", "correct", "score", "relaxed_overall", "anls")
+# lmms-eval task name prefix → our benchmark name
+_TASK_PREFIXES = (
+    ("chartqa", "chartqa"),
+    ("docvqa", "docvqa"),
+    ("infovqa", "infovqa"),
+    ("textvqa", "textvqa"),
+    ("scienceqa", "scienceqa"),
+    ("realworldqa", "realworldqa"),
+)
+# the row (or metric value) field that holds the category, where it is not `category`
+_CATEGORY_FIELDS = {"ocrbench": "question_type", "scienceqa": "subject"}
+# benchmarks whose logs name no category: the whole benchmark is one category
+_ONE_CATEGORY = {
+    "textvqa": "scene_text_vqa",
+    "realworldqa": "real_world_vqa",
+    "docvqa": "document_vqa",
+    "infovqa": "infographic_vqa",
+    "scienceqa": "science",
+}
+# tasks whose `submission` metric value holds the model's answer under "answer", not the gold one
+_MODEL_ANSWER_IN_SUBMISSION = {"textvqa", "docvqa", "infovqa"}
+# tasks whose logged `target` is no answer: TextVQA's `doc_to_target: "answer"` names no field
+# of its rows (they hold `answers`), so the logger writes the word itself
+_NO_GOLD_TARGET = {"textvqa"}
+# ChartQA tells its two splits apart by which metric the sample carries
+_CHARTQA_SPLITS = {"relaxed_human_split": "human", "relaxed_augmented_split": "augmented"}
 
 
 _PROMPT_OPTION = re.compile(r"^\s*\(?([A-J])[.)]\s*(.*)$")
@@ -90,6 +125,11 @@ def _benchmark_from_task(task: str) -> str:
         return "seedbench"
     if t.startswith("mmbench") and not t.startswith("mmbench_cc"):
         return "mmbench"
+    if t == "ocrbench":
+        return "ocrbench"
+    for prefix, name in _TASK_PREFIXES:
+        if t.startswith(prefix):
+            return name
     return task
 
 
@@ -132,6 +172,18 @@ def _first_text(value: Any) -> str | None:
     while isinstance(value, list) and value:
         value = value[0]
     return value if isinstance(value, str) else None
+
+
+def _one_text(value: Any) -> str | None:
+    """A gold answer as text; the first of a list of accepted answers (DocVQA, OCRBench).
+
+    The logger writes `str(target)`, so a list arrives as its Python repr ("['a', 'b']"); it is
+    read back with `json_repair`, never evaluated."""
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        parsed = json_repair.loads(value)
+        if isinstance(parsed, list) and parsed and all(isinstance(x, str) for x in parsed):
+            return parsed[0]
+    return _first_text(value) if isinstance(value, list) else _text(value)
 
 
 def _guess_lmms_benchmark(samples: list[tuple[str, dict[str, Any]]]) -> str | None:
@@ -196,10 +248,14 @@ def read_lmms_eval(
         )
         answer = (
             _text(doc.get("answer"))
-            or _text(merged.get("answer"))
-            or _text(s.get("target"))
+            or _one_text(doc.get("answers"))
+            or (None if bench in _MODEL_ANSWER_IN_SUBMISSION else _text(merged.get("answer")))
+            or (None if bench in _NO_GOLD_TARGET else _one_text(s.get("target")))
+            or _one_text(merged.get("ground_truth"))
             or (known.answer if known else None)
         )
+        if answer is None and bench in _NO_GOLD_TARGET and any(k in s for k in _VERDICT_METRICS):
+            answer = ""  # the log keeps the verdict but not the gold answers
         if answer is None:
             result.problems.append(Problem(where, "no gold answer (doc, metric value or target)"))
             continue
@@ -216,7 +272,11 @@ def read_lmms_eval(
                 category = None
             if category is None:
                 result.problems.append(Problem(where, f"unknown SEED-Bench question_type_id {qtype!r}"))
-        category = category or _text(doc.get("category")) or _text(merged.get("category"))
+        field = _CATEGORY_FIELDS.get(bench, "category")
+        category = category or _text(doc.get(field)) or _text(merged.get(field))
+        if category is None and bench == "chartqa":
+            category = next((c for k, c in _CHARTQA_SPLITS.items() if k in s), None)
+        category = category or _ONE_CATEGORY.get(bench)
         if category is None:
             if questions is not None:
                 not_found.append(ident or f"doc_id {s.get('doc_id')}")
@@ -229,6 +289,7 @@ def read_lmms_eval(
             prediction = _text(merged.get("pred")) or _text(merged.get("prediction"))
         correct, error = score(prediction, answer, options)
         verdict = None
+        fraction = None
         for v in metrics:
             for key in ("hit", "score", "correct", "is_correct"):
                 if key in v and verdict is None:
@@ -236,12 +297,17 @@ def read_lmms_eval(
         for key in _VERDICT_METRICS:
             if key in s and verdict is None and not isinstance(s[key], dict):
                 verdict = _flag(s[key])
+                if verdict is None and isinstance(s[key], int | float) and 0 < s[key] < 1:
+                    fraction = float(s[key])
+                    verdict = fraction >= 0.5
         if verdict is not None:
             correct, error = verdict, None
         if error:
             result.problems.append(Problem(where, error))
 
         extra: dict[str, Any] = {"doc_id": s.get("doc_id")}
+        if fraction is not None:
+            extra["score"] = fraction
         if task:
             extra["task"] = task
         for key in ("data_id", "data_type", "question_type_id", "hint", "L2-category", "source", "split"):
