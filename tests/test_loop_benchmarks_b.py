@@ -16,7 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from visinstruct.cli import cli
 from visinstruct.loop.importers import load_results
 from visinstruct.loop.mapping import SYNTH_CATEGORIES, _catalog_names, load_mapping
 
@@ -376,3 +378,15 @@ def test_scienceqa_rows_in_the_log_give_the_subject(tmp_path):
         cell[1] += 1
     assert accuracy(result.records) == {k: tuple(v) for k, v in want.items()}
     assert set(want) == set(SQA_SUBJECTS)
+
+
+def test_weakness_command_names_the_built_in_mapping(tmp_path):
+    docs, resps = _planted("chartqa")
+    log = write_log(tmp_path, "v0.7", "chartqa", docs, resps)
+    out = CliRunner().invoke(cli, ["weakness", str(log)], terminal_width=240)
+    assert out.exit_code == 0, out.output
+    assert "built-in chartqa.yaml" in out.output
+    assert "charts/value_lookup" in out.output
+    for cat, (c, n) in expected("chartqa", docs, resps).items():
+        row = next(line for line in out.output.splitlines() if f" {cat} " in line and "%" in line)
+        assert f"{100 * c / n:.1f}%" in row
