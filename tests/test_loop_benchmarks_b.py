@@ -390,3 +390,22 @@ def test_weakness_command_names_the_built_in_mapping(tmp_path):
     for cat, (c, n) in expected("chartqa", docs, resps).items():
         row = next(line for line in out.output.splitlines() if f" {cat} " in line and "%" in line)
         assert f"{100 * c / n:.1f}%" in row
+
+
+@pytest.mark.parametrize(
+    ("task", "bench"),
+    [
+        ("chartqa_lite", "chartqa"),
+        ("docvqa_val_lite", "docvqa"),
+        ("scienceqa_full", "scienceqa"),
+        ("chartqapro", "chartqapro"),
+        ("ocrbench_v2", "ocrbench_v2"),
+    ],
+)
+def test_task_names_choose_the_benchmark(tmp_path, task, bench):
+    """Variants of a task share its mapping; other benchmarks that share a prefix do not."""
+    docs, resps = _planted("realworldqa")
+    log = write_log(tmp_path, "v0.4", "realworldqa", docs, resps)
+    renamed = log.with_name(f"20250301_101500_samples_{task}.jsonl")
+    log.rename(renamed)
+    assert load_results(renamed).benchmark == bench

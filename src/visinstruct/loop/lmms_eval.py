@@ -119,7 +119,8 @@ def _prompt_options(prompt: str) -> tuple[str, list[str]]:
 
 
 def _benchmark_from_task(task: str) -> str:
-    """Our benchmark name for an lmms-eval task: seedbench / mmbench, else the task itself."""
+    """Our benchmark name for an lmms-eval task (seedbench, mmbench, chartqa, docvqa, ...: the
+    name of its mapping file), else the task itself."""
     t = task.lower()
     if t == "seedbench" or (t.startswith("seedbench_") and not t.startswith("seedbench_2")):
         return "seedbench"
@@ -128,7 +129,7 @@ def _benchmark_from_task(task: str) -> str:
     if t == "ocrbench":
         return "ocrbench"
     for prefix, name in _TASK_PREFIXES:
-        if t.startswith(prefix):
+        if t == prefix or t.startswith(prefix + "_"):  # chartqa_lite, not chartqapro
             return name
     return task
 
