@@ -24,7 +24,11 @@ DocVQA/InfoVQA scalar `anls` (0 below 0.5); TextVQA scalar `exact_match`, the VQ
 (0, 1/3, 2/3, 1); ScienceQA and RealWorldQA scalar `exact_match`. A fractional score counts as
 correct from 0.5 and is kept in `extra["score"]`. TextVQA, RealWorldQA, DocVQA and InfoVQA logs
 name no category: each is one category named for the benchmark; ScienceQA's is the row's
-`subject` when the log keeps the row.
+`subject` when the log keeps the row. MMStar `<category>`/`average` = `{question_id,
+l2_category, score}` (the 18 `l2_category` leaves are the categories); MMMU `mmmu_acc` = `{id, subdomain, question_type, answer, parsed_pred}` (the
+subject is the category); POPE `pope_accuracy`.. = `{question_id, score, prediction,
+ground_truth}` (the split is only in `doc` or the task name: pope_adv, pope_pop, pope_random);
+AI2D a scalar `exact_match` and no category at all (one category for the whole benchmark).
 """
 
 from __future__ import annotations
@@ -79,9 +83,17 @@ _TASK_PREFIXES = (
     ("textvqa", "textvqa"),
     ("scienceqa", "scienceqa"),
     ("realworldqa", "realworldqa"),
+    ("mmstar", "mmstar"),
+    ("pope", "pope"),
+    ("ai2d", "ai2d"),
 )
 # the row (or metric value) field that holds the category, where it is not `category`
-_CATEGORY_FIELDS = {"ocrbench": "question_type", "scienceqa": "subject"}
+_CATEGORY_FIELDS = {
+    "ocrbench": "question_type",
+    "scienceqa": "subject",
+    "mmstar": "l2_category",  # its 18 abilities; `category` holds the 6 core capabilities
+    "mmmu": "subdomain",  # the subject, from the question id
+}
 # benchmarks whose logs name no category: the whole benchmark is one category
 _ONE_CATEGORY = {
     "textvqa": "scene_text_vqa",
@@ -89,6 +101,7 @@ _ONE_CATEGORY = {
     "docvqa": "document_vqa",
     "infovqa": "infographic_vqa",
     "scienceqa": "science",
+    "ai2d": "science_diagram",
 }
 # tasks whose `submission` metric value holds the model's answer under "answer", not the gold one
 _MODEL_ANSWER_IN_SUBMISSION = {"textvqa", "docvqa", "infovqa"}
@@ -98,6 +111,9 @@ _NO_GOLD_TARGET = {"textvqa"}
 # ChartQA tells its two splits apart by which metric the sample carries
 _CHARTQA_SPLITS = {"relaxed_human_split": "human", "relaxed_augmented_split": "augmented"}
 
+
+# POPE's split, which no v0.4+ sample carries, by task name
+_TASK_CATEGORY = {"pope_adv": "adversarial", "pope_pop": "popular", "pope_random": "random"}
 
 _PROMPT_OPTION = re.compile(r"^\s*\(?([A-J])[.)]\s*(.*)$")
 
@@ -131,6 +147,8 @@ def _benchmark_from_task(task: str) -> str:
     for prefix, name in _TASK_PREFIXES:
         if t == prefix or t.startswith(prefix + "_"):  # chartqa_lite, not chartqapro
             return name
+    if t in ("mmmu", "mmmu_val", "mmmu_test") or t.startswith("mmmu_val_"):
+        return "mmmu"
     return task
 
 
@@ -196,11 +214,17 @@ def _guess_lmms_benchmark(samples: list[tuple[str, dict[str, Any]]]) -> str | No
             return "mmbench"
         if "mme_perception_score" in s or "mme_cognition_score" in s:
             return "mme"
+        if "mmmu_acc" in s:
+            return "mmmu"
+        if "pope_accuracy" in s:
+            return "pope"
+        if any("l2_category" in v for v in _metric_values(s)):
+            return "mmstar"
     return None
 
 
 def _ident(doc: dict[str, Any], merged: dict[str, Any]) -> str | None:
-    for key in ("question_id", "index"):
+    for key in ("question_id", "index", "id"):
         for source in (doc, merged):
             value = _text(source.get(key))
             if value is not None:
@@ -277,7 +301,7 @@ def read_lmms_eval(
         category = category or _text(doc.get(field)) or _text(merged.get(field))
         if category is None and bench == "chartqa":
             category = next((c for k, c in _CHARTQA_SPLITS.items() if k in s), None)
-        category = category or _ONE_CATEGORY.get(bench)
+        category = category or _TASK_CATEGORY.get((task or "").lower()) or _ONE_CATEGORY.get(bench)
         if category is None:
             if questions is not None:
                 not_found.append(ident or f"doc_id {s.get('doc_id')}")
@@ -301,6 +325,9 @@ def read_lmms_eval(
                 if verdict is None and isinstance(s[key], int | float) and 0 < s[key] < 1:
                     fraction = float(s[key])
                     verdict = fraction >= 0.5
+        parsed = merged.get("parsed_pred")  # MMMU: lmms-eval's parsed choice, compared as it does
+        if verdict is None and merged.get("question_type") == "multiple-choice" and isinstance(parsed, list):
+            verdict = bool(parsed) and parsed[0] == answer
         if verdict is not None:
             correct, error = verdict, None
         if error:
