@@ -347,3 +347,21 @@ def test_mapping_targets_are_known_data(bench):
     assert mapping.benchmark == bench
     targets = {t for ts in mapping.entries.values() for t in ts}
     assert len({t.domain for t in targets}) >= 2
+
+
+def test_pope_full_task_with_rows_takes_the_split_from_the_row(tmp_path):
+    """lmms-eval v0.3 kept the dataset row (`doc`), whose `category` is the split."""
+    rng = random.Random(8)
+    samples, planted = [], []
+    for k, split in enumerate(POPE_TASKS.values()):
+        part, rights = pope_log(rng, 10 + 3 * k, 1000 * k)
+        for s, right in zip(part, rights, strict=True):
+            qid = s["pope_accuracy"]["question_id"]
+            s["doc_id"] = len(samples)
+            s["doc"] = {"question_id": qid, "question": s["input"], "answer": s["target"], "category": split}
+            samples.append(s)
+            planted.append((split, right))
+    result = load_results(write_samples(tmp_path, "pope", samples))
+    assert result.benchmark == "pope"
+    assert result.problems == []
+    assert figures(result) == tally(planted)
