@@ -25,10 +25,11 @@ DocVQA/InfoVQA scalar `anls` (0 below 0.5); TextVQA scalar `exact_match`, the VQ
 correct from 0.5 and is kept in `extra["score"]`. TextVQA, RealWorldQA, DocVQA and InfoVQA logs
 name no category: each is one category named for the benchmark; ScienceQA's is the row's
 `subject` when the log keeps the row. MMStar `<category>`/`average` = `{question_id,
-l2_category, score}` (the 18 `l2_category` leaves are the categories); MMMU `mmmu_acc` = `{id, subdomain, question_type, answer, parsed_pred}` (the
-subject is the category); POPE `pope_accuracy`.. = `{question_id, score, prediction,
-ground_truth}` (the split is only in `doc` or the task name: pope_adv, pope_pop, pope_random);
-AI2D a scalar `exact_match` and no category at all (one category for the whole benchmark).
+l2_category, score}` (the 18 `l2_category` leaves are the categories); MMMU `mmmu_acc` =
+`{id, subdomain, question_type, answer, parsed_pred}` (the subject is the category); POPE
+`pope_accuracy`.. = `{question_id, score, prediction, ground_truth}` (the split is only in `doc`
+or the task name: pope_adv, pope_pop, pope_random); AI2D a scalar `exact_match` and no
+category at all (one category for the whole benchmark).
 """
 
 from __future__ import annotations
