@@ -365,3 +365,19 @@ def test_pope_full_task_with_rows_takes_the_split_from_the_row(tmp_path):
     assert result.benchmark == "pope"
     assert result.problems == []
     assert figures(result) == tally(planted)
+
+
+def test_ai2d_row_answer_is_an_index_and_the_target_is_the_gold_letter(tmp_path):
+    """lmms-eval v0.3 kept AI2D's row, whose `answer` is the option's index ("2"); the gold
+    answer is the logged target, its letter."""
+    samples, rights = ai2d_log(random.Random(9))
+    for s in samples:
+        letter = s["target"]
+        s["doc"] = {
+            "question": "q",
+            "options": [f"part {k}" for k in range(4)],
+            "answer": str(LETTERS.index(letter)),
+        }
+    result = load_results(write_samples(tmp_path, "ai2d", samples))
+    assert [r.answer for r in result.records] == [s["target"] for s in samples]
+    assert figures(result) == {"science_diagram": (sum(rights), len(rights))}

@@ -113,6 +113,8 @@ _NO_GOLD_TARGET = {"textvqa"}
 _CHARTQA_SPLITS = {"relaxed_human_split": "human", "relaxed_augmented_split": "augmented"}
 
 
+# tasks whose row's `answer` is an option index and the logged `target` its letter (ai2d_doc_to_target)
+_TARGET_IS_GOLD = {"ai2d"}
 # POPE's split, which no v0.4+ sample carries, by task name
 _TASK_CATEGORY = {"pope_adv": "adversarial", "pope_pop": "popular", "pope_random": "random"}
 
@@ -273,7 +275,8 @@ def read_lmms_eval(
             or prompt_question
         )
         answer = (
-            _text(doc.get("answer"))
+            (_one_text(s.get("target")) if bench in _TARGET_IS_GOLD else None)
+            or _text(doc.get("answer"))
             or _one_text(doc.get("answers"))
             or (None if bench in _MODEL_ANSWER_IN_SUBMISSION else _text(merged.get("answer")))
             or (None if bench in _NO_GOLD_TARGET else _one_text(s.get("target")))
