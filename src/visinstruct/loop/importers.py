@@ -25,25 +25,15 @@ from pathlib import Path
 from visinstruct.loop import vlmevalkit
 from visinstruct.loop.lmms_eval import is_lmms_sample, read_lmms_eval
 from visinstruct.loop.questions import load_questions
-from visinstruct.loop.reading import (  # noqa: F401 - the names importers have always offered
-    NO_LETTER,
-    NO_PREDICTION,
-    SEED_DIMENSIONS,
-    UNCATEGORIZED,
-    ImportResult,
-    Problem,
-    ResultsError,
-    _first_object,
-    _flag,
-    _json_lines,
-    _lettered,
-    _read_text,
-    _text,
-    answer_letter,
-    extract_letter,
-    score,
-)
-from visinstruct.loop.results import EvalRecord
+
+# the names importers have always offered
+from visinstruct.loop.reading import SEED_DIMENSIONS, _first_object, _json_lines  # noqa: F401
+from visinstruct.loop.results import UNCATEGORIZED, EvalRecord, ImportResult, Problem, ResultsError  # noqa: F401
+from visinstruct.loop.results import read_text as _read_text  # noqa: F401
+from visinstruct.loop.scoring import NO_LETTER, NO_PREDICTION, answer_letter, extract_letter, score  # noqa: F401
+from visinstruct.loop.scoring import cell_flag as _flag  # noqa: F401
+from visinstruct.loop.scoring import cell_text as _text  # noqa: F401
+from visinstruct.loop.scoring import lettered_options as _lettered  # noqa: F401
 from visinstruct.loop.seedbench import looks_like_seed_results, read_seed_results
 
 FORMATS = ("auto", "generic", "lmms-eval", "vlmevalkit", "seedbench")

@@ -42,20 +42,13 @@ from typing import Any
 import json_repair
 
 from visinstruct.loop.questions import Questions
-from visinstruct.loop.reading import (
-    SEED_DIMENSIONS,
-    UNCATEGORIZED,
-    ImportResult,
-    Problem,
-    ResultsError,
-    _flag,
-    _json_lines,
-    _lettered,
-    _read_text,
-    _text,
-    score,
-)
-from visinstruct.loop.results import EvalRecord
+from visinstruct.loop.reading import SEED_DIMENSIONS, _json_lines
+from visinstruct.loop.results import UNCATEGORIZED, EvalRecord, ImportResult, Problem, ResultsError
+from visinstruct.loop.results import read_text as _read_text
+from visinstruct.loop.scoring import cell_flag as _flag
+from visinstruct.loop.scoring import cell_text as _text
+from visinstruct.loop.scoring import lettered_options as _lettered
+from visinstruct.loop.scoring import score
 
 # lmms-eval sample keys that are bookkeeping, not a metric's value
 _LMMS_KEYS = {

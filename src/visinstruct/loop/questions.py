@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from visinstruct.loop.reading import SEED_DIMENSIONS, ResultsError, _lettered, _read_text, _text
+from visinstruct.loop.reading import SEED_DIMENSIONS
+from visinstruct.loop.results import ResultsError
+from visinstruct.loop.results import read_text as _read_text
+from visinstruct.loop.scoring import cell_text as _text
+from visinstruct.loop.scoring import lettered_options as _lettered
 
 _ID_FIELDS = ("question_id", "index", "id")
 _PARQUET_EXTRA = "loop"  # the optional-dependency group that installs pyarrow

@@ -8,12 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from visinstruct.loop.results import UNCATEGORIZED, ImportResult, Problem, ResultsError  # noqa: F401
-from visinstruct.loop.results import read_text as _read_text  # noqa: F401
-from visinstruct.loop.scoring import NO_LETTER, NO_PREDICTION, answer_letter, extract_letter, score  # noqa: F401
-from visinstruct.loop.scoring import cell_flag as _flag  # noqa: F401
-from visinstruct.loop.scoring import cell_text as _text  # noqa: F401
-from visinstruct.loop.scoring import lettered_options as _lettered  # noqa: F401
+from visinstruct.loop.results import Problem
 
 # SEED-Bench's `question_type_id` → evaluation dimension (SEED-Bench.json "question_type";
 # 1-9 are the image dimensions, 10-12 the video ones).

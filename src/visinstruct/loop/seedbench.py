@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from visinstruct.loop.questions import Questions
-from visinstruct.loop.reading import ImportResult, Problem, ResultsError, _read_text, _text, score
-from visinstruct.loop.results import EvalRecord
+from visinstruct.loop.results import EvalRecord, ImportResult, Problem, ResultsError
+from visinstruct.loop.results import read_text as _read_text
+from visinstruct.loop.scoring import cell_text as _text
+from visinstruct.loop.scoring import score
 
 
 def is_seed_result(obj: Any) -> bool:

@@ -202,17 +202,22 @@ class SampleCheck(Stage):
         return Result(checks=[(sid, v, dg, res) for (sid, v, dg, _), res in zip(rows, results, strict=True)])
 
 
+def passes_rules(res: dict | None) -> bool:
+    """Whether a sample passes its `rules` results: no failure of severity "reject" (one of
+    severity "review" sends it to review, it is still checked further)."""
+    return not any(
+        isinstance(r, dict) and r.get("pass") is False and r.get("severity", "reject") == "reject"
+        for r in (res or {}).values()
+    )
+
+
 def made_info(packed: Packed) -> dict[str, Any]:
     """What later stages of a flow need of the samples a unit made (verification plans from
     it): per sample (id, digest, stored data, passed its make-time rules)."""
     rejected = {
         sid
         for sid, stage, _v, _c, _d, res in packed.checks
-        if stage == "rules"
-        and any(
-            r.get("pass") is False and r.get("severity", "reject") == "reject"
-            for r in json.loads(res).values()
-        )
+        if stage == "rules" and not passes_rules(json.loads(res))
     }
     return {"made": [(row[0], row[9], row[8], row[0] not in rejected) for row in packed.samples]}
 

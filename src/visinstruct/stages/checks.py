@@ -18,7 +18,7 @@ from typing import Any
 from visinstruct.checks.results import passed
 from visinstruct.checks.rules import rule_checks, structure_check
 from visinstruct.records import Sample
-from visinstruct.stages.base import Result, SampleCheck, Stage, Subject, Unit
+from visinstruct.stages.base import Result, SampleCheck, Stage, Subject, Unit, passes_rules
 from visinstruct.stages.context import RunContext
 from visinstruct.store import digest, dumps
 
@@ -144,9 +144,7 @@ class MakeChecks:
         types = self.verify[2]
         if types and s.type not in types:
             return False
-        bad = (r for r in rules.values() if r.get("pass") is False)
-        rejected = (r.get("severity", "reject") == "reject" for r in bad)
-        return not any(rejected)
+        return passes_rules(rules)
 
     def _dedup(self, drawn: list[Sample]) -> list[dict]:
         if self.dedup_threshold is None:

@@ -16,16 +16,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from visinstruct.records import Sample
-from visinstruct.stages.base import Result, Stage, Subject, Unit, UnitFailed
+from visinstruct.stages.base import Result, Stage, Subject, Unit, UnitFailed, passes_rules
 from visinstruct.stages.context import RunContext
 from visinstruct.store import digest, dumps
-
-
-def _rules_ok(res: dict | None) -> bool:
-    return not any(
-        isinstance(r, dict) and r.get("pass") is False and r.get("severity", "reject") == "reject"
-        for r in (res or {}).values()
-    )
 
 
 def _spans(subject: Subject) -> list[tuple[int, int]]:
@@ -77,14 +70,14 @@ class _ModelCheck(Stage):
                         Sample.from_dict(json.loads(data)),
                         version,
                         dg,
-                        _rules_ok(store.stage_result(sid, "rules")),
+                        passes_rules(store.stage_result(sid, "rules")),
                     )
             return
         seen: set[str] = set()
         for lo, hi in _spans(subject):
             for sample, version, dg in store.samples_between(lo, hi):
                 seen.add(sample.id)
-                yield sample, version, dg, _rules_ok(store.stage_result(sample.id, "rules"))
+                yield sample, version, dg, passes_rules(store.stage_result(sample.id, "rules"))
         for sid, dg, data, rules_ok in subject.info.get("made", ()):
             if sid not in seen:
                 yield Sample.from_dict(json.loads(data)), 0, dg, rules_ok
