@@ -113,12 +113,18 @@ class ExportSpec(Strict):
 
 
 class SourceSpec(Strict):
-    """Where images come from: exactly one of folder, manifest, hf, urls."""
+    """Where images come from: exactly one of folder, manifest, hf, urls, dataset."""
 
     folder: str | None = None  # recursive; the first sub-folder names the domain
     manifest: str | None = None  # JSONL or CSV: path or url, domain, tags, text
     hf: str | None = None  # a Hugging Face dataset: a local path (or a Hub name)
     urls: str | None = None  # a text file, one image URL per line
+    dataset: str | None = None  # an open dataset (expand.READERS) read from `path`, kept as ground truth
+    path: str | None = None  # the dataset's folder or file
+    image_root: str | None = None  # generic importers: where relative image paths point (default: beside)
+    question_column: str | None = None  # generic importers: column names of a VQA table
+    answer_column: str | None = None
+    options_column: str | None = None
     split: str = "train"
     image_column: str = "image"
     domain_column: str | None = None
@@ -128,9 +134,11 @@ class SourceSpec(Strict):
 
     @model_validator(mode="after")
     def exactly_one(self) -> SourceSpec:
-        given = [k for k in ("folder", "manifest", "hf", "urls") if getattr(self, k)]
+        given = [k for k in ("folder", "manifest", "hf", "urls", "dataset") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of folder, manifest, hf, urls")
+            raise ValueError("give exactly one of folder, manifest, hf, urls, dataset")
+        if self.dataset and not self.path:
+            raise ValueError(f"dataset {self.dataset!r} needs `path:` (its folder or file)")
         return self
 
 
