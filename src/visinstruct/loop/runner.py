@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from visinstruct.errors import RecipeError, VisinstructError
+from visinstruct.expand.base import inside
 from visinstruct.loop.plan import RoundPlan, plan_round
 from visinstruct.loop.results import load_records, write_records
 from visinstruct.loop.weakness import CategoryStat, accuracy_by_category, quotas, stats_from, weights
@@ -51,12 +52,21 @@ class _Strict(BaseModel):
 class Hooks(_Strict):
     """Commands run between rounds (no shell: split like a shell, then `{name}` filled per word).
 
-    Placeholders: {round} {round_dir} {loop_dir} {model} {prev_model} {results} {data};
-    a word that is exactly `{all_data}` becomes one word per training file."""
+    Placeholders: {round} {round_dir} {loop_dir} {model} {prev_model} {results} {eval_dir}
+    {data} {exports}; a word that is exactly `{all_data}` becomes one word per training file.
+    `files.train` / `files.eval` are templates (a trainer's config, say) filled with the same
+    placeholders and written into the round's folder before that hook runs, so a tool that
+    reads its settings from a file gets this round's paths. `results` is where the eval hook
+    leaves its results, under {eval_dir}: a glob for tools that name their own files
+    (lmms-eval's `<model>/<date>_samples_<task>.jsonl`); exactly one file it matches must be new."""
 
     train: str | None = None
     eval: str | None = None
     timeout: float | None = Field(default=None, gt=0, description="seconds per hook run")
+    files: dict[Literal["train", "eval"], dict[str, str]] = Field(
+        default_factory=dict, description="per hook: file name in the round folder → template file"
+    )
+    results: str = Field(default="results.jsonl", min_length=1, description="glob under {eval_dir}")
 
 
 class TargetedOptions(_Strict):
@@ -213,7 +223,10 @@ class Loop:
     def model_path(self, rnd: int) -> str:
         """The model trained in round `rnd` (−1: the model before the loop)."""
         if rnd < 0:
-            return str(self._at(self.spec.model)) if self.spec.model else ""
+            if not self.spec.model:
+                return ""
+            local = self._at(self.spec.model)  # a path beside the loop file, else a hub model id as given
+            return str(local) if local.exists() else self.spec.model
         return str(self.round_dir(rnd) / "model")
 
     @staticmethod
@@ -281,12 +294,12 @@ class Loop:
                 raise VisinstructError(
                     f"round {rnd}: no eval hook (hooks.eval) to evaluate the trained model"
                 )
-            source = rdir / "eval" / "results.jsonl"
-            source.parent.mkdir(exist_ok=True)
-            source.unlink(missing_ok=True)
-            self.hook("eval", rnd, model=self.model_path(rnd - 1), results=str(source))
-            if not source.is_file():
-                raise VisinstructError(f"round {rnd}: the eval hook wrote no results at {source}")
+            eval_dir = rdir / "eval"
+            eval_dir.mkdir(exist_ok=True)
+            (eval_dir / "results.jsonl").unlink(missing_ok=True)
+            before = self._results_in(eval_dir)
+            self.hook("eval", rnd, model=self.model_path(rnd - 1), results=str(eval_dir / "results.jsonl"))
+            source = self._new_results(rnd, eval_dir, before)
         questions = self._at(self.spec.questions) if self.spec.questions else None
         imported = load_results(
             source, format=self.spec.results_format, benchmark=self.spec.benchmark, questions=questions
@@ -304,6 +317,28 @@ class Loop:
             json.dumps([p.__dict__ for p in imported.problems], ensure_ascii=False, indent=1), "utf-8"
         )
         return {"source": str(source), "records": len(imported.records), "problems": len(imported.problems)}
+
+    def _results_in(self, eval_dir: Path) -> dict[Path, int]:
+        """Files matching `hooks.results` under the eval folder, with their modification times."""
+        pattern = self.spec.hooks.results
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise VisinstructError(f"hooks.results: {pattern!r} must be a glob inside the eval folder")
+        return {p: p.stat().st_mtime_ns for p in eval_dir.glob(pattern) if p.is_file()}
+
+    def _new_results(self, rnd: int, eval_dir: Path, before: dict[Path, int]) -> Path:
+        """The one results file the eval hook wrote (new, or changed since it started)."""
+        after = self._results_in(eval_dir)
+        new = sorted(p for p, t in after.items() if before.get(p) != t)
+        where = eval_dir / self.spec.hooks.results
+        if not new:
+            raise VisinstructError(f"round {rnd}: the eval hook wrote no results at {where}")
+        if len(new) > 1:
+            names = ", ".join(str(p.relative_to(eval_dir)) for p in new)
+            raise VisinstructError(
+                f"round {rnd}: the eval hook wrote {len(new)} files matching {where} ({names}); "
+                "make hooks.results match one (one task per log)"
+            )
+        return new[0]
 
     def analyse(self, rnd: int, last: bool = False) -> dict:
         """Accuracy per category, then weights and quotas over the categories data can be made for.
@@ -430,6 +465,8 @@ class Loop:
             "prev_model": self.model_path(rnd - 1),
             "results": "",
             "data": str(self.round_dir(rnd) / "run" / "exports" / "round.jsonl"),
+            "exports": str(self.round_dir(rnd) / "run" / "exports"),
+            "eval_dir": str(self.round_dir(rnd) / "eval"),
             **values,
         }
         argv: list[str] = []
@@ -441,6 +478,7 @@ class Loop:
                     argv.append(render(word, fill))
         except (ValueError, TemplateError) as e:
             raise VisinstructError(f"hooks.{name}: {e}") from None
+        self.write_files(name, rnd, fill)
         log = self.round_dir(rnd) / f"{name}.log"
         with log.open("w", encoding="utf-8") as f:
             try:
@@ -456,6 +494,25 @@ class Loop:
             raise VisinstructError(
                 f"hooks.{name} exited with {proc.returncode} in round {rnd} (log: {log}): " + " | ".join(tail)
             )
+
+    def write_files(self, hook: str, rnd: int, fill: dict[str, str]) -> None:
+        """Fill the hook's `hooks.files` templates with its placeholders, into the round's folder."""
+        for name, template in self.spec.hooks.files.get(hook, {}).items():
+            out = inside(self.round_dir(rnd), name)
+            if out is None or out.parent != self.round_dir(rnd).resolve():
+                raise VisinstructError(f"hooks.files.{hook}: {name!r} must be a plain file name")
+            src = self._at(template)
+            try:
+                text = src.read_text("utf-8")
+            except OSError as e:
+                raise VisinstructError(f"hooks.files.{hook}.{name}: cannot read {src} ({e})") from None
+            try:
+                filled = render(text, fill)
+            except TemplateError as e:
+                raise VisinstructError(f"hooks.files.{hook}.{name} ({src}): {e}") from None
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_text(filled, "utf-8")
+            tmp.replace(out)
 
     # -- report --------------------------------------------------------------------------------
     def write_report(self, ledger: Ledger) -> Path:
