@@ -182,7 +182,9 @@ def _dry_run(rec, run_dir: Path) -> None:
     if rec.synthetic:
         n = sum(s.count for s in rec.synthetic.values())
         out.print(f"synthetic: {n} items, drawn offline (no model requests)")
-    if not rec.sources:
+    for spec in rec.dataset_sources:
+        out.print(f"dataset {spec.dataset}: imported with its own answers, offline (no model requests)")
+    if not rec.image_sources:
         return
     estimates = run_async(estimate(rec, Path.cwd(), run_dir))
     table = Table(title="dry run: model requests (nothing sent)")
