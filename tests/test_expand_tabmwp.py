@@ -70,7 +70,9 @@ def build_tabmwp(root: Path) -> Expected:
             ans_type="boolean_text",
             **mc,
         ),
-        "15": problem("What is the probability of red? Simplify any fractions.", "5/18", ans_type="other_text"),
+        "15": problem(
+            "What is the probability of red? Simplify any fractions.", "5/18", ans_type="other_text"
+        ),
         "16": problem("How many shells did Bo find?", "1,000", unit="shells"),
         # bad records
         "21": problem("What is Bo's score?", "7"),  # its table image is missing
@@ -129,11 +131,17 @@ def test_fields_become_truths_as_documented(tmp_path):
     }
     pen = truths["13"]
     assert (pen.answer, pen.answer_raw, pen.kind, pen.unit) == ("8.2", "8.20", "number", "$")
-    assert pen.category == "decimal_number" and pen.solution == ["Look at the table.", "Find the answer.", "The answer is 8.20."]
+    assert pen.category == "decimal_number" and pen.solution == [
+        "Look at the table.",
+        "Find the answer.",
+        "The answer is 8.20.",
+    ]
     assert pen.facts["table"].startswith("Name | Score") and pen.facts["grade"] == 3
     town = truths["12"]
     assert town.kind == "choice" and town.choices[0] == "Rocky Port" and town.answer in town.choices
-    assert truths["15"].answer == "5/18" and truths["16"].answer == "1000" and truths["16"].answer_raw == "1,000"
+    assert (
+        truths["15"].answer == "5/18" and truths["16"].answer == "1000" and truths["16"].answer_raw == "1,000"
+    )
 
 
 def test_other_split_and_repository_layout(tmp_path):
@@ -164,6 +172,8 @@ def test_an_image_path_cannot_leave_the_folder(tmp_path):
     base = tmp_path / "tabmwp"
     base.mkdir()
     (tmp_path / "secret.png").write_bytes(b"x")
-    (base / "problems_train.json").write_text(json.dumps({"../../secret": problem("What is it?", "3")}), "utf-8")
+    (base / "problems_train.json").write_text(
+        json.dumps({"../../secret": problem("What is it?", "3")}), "utf-8"
+    )
     [got] = list(read("tabmwp", base, "train"))
     assert isinstance(got, BadRecord) and "missing" in got.reason

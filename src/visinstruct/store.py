@@ -240,12 +240,24 @@ class Packed:
     """What one unit made, as database rows: made where the unit ran (a worker process), so
     the process that commits does as little as possible."""
 
-    __slots__ = ("images", "inputs", "records", "contexts", "domains", "samples", "checks", "failed", "phashes")
+    __slots__ = (
+        "images",
+        "inputs",
+        "records",
+        "contexts",
+        "domains",
+        "samples",
+        "checks",
+        "failed",
+        "phashes",
+    )
 
     def __init__(self) -> None:
         self.images: list[tuple] = []  # images table rows
         self.inputs: list[tuple] = []  # (seq, ref, image_id, domain, error)
-        self.records: list[tuple] = []  # dataset_records rows: (seq, dataset, record, image_id, questions, error)
+        self.records: list[
+            tuple
+        ] = []  # dataset_records rows: (seq, dataset, record, image_id, questions, error)
         self.contexts: list[tuple] = []  # (image_id, kind, language, text, data json)
         self.domains: list[tuple[str, str]] = []  # (domain, image_id): a chosen domain
         self.samples: list[tuple] = []  # samples rows (SAMPLE_COLUMNS)
@@ -678,7 +690,9 @@ class RunStore:
 
     def bad_records(self, limit: int | None = None) -> list[tuple[str, str, str]]:
         """(dataset, record id, reason) of every record an import refused, in dataset order."""
-        sql = "SELECT dataset, record, error FROM dataset_records WHERE error IS NOT NULL ORDER BY seq, record"
+        sql = (
+            "SELECT dataset, record, error FROM dataset_records WHERE error IS NOT NULL ORDER BY seq, record"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return list(self.db.execute(sql))

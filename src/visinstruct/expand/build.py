@@ -163,20 +163,20 @@ def drafts(
     wrong = distractors(t, others, pool, rng) if t.kind != "yes_no" else []
     if "judgement" in types:
         if t.kind == "yes_no":
-            out.append(Question("judgement", cat, [(t.question, "")], truth=t.answer == "yes", phrasing="own"))
+            out.append(
+                Question("judgement", cat, [(t.question, "")], truth=t.answer == "yes", phrasing="own")
+            )
         elif wrong:
             pair = [(shown(t), True), (shown(Truth("", "", wrong[0], None, t.kind, unit=t.unit)), False)]
             rng.shuffle(pair)
             for answer, truth in pair:
                 q = say(rng, "judge", lang, question=t.question, answer=answer)
                 out.append(Question("judgement", cat, [(q, "")], truth=truth, phrasing="judge"))
-    if "multiple_choice" in types and t.kind != "yes_no" and not (0 < len(t.choices) < 4):
-        if len(wrong) >= 3:
-            out.append(
-                Question(
-                    "multiple_choice", cat, [(t.question, "")], correct=t.answer, distractors=wrong[:3]
-                )
-            )
+    own_few = 0 < len(t.choices) < 4
+    if "multiple_choice" in types and t.kind != "yes_no" and not own_few and len(wrong) >= 3:
+        out.append(
+            Question("multiple_choice", cat, [(t.question, "")], correct=t.answer, distractors=wrong[:3])
+        )
     if "short_vqa" in types and _short_enough(t.answer, lang):
         out.append(Question("short_vqa", cat, [(t.question, t.answer)], short_answer=t.answer))
     if "long_vqa" in types and t.solution:
@@ -281,7 +281,7 @@ def samples(
 
 
 def _which_questions(truths: list[Truth], rng: random.Random) -> list[tuple[Question, list[Truth]]]:
-    """"Which of these questions has the answer yes (no)?" over an image's yes/no questions."""
+    """ "Which of these questions has the answer yes (no)?" over an image's yes/no questions."""
     yes = _distinct([t for t in truths if t.kind == "yes_no" and t.answer == "yes"])
     no = _distinct([t for t in truths if t.kind == "yes_no" and t.answer == "no"])
     out = []
@@ -322,7 +322,9 @@ def _distinct(truths: list[Truth]) -> list[Truth]:
     return list(seen.values())
 
 
-def dialogue_sample(image: DatasetImage, d: Dialogue, image_ids: list[str], domain: str | None = None) -> Sample:
+def dialogue_sample(
+    image: DatasetImage, d: Dialogue, image_ids: list[str], domain: str | None = None
+) -> Sample:
     """An already-written sample, its turns as they are."""
     prov = {
         **image.provenance,

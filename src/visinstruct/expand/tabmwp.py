@@ -61,7 +61,7 @@ def iter_object(path: Path) -> Iterator[tuple[str, Any]]:
     decoder = json.JSONDecoder()
     ws = " \t\r\n"
     try:
-        f = open(path, encoding="utf-8-sig")
+        f = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed by the `with` below
     except OSError as e:
         raise SourceError(f"{DATASET}: cannot read {path} ({e.strerror or e})") from None
     with f:
@@ -98,7 +98,9 @@ def iter_object(path: Path) -> Iterator[tuple[str, Any]]:
                 except json.JSONDecodeError as e:
                     if more():
                         continue
-                    raise SourceError(f"{path} is not valid JSON at offset {offset + e.pos} ({e.msg})") from None
+                    raise SourceError(
+                        f"{path} is not valid JSON at offset {offset + e.pos} ({e.msg})"
+                    ) from None
                 if end == len(buf) and not done and more():  # a number may go on in the next chunk
                     continue
                 pos = end
@@ -122,7 +124,9 @@ def iter_object(path: Path) -> Iterator[tuple[str, Any]]:
                 if c == "}":
                     return
                 if c != ",":
-                    raise SourceError(f"{path} is not valid JSON at offset {offset + pos - 1} (expected , or }})")
+                    raise SourceError(
+                        f"{path} is not valid JSON at offset {offset + pos - 1} (expected , or }})"
+                    )
                 skip()
         except UnicodeDecodeError as e:
             raise SourceError(f"{path}: not UTF-8 text ({e.reason})") from None

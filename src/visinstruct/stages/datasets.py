@@ -67,7 +67,9 @@ def subjects(ctx: RunContext) -> Iterator[Subject]:
             continue
         taken = 0
         pools: dict[str, deque[str]] = {}
-        for i, got in enumerate(expand.read(spec.dataset, ctx.path(spec.path), spec.split, **_options(spec, ctx))):
+        for i, got in enumerate(
+            expand.read(spec.dataset, ctx.path(spec.path), spec.split, **_options(spec, ctx))
+        ):
             seq = n * SOURCE_STRIDE + i
             if isinstance(got, BadRecord):
                 yield Subject(f"bad/{spec.split}/{got.dataset}/{got.record}", seq, {"bad": got})
@@ -129,7 +131,9 @@ class ImageImporter:
             return Result(records=rows).pack(job.seq, key)
         ids = [i.id for i in images]
         domain = job.domain or img.domain
-        made = build.samples(img, ids, index=job.index, seed=job.seed, pool=job.pool, types=job.types, domain=domain)
+        made = build.samples(
+            img, ids, index=job.index, seed=job.seed, pool=job.pool, types=job.types, domain=domain
+        )
         made += [build.dialogue_sample(img, d, ids, domain) for d in img.dialogues]
         if len(made) > MAX_SAMPLES:
             kept = {s.provenance.get("qid") for s in made[:MAX_SAMPLES]}
@@ -154,7 +158,9 @@ class DatasetStage(CpuStage):
 
         for spec in ctx.recipe.dataset_sources:
             if spec.dataset not in READERS:
-                raise VisinstructError(f"unknown dataset {spec.dataset!r} (known: {', '.join(sorted(READERS))})")
+                raise VisinstructError(
+                    f"unknown dataset {spec.dataset!r} (known: {', '.join(sorted(READERS))})"
+                )
             if spec.domain and spec.domain not in ctx.catalog:
                 raise VisinstructError(f"source domain {spec.domain!r} is not in the domain catalog")
         self.importer = ImageImporter(str(ctx.store.dir), ctx.make_checks)
@@ -167,5 +173,7 @@ class DatasetStage(CpuStage):
     async def make(self, unit: Unit, ctx: RunContext) -> Result:
         if isinstance(unit.data, BadRecord):
             b = unit.data
-            return Result(records=[_bad_row(unit.seq, b.dataset, b.record, b.reason)]).pack(unit.seq, unit.key)
+            return Result(records=[_bad_row(unit.seq, b.dataset, b.record, b.reason)]).pack(
+                unit.seq, unit.key
+            )
         return await ctx.cpu(self.importer, unit.data)
