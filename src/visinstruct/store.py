@@ -681,12 +681,14 @@ class RunStore:
         ).fetchall()
         if not rows:
             return []
-        made = dict(
-            self.db.execute(
-                "SELECT generator, COUNT(*) FROM samples WHERE generator LIKE 'dataset/%' GROUP BY generator"
-            )
-        )
-        return [(d, n, q, bad, made.get(f"dataset/{d}", 0)) for d, n, q, bad in rows]
+        made: dict[str, int] = {}
+        for gen, k in self.db.execute(
+            "SELECT generator, COUNT(*) FROM samples "
+            "WHERE generator LIKE 'dataset/%' OR generator LIKE 'import/%' GROUP BY generator"
+        ):
+            name = gen.split("/", 1)[1]
+            made[name] = made.get(name, 0) + k
+        return [(d, n, q, bad, made.get(d, 0)) for d, n, q, bad in rows]
 
     def bad_records(self, limit: int | None = None) -> list[tuple[str, str, str]]:
         """(dataset, record id, reason) of every record an import refused, in dataset order."""

@@ -28,7 +28,9 @@ Every sample is in the record's own language (GeoQA+ is Chinese), with wrappers 
 choices, unit and the dataset's own facts), and provenance the dataset, split, question id,
 license and the answer as the file has it (`answer_raw`).
 
-A `Dialogue` (an already-written sample) becomes one sample with its turns verbatim.
+A `Dialogue` (an already-written sample) becomes one sample with its turns verbatim; its
+generator is `import/<dataset>` (written by someone else: the dataset-wide duplicate search
+looks at it), where samples made from ground truth are `dataset/<dataset>`.
 """
 
 from __future__ import annotations
@@ -71,8 +73,15 @@ def say(rng: random.Random, key: str, lang: str, **values: object) -> str:
 
 
 def generator(dataset: str) -> str:
-    """The `generator` of a dataset's samples (provenance): counted per dataset by the store."""
+    """The `generator` of the samples made from a dataset's ground truth: exact, like drawn ones
+    (duplicates are looked for among one image's samples, where they are made)."""
     return f"dataset/{dataset}"
+
+
+def importer(dataset: str) -> str:
+    """The `generator` of a dataset's already-written samples: checked like a model's, the
+    dataset-wide duplicate search included."""
+    return f"import/{dataset}"
 
 
 def _norm(text: str) -> str:
@@ -328,7 +337,7 @@ def dialogue_sample(
     """An already-written sample, its turns as they are."""
     prov = {
         **image.provenance,
-        "generator": generator(image.dataset),
+        "generator": importer(image.dataset),
         "engine": __version__,
         "dataset": image.dataset,
         "split": image.split,

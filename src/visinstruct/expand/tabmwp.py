@@ -18,7 +18,8 @@ of a choice question is the choice's text (kind "choice", the choices kept); a n
 is normalised like the loader's `normalize_answer` does (no "$", no thousands commas, no
 trailing zeros: "8.20" → "8.2"), except that a fraction stays a fraction ("5/18", exact) —
 kind "number"; any other free text is kept (kind "text"). The solution's lines are the steps,
-`ans_type` the category, and the table, its title, `ques_type` and `grade` the facts.
+`ans_type` the category, and the table (as text: `table_for_pd` holds the same cells), its
+title, `ques_type` and `grade` the facts.
 
 Bad records, reported one by one: a problem that is not an object or lacks a question or an
 answer, a choice answer not among its choices, an unknown `ques_type`, a missing table image.
@@ -43,6 +44,7 @@ QUES_TYPES = ("free_text", "multi_choice")
 _NUMBER = re.compile(r"[-+]?[\d,]*\.?\d+")
 _FRACTION = re.compile(r"[-+]?\d+/\d+")
 _CHUNK = 1 << 20
+_PLAIN = re.compile(r"[\w-]+")  # a pid that names a file of its own, no separator, no ".."
 
 
 def folder(root: Path, split: str) -> Path:
@@ -172,7 +174,7 @@ def truth(pid: str, p: dict[str, Any]) -> Truth:
     steps = [s.strip() for s in solution.split("\n") if s.strip()] if isinstance(solution, str) else []
     facts = {
         k: p[k]
-        for k in ("table_title", "table", "table_for_pd", "ques_type", "ans_type", "grade")
+        for k in ("table_title", "table", "ques_type", "ans_type", "grade")
         if p.get(k) is not None
     }
     category = p.get("ans_type") if isinstance(p.get("ans_type"), str) else qtype
@@ -196,6 +198,7 @@ def read(root: Path, split: str = "train", **options: object) -> Iterator[Datase
     file's order; unusable problems as BadRecords."""
     base = folder(root, split)
     name = f"problems_{split}.json"
+    tables = inside(base, "tables")  # resolved once: a pid is one plain file name inside it
     for pid, p in iter_object(base / name):
         if not isinstance(p, dict):
             yield BadRecord(DATASET, pid, f"the problem is a {type(p).__name__}, not an object")
@@ -206,7 +209,9 @@ def read(root: Path, split: str = "train", **options: object) -> Iterator[Datase
             yield BadRecord(DATASET, pid, str(e))
             continue
         rel = f"tables/{pid}.png"
-        path = inside(base, rel)
+        path = tables / f"{pid}.png" if tables is not None and _PLAIN.fullmatch(pid) else None
+        if path is not None and path.is_symlink():
+            path = inside(base, rel)  # a link must not lead out of the dataset's folder
         if path is None or not path.is_file():
             yield BadRecord(DATASET, pid, f"table image {rel} is missing")
             continue
