@@ -94,7 +94,7 @@ def problem(pid: int) -> dict:
             question="Who has the highest score?",
             choices=rows,
             answer=best,
-            solution=f"Compare the scores.\nThe highest score is {max(values)}.\n{best} has the highest score.",
+            solution=f"Compare the scores.\nThe highest is {max(values)}.\n{best} has the highest score.",
             ques_type="multi_choice",
             ans_type="extractive_text",
         )
