@@ -173,9 +173,7 @@ def truth(pid: str, p: dict[str, Any]) -> Truth:
     solution = p.get("solution")
     steps = [s.strip() for s in solution.split("\n") if s.strip()] if isinstance(solution, str) else []
     facts = {
-        k: p[k]
-        for k in ("table_title", "table", "ques_type", "ans_type", "grade")
-        if p.get(k) is not None
+        k: p[k] for k in ("table_title", "table", "ques_type", "ans_type", "grade") if p.get(k) is not None
     }
     category = p.get("ans_type") if isinstance(p.get("ans_type"), str) else qtype
     return Truth(
