@@ -182,7 +182,9 @@ def _dry_run(rec, run_dir: Path) -> None:
     if rec.synthetic:
         n = sum(s.count for s in rec.synthetic.values())
         out.print(f"synthetic: {n} items, drawn offline (no model requests)")
-    if not rec.sources:
+    for spec in rec.dataset_sources:
+        out.print(f"dataset {spec.dataset}: imported with its own answers, offline (no model requests)")
+    if not rec.image_sources:
         return
     estimates = run_async(estimate(rec, Path.cwd(), run_dir))
     table = Table(title="dry run: model requests (nothing sent)")
@@ -241,6 +243,7 @@ def status_cmd(run_dir: Path) -> None:
         if failed_checks:
             out.print("failed checks: " + ", ".join(f"{n} {c}" for n, c in failed_checks))
         _print_review_progress(store)
+        _print_datasets(store)
         n_inputs, n_rejected = store.input_counts()
         if n_inputs:
             out.print(f"source images: {n_inputs - n_rejected} stored, {n_rejected} rejected")
@@ -257,6 +260,24 @@ def status_cmd(run_dir: Path) -> None:
                 out.print(f"  {stage} {key}: {what} after {attempts} attempts: {err}", markup=False)
             if len(failed) > 50:
                 out.print("  … and more")
+
+
+def _print_datasets(store, shown: int = 200) -> None:
+    """Per imported dataset: images, questions, samples and bad records; then each bad record."""
+    rows = store.dataset_counts()
+    if not rows:
+        return
+    table = Table(title="datasets imported")
+    for col in ("dataset", "images", "questions", "samples", "bad records"):
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for dataset, images, questions, bad, samples in rows:
+        table.add_row(dataset, str(images), str(questions), str(samples), str(bad))
+    out.print(table)
+    n_bad = sum(r[3] for r in rows)
+    for dataset, record, reason in store.bad_records(limit=shown):
+        out.print(f"  bad record {dataset} {record}: {reason}", markup=False, soft_wrap=True)
+    if n_bad > shown:
+        out.print(f"  … and {n_bad - shown} more")
 
 
 def _print_units(store) -> None:

@@ -303,6 +303,16 @@ class Recipe(Strict):
             return [{"use": x} if isinstance(x, str) else x for x in v]
         return v
 
+    @property
+    def image_sources(self) -> list[SourceSpec]:
+        """Sources of images a model captions and writes about (folder, manifest, hf, urls)."""
+        return [s for s in self.sources if not s.dataset]
+
+    @property
+    def dataset_sources(self) -> list[SourceSpec]:
+        """Open datasets imported with their own ground truth: no model needed."""
+        return [s for s in self.sources if s.dataset]
+
     def uses_llm_on_facts(self) -> bool:
         return any(s.llm for s in self.synthetic.values())
 
@@ -334,10 +344,10 @@ class Recipe(Strict):
     def has_work(self) -> Recipe:
         if not self.synthetic and not self.sources:
             raise ValueError("the recipe makes nothing: add `synthetic:` domain counts or `sources:`")
-        if self.targeted is not None and not self.sources:
+        if self.targeted is not None and not self.image_sources:
             raise ValueError("targeted questions are written about source images: add `sources:`")
-        needed = [("caption", self.caption)] if self.sources else []
-        if self.sources or self.uses_llm_on_facts():
+        needed = [("caption", self.caption)] if self.image_sources else []
+        if self.image_sources or self.uses_llm_on_facts():
             needed.append(("instructions", self.instructions))
         if self.targeted is not None:
             needed.append(("targeted", self.targeted))

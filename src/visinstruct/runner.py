@@ -393,7 +393,7 @@ def preflight(recipe: Any, base: Any) -> None:
         for spec in recipe.sources:
             if spec.domain and spec.domain not in catalog:
                 raise RecipeError(f"source domain {spec.domain!r} is not in the domain catalog")
-    if recipe.sources or recipe.uses_llm_on_facts():
+    if recipe.image_sources or recipe.uses_llm_on_facts():
         for name in ("caption", "assign_domain", "instructions"):
             load_prompt(name, recipe.prompts_dir)
     if recipe.targeted is not None:

@@ -1,11 +1,13 @@
 """The run directory: SQLite (WAL) for records, a content-addressed folder for images.
 
 Layout of a run directory:
-    run.db                  images, inputs, contexts, units, samples, check results, meta
+    run.db                  images, inputs, dataset records, contexts, units, samples, check results, meta
     images/ab/abcdef….png   each image once, named by the sha256 of its bytes
     exports/                what the recipe's exports wrote
 
 What the tables hold, and who writes them:
+- `dataset_records`: what an open dataset's import made of each of its images (stored, with
+  how many questions) and of each record it refused (with the reason);
 - `units`: every unit a stage has finished (`done`) or failed (`failed`, retried on the next
   run; `gave_up` after the recipe's number of attempts), with the stage's version;
 - `samples`: each sample as its stage made it (or as a person edited it) in `data`, with a
@@ -48,6 +50,10 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE TABLE IF NOT EXISTS inputs (
     seq INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, image_id TEXT, domain TEXT, error TEXT
+);
+CREATE TABLE IF NOT EXISTS dataset_records (
+    seq INTEGER NOT NULL, dataset TEXT NOT NULL, record TEXT NOT NULL, image_id TEXT,
+    questions INTEGER NOT NULL DEFAULT 0, error TEXT, PRIMARY KEY (dataset, record)
 );
 CREATE TABLE IF NOT EXISTS contexts (
     image_id TEXT NOT NULL, kind TEXT NOT NULL, language TEXT NOT NULL, text TEXT,
@@ -234,11 +240,24 @@ class Packed:
     """What one unit made, as database rows: made where the unit ran (a worker process), so
     the process that commits does as little as possible."""
 
-    __slots__ = ("images", "inputs", "contexts", "domains", "samples", "checks", "failed", "phashes")
+    __slots__ = (
+        "images",
+        "inputs",
+        "records",
+        "contexts",
+        "domains",
+        "samples",
+        "checks",
+        "failed",
+        "phashes",
+    )
 
     def __init__(self) -> None:
         self.images: list[tuple] = []  # images table rows
         self.inputs: list[tuple] = []  # (seq, ref, image_id, domain, error)
+        self.records: list[
+            tuple
+        ] = []  # dataset_records rows: (seq, dataset, record, image_id, questions, error)
         self.contexts: list[tuple] = []  # (image_id, kind, language, text, data json)
         self.domains: list[tuple[str, str]] = []  # (domain, image_id): a chosen domain
         self.samples: list[tuple] = []  # samples rows (SAMPLE_COLUMNS)
@@ -441,6 +460,8 @@ class RunStore:
             db.executemany("UPDATE images SET phash=? WHERE id=?", p.phashes)
         if p.inputs:
             db.executemany("INSERT OR IGNORE INTO inputs VALUES (?, ?, ?, ?, ?)", p.inputs)
+        if p.records:
+            db.executemany("INSERT OR REPLACE INTO dataset_records VALUES (?, ?, ?, ?, ?, ?)", p.records)
         if p.contexts:
             db.executemany("INSERT OR REPLACE INTO contexts VALUES (?, ?, ?, ?, ?)", p.contexts)
         if p.domains:
@@ -648,6 +669,32 @@ class RunStore:
 
     def rejected_inputs(self, limit: int | None = None) -> list[tuple[str, str]]:
         sql = "SELECT ref, error FROM inputs WHERE error IS NOT NULL ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return list(self.db.execute(sql))
+
+    def dataset_counts(self) -> list[tuple[str, int, int, int, int]]:
+        """(dataset, images stored, questions, bad records, samples) per imported dataset."""
+        rows = self.db.execute(
+            "SELECT dataset, COUNT(image_id), COALESCE(SUM(questions), 0), COUNT(error) "
+            "FROM dataset_records GROUP BY dataset ORDER BY dataset"
+        ).fetchall()
+        if not rows:
+            return []
+        made: dict[str, int] = {}
+        for gen, k in self.db.execute(
+            "SELECT generator, COUNT(*) FROM samples "
+            "WHERE generator LIKE 'dataset/%' OR generator LIKE 'import/%' GROUP BY generator"
+        ):
+            name = gen.split("/", 1)[1]
+            made[name] = made.get(name, 0) + k
+        return [(d, n, q, bad, made.get(d, 0)) for d, n, q, bad in rows]
+
+    def bad_records(self, limit: int | None = None) -> list[tuple[str, str, str]]:
+        """(dataset, record id, reason) of every record an import refused, in dataset order."""
+        sql = (
+            "SELECT dataset, record, error FROM dataset_records WHERE error IS NOT NULL ORDER BY seq, record"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return list(self.db.execute(sql))

@@ -105,13 +105,13 @@ def _custom(recipe: Any, taken: set[str]) -> list[Stage]:
 
 
 def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
-    """The recipe's plan: flows (synthetic items, source images) and dataset stages. With
+    """The recipe's plan: flows (synthetic items, open datasets, source images) and dataset stages. With
     `make=False` only the checks (`visinstruct check`)."""
-    from visinstruct.stages import synthetic
+    from visinstruct.stages import datasets, synthetic
     from visinstruct.stages.export import ExportStage
 
     r, c = ctx.recipe, ctx.recipe.checks
-    if r.sources or r.uses_llm_on_facts() or r.targeted or c.verify or c.judge:  # model stages
+    if r.image_sources or r.uses_llm_on_facts() or r.targeted or c.verify or c.judge:  # model stages
         from visinstruct.stages import ingest
         from visinstruct.stages.caption import AssignDomainStage, CaptionStage
         from visinstruct.stages.instructions import FactsStage, InstructionsStage
@@ -129,7 +129,9 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
         if r.uses_llm_on_facts():
             stages += [FactsStage(), *model_checks]
         plan.flows.append(Flow("synthetic", synthetic.subjects, stages))
-    if make and r.sources:
+    if make and r.dataset_sources:
+        plan.flows.append(Flow("datasets", datasets.subjects, [datasets.DatasetStage(ctx)]))
+    if make and r.image_sources:
         stages = [ingest.IngestStage(ctx), CaptionStage()]
         if r.assign_domains:
             stages.append(AssignDomainStage())
@@ -142,7 +144,7 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
     plan.dataset += _custom(r, taken)
     if c.dedup:
         plan.dataset.append(DedupStage(c.near_duplicate_threshold))
-    if c.image_dedup and r.sources:
+    if c.image_dedup and r.image_sources:
         plan.dataset.append(ImageDedupStage(c.image_distance))
     plan.dataset += model_checks
     if make and exports and r.export:

@@ -80,6 +80,7 @@ class Result:
     samples: list[Sample] = field(default_factory=list)
     images: list[ImageRecord] = field(default_factory=list)
     inputs: list[tuple] = field(default_factory=list)  # (seq, ref, image_id, domain, error)
+    records: list[tuple] = field(default_factory=list)  # (seq, dataset, record, image_id, questions, error)
     contexts: list[tuple[str, str, str, str | None, dict]] = field(default_factory=list)
     domains: list[tuple[str, str]] = field(default_factory=list)  # (image_id, domain)
     checks: list[tuple[str, int, str, dict]] = field(default_factory=list)  # check stages' results
@@ -97,6 +98,7 @@ class Result:
             p.add_image(im)
         p.phashes = [(h - (1 << 64) if h >= (1 << 63) else h, i) for i, h in self.phashes]
         p.inputs = list(self.inputs)
+        p.records = list(self.records)
         p.contexts = [(i, k, lang, t, dumps(d)) for i, k, lang, t, d in self.contexts]
         p.domains = [(d, i) for i, d in self.domains]
         per_sample = make_checks(self.samples) if make_checks and self.samples else [{}] * len(self.samples)

@@ -35,6 +35,15 @@ NOT_VERIFIED = {
 
 _PUNCT = re.compile(r"[\W_]+")
 
+#: Samples made from exact ground truth without a model: drawn (synthetic) or an open dataset's
+#: own answers. Duplicates among them are looked for where they are made, among one item's or
+#: one image's samples; the dataset-wide `dedup` looks at the others.
+NOT_EXACT = "generator NOT LIKE 'synth/%' AND generator NOT LIKE 'dataset/%'"
+
+
+def exact(s: Sample) -> bool:
+    return s.drawn or s.generator.startswith("dataset/")
+
 
 def _norm(text: str) -> str:
     return _PUNCT.sub(" ", text.casefold()).strip()
@@ -123,7 +132,7 @@ class MakeChecks:
 
     def __call__(self, samples: list[Sample]) -> list[dict[str, tuple]]:
         out: list[dict[str, tuple]] = []
-        drawn = [s for s in samples if s.drawn]
+        drawn = [s for s in samples if exact(s)]
         dup = dict(zip((id(s) for s in drawn), self._dedup(drawn), strict=True)) if drawn else {}
         for s in samples:
             per: dict[str, tuple] = {"rules": (*self.rules_key, self.rules.check(s))}
@@ -153,7 +162,7 @@ class MakeChecks:
 
 
 class DedupStage(Stage):
-    """Duplicates among model-written samples, in dataset order: the first is kept, later
+    """Duplicates among model-written (and imported) samples, in dataset order: the first is kept, later
     ones are marked (`checks/dedup.py`'s streaming `Deduper`: compact signatures, no text
     kept). Run over the whole dataset each time; only changed results are written."""
 
@@ -176,7 +185,7 @@ class DedupStage(Stage):
 
         self._deduper = Deduper(threshold=self.threshold, by_answer=True)
         batch: list[tuple[Sample, int, str]] = []
-        for row in ctx.store.iter_versioned(where="generator NOT LIKE 'synth/%'"):
+        for row in ctx.store.iter_versioned(where=NOT_EXACT):
             batch.append(row)
             if len(batch) >= 1024:
                 yield Unit(f"dedup:{batch[0][0].id}", data=batch)

@@ -34,7 +34,7 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
     )
     spec, ispec = recipe.caption, recipe.instructions
     reqs: list[ChatRequest] = []
-    for src in recipe.sources:
+    for src in recipe.image_sources:
         for item in source_items(src, path):
             if item.error:
                 continue

@@ -55,6 +55,8 @@ def source_items(spec, ctx_path) -> Iterator:
 
 def subjects(ctx: RunContext) -> Iterator[Subject]:
     for n, spec in enumerate(ctx.recipe.sources):
+        if spec.dataset:
+            continue  # imported with its ground truth by the datasets flow
         for i, item in enumerate(source_items(spec, ctx.path)):
             yield Subject(item.ref, n * SOURCE_STRIDE + i, {"item": item})
 
@@ -88,7 +90,7 @@ class IngestStage(CpuStage):
     version = "1"
 
     def __init__(self, ctx: RunContext) -> None:
-        for spec in ctx.recipe.sources:
+        for spec in ctx.recipe.image_sources:
             if spec.domain and spec.domain not in ctx.catalog:
                 raise VisinstructError(f"source domain {spec.domain!r} is not in the domain catalog")
 
