@@ -5,26 +5,27 @@ GeoQA+ (SCNU203/GeoQA-Plus): `data/GeoQA2.2/<split>.pk` is a list of dicts, read
 array), `subject` (the question, Chinese), `choices`, `label` (0-based index of the right
 choice), `manual_program` (prefix tokens such as `g_minus C_3 N_0`), `numbers` (the N_i),
 `choice_nums`, `formal_point` (knowledge points), `answer` (the worked solution text) and
-`id`; `data/sub_dataset_dict.pk` maps each id to its problem type (angle, length, other).
+`id`; `data/sub_dataset_dict.pk` maps each id to its problem type (angle, length, area, other).
 The release names its files GeoQA-train.pk, Mix-train.pk, Backtrans-train.pk, new-test.pk,
 dev.pk, test.pk; the split is the file name without `.pk`.
 
 UniGeo (chen-judge/UniGeo): `datasets/UniGeo/{calculation,proving}_<split>.pk` and
 `sub_dataset_dict.pk`, read by `GeoDataset.__init__` in `Geoformer/src/geo_data.py`.
 Calculation problems are GeoQA's with `English_problem` as the question; proving problems
-hold `img` (H×W×3), `input_text` / `question`, `proving_sequence`, `problem_type` (parallel,
-triangle, quadrilateral, congruent, similarity, proportions) and, where present,
-`statements` / `reasons` of the two-column proof.
+hold `img` (H×W×3), `input_text`, `proving_sequence` and `problem_type` (parallel,
+triangle, quadrilateral, congruent, similarity, proportions); `question`, `elements`,
+`reasoning_skill` and the two-column proof's `statements` / `reasons` are used when present.
 
 A proving problem becomes a text question whose answer is the statement to prove (the
-question's "Prove ..." clause, else the proof's last statement) and whose solution is the
-proof, one step per statement with its reason, so long answers explain by the proof.
+question's last "Prove ..." clause, else the proof's last statement) and whose solution is
+the proof: one step per statement with its reason when the record has them, else the
+proving sequence as one step. Long answers so explain by the proof itself.
 
 Programs become readable steps computed with the operators of `ManualProgram/operators.py`
 (re-implemented here, nothing from the file is run): `g_minus(C_3, N_0) → V_0: difference,
 |180 − 40| = 140`. Pickles are read only through `visinstruct.safe_pickle`. Several
-problems on one diagram (the back-translated copies of Backtrans-train.pk share theirs)
-become one image with all its questions, in the order the file first shows the diagram.
+problems on one diagram (a problem and its back-translated copy, say) become one image with
+all its questions, in the order the file first shows the diagram; a repeated id gets "#2".
 """
 
 from __future__ import annotations
