@@ -31,6 +31,7 @@ whose answer does not fit its program (a count answered with text) is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ _BOOL_END = {"exist", "less_than", "greater_than"}
 # -- readers --------------------------------------------------------------------------------
 
 
-def read_clevr_math(root: Path, split: str, **_options: object):
+def read_clevr_math(root: Path, split: str, **_options: object) -> Iterator[DatasetImage | BadRecord]:
     """Every image of CLEVR-Math's `split` with its questions (see the module docstring)."""
     path = root / f"clevr-math-{split}.json"
     if not path.is_file():
@@ -67,7 +68,7 @@ def read_clevr_math(root: Path, split: str, **_options: object):
     return _read("clevr_math", root, split, path, image_rel, scenes_for, CLEVR_MATH_LICENSE, None)
 
 
-def read_super_clevr(root: Path, split: str, **_options: object):
+def read_super_clevr(root: Path, split: str, **_options: object) -> Iterator[DatasetImage | BadRecord]:
     """Every image of Super-CLEVR's `split` ("train", "val", "test" or "all")."""
     if split != "all" and split not in SUPER_CLEVR_SPLITS:
         raise SourceError(
@@ -103,7 +104,18 @@ def _super_clevr_questions(root: Path) -> Path:
     raise SourceError(f"super_clevr: several question files under {root} ({names}); name one as path:")
 
 
-def _read(dataset, root, split, path, image_rel, scenes_for, license, span):
+def _read(
+    dataset: str,
+    root: Path,
+    split: str,
+    path: Path,
+    image_rel: Callable[[dict], str],
+    scenes_for: Callable[[str], Path],
+    license: str,
+    span: tuple[int, int] | None,
+) -> Iterator[DatasetImage | BadRecord]:
+    """The questions of `path` grouped by image; `image_rel` gives a question's image file
+    under `root`, `scenes_for` the scene file of a CLEVR split, `span` the image indices kept."""
     data = load_json(path, dataset)
     questions = data.get("questions") if isinstance(data, dict) else None
     if not isinstance(questions, list):
@@ -242,7 +254,7 @@ def _fits(last: str, answer: Any) -> str | None:
 class _Scenes:
     """Scene files, read only when a question's image needs one and the file exists."""
 
-    def __init__(self, dataset: str, scenes_for) -> None:
+    def __init__(self, dataset: str, scenes_for: Callable[[str], Path]) -> None:
         self.dataset = dataset
         self.scenes_for = scenes_for
         self.loaded: dict[Path, dict[str, list[dict]]] = {}

@@ -19,6 +19,7 @@ kept as written; a non-empty `answer_bbox` (where the answer's text is in the ch
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from visinstruct.expand.base import BadRecord, DatasetImage, Truth, load_json
@@ -28,7 +29,7 @@ from visinstruct.sources.ingest import SourceError
 LICENSE = "CC BY-NC 4.0"
 
 
-def read(root: Path, split: str, **_options: object):
+def read(root: Path, split: str, **_options: object) -> Iterator[DatasetImage | BadRecord]:
     """Every chart of DVQA's `split` with all its questions."""
     path = root / "qa" / f"{split}_qa.json"
     if not path.is_file() and (root / f"{split}_qa.json").is_file():

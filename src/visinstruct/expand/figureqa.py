@@ -21,6 +21,7 @@ unknown template or image index is refused. `annotations.json` is not read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from visinstruct.expand.base import BadRecord, DatasetImage, Truth, load_json
@@ -59,7 +60,7 @@ def split_folder(root: Path, split: str) -> Path:
     raise SourceError(f"figureqa: no {split}/qa_pairs.json under {root}")
 
 
-def read(root: Path, split: str, **_options: object):
+def read(root: Path, split: str, **_options: object) -> Iterator[DatasetImage | BadRecord]:
     """Every figure of FigureQA's `split` with all its questions."""
     folder = split_folder(root, split)
     data = load_json(folder / "qa_pairs.json", "figureqa")

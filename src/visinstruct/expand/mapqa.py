@@ -24,6 +24,7 @@ any other text (a state, a legend value) is text. The category is `question_temp
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def questions_file(root: Path, split: str) -> Path:
     raise SourceError(f"mapqa: no questions/{name} under {root}")
 
 
-def read(root: Path, split: str, **_options: object):
+def read(root: Path, split: str, **_options: object) -> Iterator[DatasetImage | BadRecord]:
     """Every map of MapQA's `split` (in the subset folder `root`) with all its questions."""
     path = questions_file(root, split)
     records = load_json(path, "mapqa")

@@ -30,6 +30,7 @@ with descriptions but no questions, and are not imported either.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def _version(name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def read(root: Path, split: str, **_options: object):
+def read(root: Path, split: str, **_options: object) -> Iterator[DatasetImage | BadRecord]:
     """Every diagram of TQA's `split` with its diagram questions."""
     path = lessons_file(root, split)
     folder = path.parent
