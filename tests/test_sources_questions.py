@@ -27,7 +27,9 @@ def chart(seed: int) -> bytes:
     img = Image.new("RGB", (200, 150), (255, 255, 255))
     d = ImageDraw.Draw(img)
     for i in range(3):
-        d.rectangle([20 + i * 60, 140 - (i + seed) * 25 % 120, 60 + i * 60, 140], fill=(200, 30 * i, seed * 40))
+        d.rectangle(
+            [20 + i * 60, 140 - (i + seed) * 25 % 120, 60 + i * 60, 140], fill=(200, 30 * i, seed * 40)
+        )
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
@@ -63,7 +65,7 @@ def user_text(body: dict) -> str:
 
 
 def check_run(run_dir: Path, bodies: list[dict], shared: bytes, n_inputs: int) -> None:
-    """All of `TEXTS` reached the run, each by its own input; the shared image is stored and captioned once."""
+    """Each of `TEXTS` reached the run by its own input; the shared image is stored and captioned once."""
     import hashlib
 
     shared_id = hashlib.sha256(shared).hexdigest()
