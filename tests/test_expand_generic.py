@@ -121,32 +121,32 @@ def build_vqa(root: Path) -> Expected:
     folder = root / "vqa"
     draw(folder / "pics", ["a.png", "b.png"])
     rows = [
-        {"qid": "q1", "picture": "images/a.png", "q": "How many bars are there?", "a": "3"},
+        {"qid": "q1", "image": "images/a.png", "q": "How many bars are there?", "a": "3"},
         {
             "qid": "q2",
-            "picture": "images/a.png",
+            "image": "images/a.png",
             "q": "Which bar is the tallest?",
             "a": "B",
             "opts": ["the red one", "the blue one", "the green one"],
         },
-        {"qid": "q3", "picture": "images/a.png", "q": "Is there a legend?", "a": "no"},
+        {"qid": "q3", "image": "images/a.png", "q": "Is there a legend?", "a": "no"},
         {
             "qid": "q4",
-            "picture": "images/b.png",
+            "image": "images/b.png",
             "q": "What is the title?",
             "a": "Sales 2020",
             "category": "title",
         },
-        {"qid": "q5", "picture": "images/b.png", "q": "What is the peak value?", "a": 12.50},
-        {"qid": "bad-missing", "picture": "images/none.png", "q": "What is it?", "a": "x"},
+        {"qid": "q5", "image": "images/b.png", "q": "What is the peak value?", "a": 12.50},
+        {"qid": "bad-missing", "image": "images/none.png", "q": "What is it?", "a": "x"},
         {
             "qid": "bad-choice",
-            "picture": "images/a.png",
+            "image": "images/a.png",
             "q": "Which?",
             "a": "purple",
             "opts": ["red", "blue"],
         },
-        {"qid": "bad-noanswer", "picture": "images/b.png", "q": "What?"},
+        {"qid": "bad-noanswer", "image": "images/b.png", "q": "What?"},
     ]
     text = (
         "\n".join(json.dumps(r) for r in rows[:5])
@@ -156,11 +156,10 @@ def build_vqa(root: Path) -> Expected:
     (folder / "val.jsonl").write_text(text + "\n", "utf-8")
     answers = {"q1": "3", "q2": "the blue one", "q3": "no", "q4": "Sales 2020", "q5": "12.5"}
     options = {
-        "image_root": "pics",
+        "image_root": str(folder / "pics"),  # a recipe's image_root is relative to the recipe
         "question_column": "q",
         "answer_column": "a",
         "options_column": "opts",
-        "image_column": "picture",
     }
     bad = {"val.jsonl:6", "bad-missing", "bad-choice", "bad-noanswer"}
     return Expected("vqa", "vqa/val.jsonl", "val", answers, bad, images=2, options=options)
@@ -170,7 +169,7 @@ def build_hf(root: Path) -> Expected:
     datasets = pytest.importorskip("datasets")
     a, b = png(1), png(2)
     rows = {
-        "picture": [a, a, b, a, None, b],
+        "image": [a, a, b, a, None, b],
         "query": [
             "How many bars?",
             "Which bar is red?",
@@ -184,11 +183,10 @@ def build_hf(root: Path) -> Expected:
         "question_id": ["h1", "h2", "h3", "h4", "h-noimage", "h-badchoice"],
     }
     ds = datasets.Dataset.from_dict(
-        {**rows, "picture": [{"bytes": x, "path": None} if x else None for x in rows["picture"]]}
-    ).cast_column("picture", datasets.Image())
+        {**rows, "image": [{"bytes": x, "path": None} if x else None for x in rows["image"]]}
+    ).cast_column("image", datasets.Image())
     ds.save_to_disk(str(root / "hf"))
     options = {
-        "image_column": "picture",
         "question_column": "query",
         "answer_column": "label",
         "options_column": "choices",
@@ -315,20 +313,22 @@ def test_hf_parquet_with_a_path_column(tmp_path):
     (tmp_path / "images" / "same.png").write_bytes((tmp_path / "images" / "a.png").read_bytes())
     ds = datasets.Dataset.from_dict(
         {
-            "image": ["images/a.png", "images/same.png", "images/gone.png"],
+            "file": ["images/a.png", "images/same.png", "images/gone.png"],
             "question": ["Q one?", "Q two?", "Q?"],
             "answer": ["yes", "2", "x"],
         }
     )
     ds.to_parquet(str(tmp_path / "train.parquet"))
-    got = list(read("hf", tmp_path / "train.parquet", "train"))
+    got = list(read("hf", tmp_path / "train.parquet", "train", image_column="file"))
     [img] = [g for g in got if isinstance(g, DatasetImage)]
     assert [t.answer for t in img.questions] == ["yes", "2"], "one image by content, under two names"
     assert img.path == str((tmp_path / "images" / "a.png").resolve())
     [bad] = [g for g in got if isinstance(g, BadRecord)]
     assert bad.record == "row2" and "not found" in bad.reason
     with pytest.raises(SourceError, match="no column 'query'"):
-        list(read("hf", tmp_path / "train.parquet", "train", question_column="query"))
+        list(read("hf", tmp_path / "train.parquet", "train", image_column="file", question_column="query"))
+    with pytest.raises(SourceError, match="no column 'image'"):
+        list(read("hf", tmp_path / "train.parquet", "train"))
 
 
 def test_a_file_that_is_not_a_list_is_refused_in_one_line(tmp_path):
