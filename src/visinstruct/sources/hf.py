@@ -46,32 +46,12 @@ def iter_hf(
     (class labels are given by name). Refs are "hf:<dataset>#<row>" ("hf:<dataset>:<split>#<row>"
     for a split other than train).
     """
-    datasets = _datasets()
     source = os.fspath(path_or_name)
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be 0 or more, not {limit}")
-    ds = _load(datasets, source, split)
     wanted = [c for c in (image_column, domain_column, text_column, tags_column) if c]
+    ds = load_columns(source, split, image_column, wanted)
     features = ds.features
-    if features is not None:
-        missing = [c for c in dict.fromkeys(wanted) if c not in features]
-        if missing:
-            raise SourceError(
-                f"{source}: no column {', '.join(map(repr, missing))} in split {split!r} "
-                f"(columns: {', '.join(features)})"
-            )
-        image_feature = features[image_column]
-        if isinstance(image_feature, datasets.Image):
-            ds = ds.cast_column(image_column, datasets.Image(decode=False))
-        elif not (isinstance(image_feature, datasets.Value) and "binary" in image_feature.dtype):
-            raise SourceError(
-                f"{source}: column {image_column!r} holds {image_feature!r}, not images "
-                "(an Image or binary column)"
-            )
-    try:
-        ds = ds.select_columns(list(dict.fromkeys(wanted)))
-    except Exception as e:
-        raise SourceError(f"{source}: cannot select columns {wanted} ({type(e).__name__}: {e})") from None
     license = getattr(getattr(ds, "info", None), "license", None) or None
     labels = {c: _label_names(features, c) for c in (domain_column, tags_column) if c}
     prefix = f"hf:{source}" if split == "train" else f"hf:{source}:{split}"
@@ -97,6 +77,49 @@ def iter_hf(
             tags_column,
             labels,
         )
+
+
+def load_columns(source: str, split: str, image_column: str, columns: list[str], paths: bool = False):
+    """`split` of the dataset at `source` with only `columns` (which include `image_column`), the
+    images as encoded bytes (`{"bytes", "path"}`, never decoded). With `paths`, the image column
+    may also hold file paths (text)."""
+    datasets = _datasets()
+    ds = _load(datasets, source, split)
+    features = ds.features
+    if features is not None:
+        missing = [c for c in dict.fromkeys(columns) if c not in features]
+        if missing:
+            raise SourceError(
+                f"{source}: no column {', '.join(map(repr, missing))} in split {split!r} "
+                f"(columns: {', '.join(features)})"
+            )
+        image_feature = features[image_column]
+        if isinstance(image_feature, datasets.Image):
+            ds = ds.cast_column(image_column, datasets.Image(decode=False))
+        else:
+            dtype = getattr(image_feature, "dtype", "") if isinstance(image_feature, datasets.Value) else ""
+            if not ("binary" in dtype or (paths and dtype in ("string", "large_string"))):
+                kinds = "an Image, binary or path column" if paths else "an Image or binary column"
+                raise SourceError(
+                    f"{source}: column {image_column!r} holds {image_feature!r}, not images ({kinds})"
+                )
+    try:
+        return ds.select_columns(list(dict.fromkeys(columns)))
+    except Exception as e:
+        raise SourceError(f"{source}: cannot select columns {columns} ({type(e).__name__}: {e})") from None
+
+
+def image_of(value: Any) -> tuple[bytes | None, str | None]:
+    """(encoded bytes, path) of an image cell: an undecoded Image (`{"bytes", "path"}`), bytes,
+    or a path (text); what the cell does not hold is None."""
+    if isinstance(value, dict):
+        data = value.get("bytes")
+        return (bytes(data) if data is not None else None), (value.get("path") or None)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value), None
+    if isinstance(value, str) and value.strip():
+        return None, value.strip()
+    return None, None
 
 
 def _load(datasets, source: str, split: str):
@@ -169,16 +192,13 @@ def _item(
         known_text=_text(row.get(text_column)) if text_column else None,
         provenance=prov,
     )
-    image = row.get(image_column)
-    if isinstance(image, dict):
-        if image.get("path"):
-            prov["image_path"] = image["path"]
-        if image.get("bytes") is not None:
-            item.data = bytes(image["bytes"])
-        elif image.get("path") and os.path.isfile(image["path"]):
-            item.path = image["path"]
-    elif isinstance(image, (bytes, bytearray, memoryview)):
-        item.data = bytes(image)
+    data, path = image_of(row.get(image_column))
+    if path:
+        prov["image_path"] = path
+    if data is not None:
+        item.data = data
+    elif path and os.path.isfile(path):
+        item.path = path
     if item.data is None and item.path is None:
         item.error = f"{ref}: no image in column {image_column!r}"
     return item

@@ -6,12 +6,17 @@ folder) or `url`, with optional `domain`, `tags` (a list, or a comma-separated s
 stay inside the manifest's folder (after resolving `..` and links); an absolute path is allowed
 only when it points inside it. A line that cannot be used (malformed, no path or url, a path that
 escapes) becomes an item carrying the error, naming the line; the other lines are unaffected.
+
+Several lines may name the same image (one image, several questions or texts): each line is its
+own item, so each keeps its text. An item's `ref` is the path or url as written; a later line
+naming one already seen gets `<path>#<line>`, so refs stay unique and stable for the file.
 """
 
 from __future__ import annotations
 
 import csv
 import errno
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -49,12 +54,13 @@ def _iter(manifest: Path, f, format: str | None) -> Iterator[SourceItem]:
         raise SourceError(f"{manifest}: unknown manifest format {kind!r} (jsonl or csv)")
     base = manifest.parent.resolve()
     rows = _jsonl_rows(manifest, f) if kind == "jsonl" else _csv_rows(manifest, f)
+    seen: set[int] = set()  # digests of the refs given so far: a repeated image gets its line
     for line, row in rows:
         if isinstance(row, str):  # the line could not be parsed: row is the reason
             ref = f"{manifest.name}:{line}"
             yield SourceItem(ref=ref, provenance=_prov(manifest, line), error=f"{ref}: {row}")
         else:
-            yield _item(row, line, manifest, base)
+            yield _item(row, line, manifest, base, seen)
 
 
 def _detect(manifest: Path, f) -> str:
@@ -119,13 +125,17 @@ def _prov(manifest: Path, line: int) -> dict[str, Any]:
     return {"source": "manifest", "manifest": str(manifest), "line": line}
 
 
-def _item(row: dict[str, Any], line: int, manifest: Path, base: Path) -> SourceItem:
+def _item(row: dict[str, Any], line: int, manifest: Path, base: Path, seen: set[int]) -> SourceItem:
     prov = _prov(manifest, line)
     prov.update({k: v for k, v in row.items() if k not in _KNOWN})
     where = f"line {line} of {manifest.name}"
     raw_path, url = row.get("path"), row.get("url")
     ref = str(raw_path if raw_path not in (None, "") else url if url not in (None, "") else "")
     ref = ref or f"{manifest.name}:{line}"
+    key = _digest(ref)
+    if key in seen:  # another line names this image: this line is an input of its own
+        ref = f"{ref}#{line}"
+    seen.add(key)
 
     def bad(reason: str) -> SourceItem:
         return SourceItem(ref=ref, provenance=prov, error=f"{ref}: {reason} ({where})")
@@ -168,6 +178,11 @@ def _item(row: dict[str, Any], line: int, manifest: Path, base: Path) -> SourceI
         known_text=known_text,
         provenance=prov,
     )
+
+
+def _digest(ref: str) -> int:
+    """A stable 64-bit digest of a ref (a set of them stays small for long manifests)."""
+    return int.from_bytes(hashlib.blake2b(ref.encode("utf-8", "surrogatepass"), digest_size=8).digest())
 
 
 def _resolve_inside(raw: str, base: Path) -> tuple[Path | None, str]:

@@ -7,6 +7,7 @@ again by the next run — and the image's instructions wait for it. What is not 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from visinstruct.generate.caption import caption_problem, caption_request, clean_caption
@@ -29,17 +30,31 @@ def known_captions(subject: Subject, ctx: RunContext) -> dict[str, tuple[str, di
 
 
 class CaptionStage(ModelStage):
+    """One caption per image and language. Several inputs may show one image (manifest lines,
+    dataset rows asking different questions of it): the first of them to reach this stage in
+    a run decides the caption request (its known text and domain), so the others send the
+    same request and share its reply instead of captioning the image again."""
+
     name = "captions"
     version = "2"  # captions are checked and cleaned before they are stored
+    SHARED = 65536  # images whose caption request is remembered for the inputs after the first
+
+    def __init__(self) -> None:
+        self._first: OrderedDict[str, tuple[object, str | None]] = OrderedDict()
 
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         if subject is None or not subject.info.get("image_id"):
             return []
         have = known_captions(subject, ctx)
         image_id = subject.info["image_id"]
-        rec = ctx.image(image_id, subject.info)
+        first = self._first.get(image_id)
+        if first is None:
+            first = self._first[image_id] = (ctx.image(image_id, subject.info), subject.info.get("domain"))
+            if len(self._first) > self.SHARED:
+                self._first.popitem(last=False)
+        rec, domain = first
         return [
-            Unit(f"{image_id}/{lang}", subject.seq, (image_id, lang, subject.info.get("domain"), rec))
+            Unit(f"{image_id}/{lang}", subject.seq, (image_id, lang, domain, rec))
             for lang in ctx.recipe.caption.languages
             if lang not in have
         ]

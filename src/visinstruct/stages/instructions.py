@@ -18,6 +18,7 @@ from visinstruct.models.client import ChatRequest, Outcome
 from visinstruct.stages.base import ModelStage, Result, Subject, Unit, UnitFailed, made_info
 from visinstruct.stages.caption import known_captions
 from visinstruct.stages.context import RunContext
+from visinstruct.store import digest
 
 # sample order: synthetic items, then source images, then facts → LLM, then targeted questions
 MM_SEQ, FACTS_SEQ, TARGETED_SEQ = 10**14, 2 * 10**14, 3 * 10**14
@@ -55,6 +56,21 @@ def knowledge(prov: dict) -> str | None:
     if prov.get("known_text"):
         parts.append(str(prov["known_text"]))
     return "; ".join(parts) or None
+
+
+def own_knowledge(info: dict, prov: dict | None = None) -> str | None:
+    """What this input's source knew (its own tags and text): of the subject's item, since an
+    image shown by several inputs is stored once, with the provenance of one of them."""
+    item = info.get("item")
+    if item is not None:
+        return knowledge({"tags": item.tags, "known_text": item.known_text})
+    return knowledge(prov or {})
+
+
+def unit_tail(known: str | None) -> str:
+    """The end of an instruction unit's key: inputs of one image with different known text
+    are different units (each writes from its own text); without text the key is the image's."""
+    return f"/{digest(known)[:8]}" if known else ""
 
 
 def caption_for(caps: dict, langs: list[str]) -> tuple[str, str | None, dict]:
@@ -164,18 +180,21 @@ class InstructionsStage(_Writer):
                 "caption", failed.get("captions")
             )
             langs = r.languages_of(r.instructions) if why else []
-            return [self._blocked(subject, image_id, itype, lang, why) for lang in langs for itype in r.types]
+            tail = unit_tail(own_knowledge(info))
+            return [self._blocked(subject, image_id, t, lang, why, tail) for lang in langs for t in r.types]
         caps = known_captions(subject, ctx)
         prov = info.get("provenance")
         if prov is None:
             prov = info["provenance"] = ctx.image(image_id, info).provenance
+        known = own_knowledge(info, prov)
+        tail = unit_tail(known)
         units = []
         for lang in r.languages_of(r.instructions):
             cap_lang, caption, cap_meta = caption_for(caps, [lang, *r.caption.languages])
             if caption is None:
                 why = _why_not("caption", failed.get("captions"))
                 if why:
-                    units += [self._blocked(subject, image_id, itype, lang, why) for itype in r.types]
+                    units += [self._blocked(subject, image_id, itype, lang, why, tail) for itype in r.types]
                 continue
             for itype in r.types:
                 if not self._within_quota(r, domain.name, itype):
@@ -188,23 +207,27 @@ class InstructionsStage(_Writer):
                     "index": subject.seq,  # the image's place in the source order: places answer letters
                     "image_ids": [image_id],
                     "prompt_context": caption,
-                    "knowledge": knowledge(prov),
+                    "knowledge": known,
                     "context": {"caption": caption, "caption_language": cap_lang},
                     "provenance": {
                         "source": subject.key,
                         "caption_prompt": cap_meta.get("prompt"),
                         "caption_model": cap_meta.get("model"),
+                        **({"known": known} if known else {}),
                     },
                 }
-                key = f"mm/{image_id[:16]}/{itype}/{lang}"
+                key = f"mm/{image_id[:16]}/{itype}/{lang}{tail}"
                 units.append(self._unit(ctx, key, MM_SEQ + subject.seq * 8, data))
         return units
 
-    def _blocked(self, subject: Subject, image_id: str, itype: str, lang: str, why: tuple) -> Unit:
+    def _blocked(
+        self, subject: Subject, image_id: str, itype: str, lang: str, why: tuple, tail: str = ""
+    ) -> Unit:
         """A unit that cannot be written because a stage before it failed for this image: it
         fails with that reason (recorded, shown by `status`) and is planned again next run."""
         slot = TYPE_SLOTS.index(itype) * 2 + (lang == "zh")
-        return Unit(f"mm/{image_id[:16]}/{itype}/{lang}", MM_SEQ + subject.seq * 8 + slot, {"blocked": why})
+        key = f"mm/{image_id[:16]}/{itype}/{lang}{tail}"
+        return Unit(key, MM_SEQ + subject.seq * 8 + slot, {"blocked": why})
 
     async def make(self, unit: Unit, ctx: RunContext) -> Result:
         if "blocked" in unit.data:
