@@ -136,6 +136,9 @@ def build_figureqa(root: Path) -> Expected:
         p(0, "Is Red the mode?", 99, 1),  # unknown template
         p("zero", "Is Red the minimum?", 0, 1),  # unknown image index
         p(1, "Is Green the roughest?", 9, None),  # no answer
+        p(0, "Is Blue the minimum?", 0, 0, "Blue"),
+        p(0, "Is Green less than Red?", 2, 0, "Green", "Red"),
+        p(0, "Is Red the high median?", 5, 0),
     ]
     (base / "qa_pairs.json").write_text(
         json.dumps({"qa_pairs": pairs, "total_distinct_questions": 15, "total_distinct_colors": 100})
@@ -144,7 +147,17 @@ def build_figureqa(root: Path) -> Expected:
         dataset="figureqa",
         path="figureqa",
         split="train1",
-        answers={"0": "yes", "1": "no", "2": "yes", "3": "yes", "4": "yes", "5": "no"},
+        answers={
+            "0": "yes",
+            "1": "no",
+            "2": "yes",
+            "3": "yes",
+            "4": "yes",
+            "5": "no",
+            "11": "no",
+            "12": "no",
+            "13": "no",
+        },
         bad={"6", "7", "8", "9", "10"},
         images=2,
     )
@@ -394,7 +407,7 @@ def test_figureqa_templates_colours_and_split_names(tmp_path: Path) -> None:
     items = _read(tmp_path, exp)
     figures = [i for i in items if isinstance(i, DatasetImage) and not i.error]
     assert [(f.ref, [q.qid for q in f.questions]) for f in figures] == [
-        ("figureqa:train1/0", ["0", "2", "4"]),
+        ("figureqa:train1/0", ["0", "2", "4", "11", "12", "13"]),
         ("figureqa:train1/1", ["1", "3", "5"]),
     ]
     t = _truths(items)

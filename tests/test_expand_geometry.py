@@ -367,16 +367,13 @@ def test_geoqa_plus_shares_a_diagram_and_renders_programs(tmp_path: Path):
     assert [q.qid for q in first.questions] == ["0", "1"]  # two questions, one diagram
     q0, q1 = first.questions
     assert q0.lang == "zh" and q0.category == "angle" and q0.answer_raw == 1
-    assert q0.solution == ["g_minus(C_3, N_0) → V_0: difference, |180 − 40| = 140"]
-    assert q1.solution == [
-        "g_minus(C_3, N_0) → V_0: difference, |180 − 40| = 140",
-        "g_half(V_0) → V_1: half, 140 / 2 = 70",
-    ]
+    assert q0.solution == ["第1步：差，|180 − 40| = 140"]  # a Chinese problem's steps are Chinese
+    assert q1.solution == ["第1步：差，|180 − 40| = 140", "第2步：一半，140 / 2 = 70"]
     assert q0.facts["program_checked"] is True and q0.facts["knowledge_points"] == ["平行线"]
     assert q0.facts["worked_solution"].startswith("解：")
     (q2,) = images[1].questions
     assert q2.category == "length" and q2.answer_raw == 0
-    assert q2.solution == ["gougu_add(N_0, N_1) → V_0: hypotenuse (Pythagoras), √(3² + 4²) = 5"]
+    assert q2.solution == ["第1步：勾股定理求斜边，√(3² + 4²) = 5"]
     json.dumps([q.facts for img in images for q in img.questions])  # facts are plain JSON
     assert _pixels(first).size == (160, 120)
     reasons = {b.record: b.reason for b in bad}

@@ -21,7 +21,8 @@ Each `Truth` (one question with its exact answer) becomes:
 - **long_vqa**: the question with "explain step by step", answered with the dataset's solution
   (its steps, also kept in `context["explanation"]`), then the final answer in a second turn.
   Questions without a solution are asked together as one conversation about the image, up to
-  four a conversation (at least two; a lone question without a solution has no long sample).
+  four a conversation; a lone question without a solution is answered and then its choices
+  weighed (which one is right, which are not), and without choices has no long sample.
 
 Every sample is in the record's own language (GeoQA+ is Chinese), with wrappers from
 `phrasings.yaml`; `context["facts"]` holds the exact ground truth (question, answer, kind,
@@ -317,10 +318,27 @@ def _conversations(truths: list[Truth], rng: random.Random) -> list[tuple[Questi
     for i in range(0, len(plain), CHAT_TURNS):
         chunk = plain[i : i + CHAT_TURNS]
         if len(chunk) < 2:
+            if i == 0 and chunk[0].choices:  # a lone question: answered, then its choices weighed
+                out.append((_weighed(chunk[0], rng), chunk))
             break
         turns = [(t.question, say(rng, "chat_answer", t.lang, answer=shown(t))) for t in chunk]
         out.append((Question("long_vqa", chunk[0].category, turns, phrasing="chat_answer"), chunk))
     return out
+
+
+def _weighed(t: Truth, rng: random.Random) -> Question:
+    """A question without a solution, alone on its image: answered, then the dataset's choices
+    weighed against the answer (which one it is, which are not)."""
+    sep = "、" if t.lang == "zh" else ", "
+    wrong = [c for c in t.choices if _norm(c) != _norm(t.answer)]
+    turns = [
+        (t.question, say(rng, "chat_answer", t.lang, answer=shown(t))),
+        (
+            say(rng, "choices_ask", t.lang, choices=sep.join(t.choices)),
+            say(rng, "choices_weighed", t.lang, answer=t.answer, wrong=sep.join(wrong)),
+        ),
+    ]
+    return Question("long_vqa", t.category, turns, phrasing="choices_weighed")
 
 
 def _distinct(truths: list[Truth]) -> list[Truth]:

@@ -105,14 +105,23 @@ OPERATORS: dict[str, tuple[str, str, Callable[..., float | None]]] = {
     "cal_cone": ("lateral area of the cone", "π × {0} × {1}", lambda a, b: math.pi * a * b),
     "g_sqrt": ("square root", "√{0}", lambda a: math.sqrt(a) if a >= 0 else None),
 }
+#: the operators' names in Chinese, for the steps of a Chinese problem
+ZH_WORDS = {
+    "g_equal": "等于", "g_double": "二倍", "g_half": "一半", "g_add": "和", "g_minus": "差",
+    "g_sin": "正弦", "g_cos": "余弦", "g_tan": "正切", "g_asin": "反正弦（度）", "g_acos": "反余弦（度）",
+    "gougu_add": "勾股定理求斜边", "gougu_minus": "勾股定理求直角边", "g_bili": "比例", "g_mul": "积",
+    "g_divide": "商", "cal_circle_area": "圆的面积", "cal_circle_perimeter": "圆的周长",
+    "cal_cone": "圆锥的侧面积", "g_sqrt": "平方根",
+}  # fmt: skip
 #: operands each operator takes (the others take one)
 _ARITY = {"g_bili": 3} | dict.fromkeys(
     ("g_add", "g_minus", "gougu_add", "gougu_minus", "g_mul", "g_divide", "cal_cone"), 2
 )
 
 
-def run_program(program: list[str], numbers: list[Any]) -> tuple[list[str], float | None]:
+def run_program(program: list[str], numbers: list[Any], lang: str = "en") -> tuple[list[str], float | None]:
     """The program as readable steps, and its last value (None when it cannot be computed).
+    A Chinese problem's steps are in Chinese ("第1步：差，|180 − 40| = 140").
 
     A token that names no operator or a missing number leaves the rest as written."""
     steps: list[str] = []
@@ -121,28 +130,33 @@ def run_program(program: list[str], numbers: list[Any]) -> tuple[list[str], floa
     while i < len(program):
         op = str(program[i])
         if op not in OPERATORS:
-            steps.append("unreadable program rest: " + " ".join(map(str, program[i:])))
+            rest = " ".join(map(str, program[i:]))
+            steps.append(("程序其余部分无法读取：" if lang == "zh" else "unreadable program rest: ") + rest)
             return steps, None
         n = _ARITY.get(op, 1)
         args = [str(t) for t in program[i + 1 : i + 1 + n]]
         i += 1 + n
         word, formula, compute = OPERATORS[op]
         out = f"V_{len(values)}"
-        call = f"{op}({', '.join(args)}) → {out}"
+        zh = lang == "zh"
+        call = f"第{len(steps) + 1}步" if zh else f"{op}({', '.join(args)}) → {out}"
+        word = ZH_WORDS.get(op, word) if zh else word
+        colon, comma = ("：", "，") if zh else (": ", ", ")
         vals = [_operand(a, numbers, values) for a in args]
         if len(args) < n or any(v is None for v in vals):
-            steps.append(f"{call}: {word} (operands not given)")
+            steps.append(f"{call}{colon}{word}" + ("（缺少运算数）" if zh else " (operands not given)"))
             return steps, None
         try:
             value = compute(*vals)
         except (ArithmeticError, ValueError):
             value = None
         if value is None:
-            steps.append(f"{call}: {word}, {formula.format(*map(_num, vals))} is not defined")
+            undefined = "无定义" if zh else " is not defined"
+            steps.append(f"{call}{colon}{word}{comma}{formula.format(*map(_num, vals))}{undefined}")
             return steps, None
         values.append(value)
         last = value
-        steps.append(f"{call}: {word}, {formula.format(*map(_num, vals))} = {_num(value)}")
+        steps.append(f"{call}{colon}{word}{comma}{formula.format(*map(_num, vals))} = {_num(value)}")
     return steps, last
 
 
@@ -310,9 +324,10 @@ def _calculation(dataset: str, index: int, sample: dict[str, Any], types: dict[A
     array = _image(sample, "image")
     if isinstance(array, str):
         return BadRecord(dataset, qid, array)
+    lang = "en" if key == "English_problem" else "zh"
     program = [str(t) for t in sample.get("manual_program") or []]
     numbers = list(sample.get("numbers") or [])
-    steps, value = run_program(program, numbers) if program else ([], None)
+    steps, value = run_program(program, numbers, lang) if program else ([], None)
     facts: dict[str, Any] = {"id": _plain(pid), "program": program, "numbers": [_plain(n) for n in numbers]}
     nums = sample.get("choice_nums")
     if value is not None and isinstance(nums, list | tuple) and label < len(nums) and nums[label] is not None:
@@ -324,7 +339,6 @@ def _calculation(dataset: str, index: int, sample: dict[str, Any], types: dict[A
     if isinstance(worked, str) and worked.strip():
         facts["worked_solution"] = worked.strip()
     kind = types.get(pid, types.get(str(pid)))
-    lang = "en" if key == "English_problem" else "zh"
     truth = Truth(
         qid=qid,
         question=question.strip(),
