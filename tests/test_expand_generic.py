@@ -331,6 +331,29 @@ def test_hf_parquet_with_a_path_column(tmp_path):
         list(read("hf", tmp_path / "train.parquet", "train"))
 
 
+def test_a_recipe_passes_its_image_column_to_the_importer(tmp_path):
+    """`image_column:` in a recipe's dataset source reaches the reader: a VQA table whose
+    images are in a column named `file` imports through `visinstruct run`."""
+    draw(tmp_path, ["a.png"])
+    rows = [
+        {"id": "r1", "file": "images/a.png", "question": "Is there a bar?", "answer": "yes"},
+        {"id": "r2", "file": "images/a.png", "question": "How many bars?", "answer": "3"},
+    ]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    recipe = parse_recipe(
+        {
+            "name": "col",
+            "sources": [{"dataset": "vqa", "path": str(tmp_path / "rows.jsonl"), "image_column": "file"}],
+        }
+    )
+    run_recipe(recipe, tmp_path / "run", workers=1)
+    with RunStore(tmp_path / "run", create=False) as store:
+        samples = list(store.iter_samples(["accepted", "needs_review"]))
+    assert len({i for s in samples for i in s.images}) == 1
+    qids = {s.provenance.get("qid") for s in samples}
+    assert {"r1", "r2"} <= qids, qids
+
+
 def test_a_file_that_is_not_a_list_is_refused_in_one_line(tmp_path):
     (tmp_path / "train.json").write_text('{"id": 1}', "utf-8")
     with pytest.raises(SourceError, match="not a JSON array"):
