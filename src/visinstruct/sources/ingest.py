@@ -192,7 +192,6 @@ def _ingest(item: SourceItem, run_dir: Path, max_side: int | None) -> ImageRecor
         raise ImageError(f"{ref}: decompression bomb ({w}x{h} = {w * h} pixels, limit {limit})")
     if min(w, h) < MIN_SIDE:
         raise ImageError(f"{ref}: too small ({w}x{h}; the shorter side must be at least {MIN_SIDE} px)")
-    orientation = _orientation(im)
     try:
         animated = src_format != "MPO" and bool(getattr(im, "is_animated", False))
     except Exception as e:
@@ -208,6 +207,7 @@ def _ingest(item: SourceItem, run_dir: Path, max_side: int | None) -> ImageRecor
         im.load()  # decodes the whole (first) frame: a truncated file fails here
     except Exception as e:
         raise ImageError(f"{ref}: truncated or corrupt image ({_reason(e)})") from None
+    orientation = _orientation(im)  # after decoding: reading a PNG's EXIF decodes it, errors unseen
 
     display = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     reasons = []
