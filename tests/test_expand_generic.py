@@ -412,3 +412,20 @@ def test_our_exports_read_back_to_the_same_turns_and_images(exported, fmt):
             assert d.options == s.options
     # several samples on one image come back as one image with all of them
     assert sum(len(img.dialogues) > 1 for img in got) >= 1
+
+
+def test_a_recipes_image_column_reaches_the_importer(tmp_path):
+    """`image_column` in a recipe names the column the generic importers take images from."""
+    draw(tmp_path / "pics", ["a.png", "b.png"])
+    rows = [
+        {"qid": "q1", "picture": "images/a.png", "question": "How many bars are there?", "answer": "3"},
+        {"qid": "q2", "picture": "images/b.png", "question": "What is the title?", "answer": "Sales"},
+    ]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = {"dataset": "vqa", "path": "rows.jsonl", "image_root": "pics", "image_column": "picture"}
+    recipe = parse_recipe({"name": "cols", "sources": [source]})
+    run_recipe(recipe, tmp_path / "run", base=tmp_path, exports=False)
+    with RunStore(tmp_path / "run", create=False) as store:
+        assert store.bad_records() == []
+        [(_, images, questions, bad, samples)] = store.dataset_counts()
+    assert (images, questions, bad) == (2, 2, 0) and samples > 0

@@ -35,7 +35,8 @@ from visinstruct.stages.ingest import SOURCE_STRIDE
 DATASETS = "dataset"
 POOL_SIZE = 32  # answers kept per (dataset, category) as distractors for later questions
 MAX_SAMPLES = 1000  # per image: a unit's samples are numbered seq·1000 + n
-_OPTIONS = ("question_column", "answer_column", "options_column")
+#: the SourceSpec settings the generic importers take (named datasets ignore them)
+_OPTIONS = ("image_column", "question_column", "answer_column", "options_column")
 
 
 @dataclass
