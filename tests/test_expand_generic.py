@@ -429,3 +429,50 @@ def test_a_recipes_image_column_reaches_the_importer(tmp_path):
         assert store.bad_records() == []
         [(_, images, questions, bad, samples)] = store.dataset_counts()
     assert (images, questions, bad) == (2, 2, 0) and samples > 0
+
+
+def test_a_hub_name_goes_to_the_hub_and_a_local_path_stays_local(tmp_path):
+    from visinstruct.sources.hf import hub_name
+
+    assert hub_name("lmms-lab/ChartQA") and hub_name("mnist") and hub_name("HuggingFaceM4/A-OKVQA")
+    for text in ("data/x/y", "../x", "./x", "/abs/x", "x.parquet", "a/b.arrow", "owner/", "~/x", "a b"):
+        assert not hub_name(text), text
+    # a folder of that name beside the recipe is read as the folder it is
+    exp = build_hf(tmp_path)
+    got = [g for g in read("hf", tmp_path / "hf", "train", **exp.options) if isinstance(g, DatasetImage)]
+    assert len(got) == exp.images
+    with pytest.raises(SourceError, match="does not exist"):
+        list(read("hf", tmp_path / "no" / "such" / "folder", "train"))
+
+
+def test_a_hub_dataset_that_cannot_be_loaded_is_one_line_naming_it(tmp_path):
+    """Offline, `dataset: hf` with a Hub name reaches `datasets.load_dataset` and fails in one
+    line that names the dataset (before, the name was refused as a missing path)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    recipe = {"name": "hub", "sources": [{"dataset": "hf", "path": "someone/no-such-dataset"}]}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "visinstruct.cli",
+            "run",
+            str(tmp_path / "r.yaml"),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert p.returncode != 0 and "Traceback" not in p.stderr + p.stdout
+    lines = [x for x in p.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, p.stderr
+    assert "Hub dataset 'someone/no-such-dataset'" in lines[0] and "does not exist" not in lines[0]

@@ -59,6 +59,18 @@ def _options(spec: Any, ctx: RunContext) -> dict[str, Any]:
     return out
 
 
+def _where(spec: Any, ctx: RunContext) -> Any:
+    """The dataset's folder or file, relative to the recipe; for `hf`, a name that is no local
+    path and reads as a Hub dataset id ("owner/name") is handed on as the name."""
+    local = ctx.path(spec.path)
+    if spec.dataset == "hf" and not local.exists():
+        from visinstruct.sources.hf import hub_name
+
+        if hub_name(spec.path):
+            return spec.path
+    return local
+
+
 def subjects(ctx: RunContext) -> Iterator[Subject]:
     from visinstruct import expand
 
@@ -69,7 +81,7 @@ def subjects(ctx: RunContext) -> Iterator[Subject]:
         taken = 0
         pools: dict[str, deque[str]] = {}
         for i, got in enumerate(
-            expand.read(spec.dataset, ctx.path(spec.path), spec.split, **_options(spec, ctx))
+            expand.read(spec.dataset, _where(spec, ctx), spec.split, **_options(spec, ctx))
         ):
             seq = n * SOURCE_STRIDE + i
             if isinstance(got, BadRecord):
