@@ -331,29 +331,6 @@ def test_hf_parquet_with_a_path_column(tmp_path):
         list(read("hf", tmp_path / "train.parquet", "train"))
 
 
-def test_a_recipe_passes_its_image_column_to_the_importer(tmp_path):
-    """`image_column:` in a recipe's dataset source reaches the reader: a VQA table whose
-    images are in a column named `file` imports through `visinstruct run`."""
-    draw(tmp_path, ["a.png"])
-    rows = [
-        {"id": "r1", "file": "images/a.png", "question": "Is there a bar?", "answer": "yes"},
-        {"id": "r2", "file": "images/a.png", "question": "How many bars?", "answer": "3"},
-    ]
-    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
-    recipe = parse_recipe(
-        {
-            "name": "col",
-            "sources": [{"dataset": "vqa", "path": str(tmp_path / "rows.jsonl"), "image_column": "file"}],
-        }
-    )
-    run_recipe(recipe, tmp_path / "run", workers=1)
-    with RunStore(tmp_path / "run", create=False) as store:
-        samples = list(store.iter_samples(["accepted", "needs_review"]))
-    assert len({i for s in samples for i in s.images}) == 1
-    qids = {s.provenance.get("qid") for s in samples}
-    assert {"r1", "r2"} <= qids, qids
-
-
 def test_a_file_that_is_not_a_list_is_refused_in_one_line(tmp_path):
     (tmp_path / "train.json").write_text('{"id": 1}', "utf-8")
     with pytest.raises(SourceError, match="not a JSON array"):
@@ -435,3 +412,67 @@ def test_our_exports_read_back_to_the_same_turns_and_images(exported, fmt):
             assert d.options == s.options
     # several samples on one image come back as one image with all of them
     assert sum(len(img.dialogues) > 1 for img in got) >= 1
+
+
+def test_a_recipes_image_column_reaches_the_importer(tmp_path):
+    """`image_column` in a recipe names the column the generic importers take images from."""
+    draw(tmp_path / "pics", ["a.png", "b.png"])
+    rows = [
+        {"qid": "q1", "picture": "images/a.png", "question": "How many bars are there?", "answer": "3"},
+        {"qid": "q2", "picture": "images/b.png", "question": "What is the title?", "answer": "Sales"},
+    ]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = {"dataset": "vqa", "path": "rows.jsonl", "image_root": "pics", "image_column": "picture"}
+    recipe = parse_recipe({"name": "cols", "sources": [source]})
+    run_recipe(recipe, tmp_path / "run", base=tmp_path, exports=False)
+    with RunStore(tmp_path / "run", create=False) as store:
+        assert store.bad_records() == []
+        [(_, images, questions, bad, samples)] = store.dataset_counts()
+    assert (images, questions, bad) == (2, 2, 0) and samples > 0
+
+
+def test_a_hub_name_goes_to_the_hub_and_a_local_path_stays_local(tmp_path):
+    from visinstruct.sources.hf import hub_name
+
+    assert hub_name("lmms-lab/ChartQA") and hub_name("mnist") and hub_name("HuggingFaceM4/A-OKVQA")
+    for text in ("data/x/y", "../x", "./x", "/abs/x", "x.parquet", "a/b.arrow", "owner/", "~/x", "a b"):
+        assert not hub_name(text), text
+    # a folder of that name beside the recipe is read as the folder it is
+    exp = build_hf(tmp_path)
+    got = [g for g in read("hf", tmp_path / "hf", "train", **exp.options) if isinstance(g, DatasetImage)]
+    assert len(got) == exp.images
+    with pytest.raises(SourceError, match="does not exist"):
+        list(read("hf", tmp_path / "no" / "such" / "folder", "train"))
+
+
+def test_a_hub_dataset_that_cannot_be_loaded_is_one_line_naming_it(tmp_path):
+    """Offline, `dataset: hf` with a Hub name reaches `datasets.load_dataset` and fails in one
+    line that names the dataset (before, the name was refused as a missing path)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    recipe = {"name": "hub", "sources": [{"dataset": "hf", "path": "someone/no-such-dataset"}]}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "visinstruct.cli",
+            "run",
+            str(tmp_path / "r.yaml"),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert p.returncode != 0 and "Traceback" not in p.stderr + p.stdout
+    lines = [x for x in p.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, p.stderr
+    assert "Hub dataset 'someone/no-such-dataset'" in lines[0] and "does not exist" not in lines[0]

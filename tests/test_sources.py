@@ -686,3 +686,21 @@ def test_download(tmp_path: Path):
     assert stored(tmp_path / "run", results[0]) == cat
     assert results[0].image.provenance["url"] == f"{base}/cat.jpg"
     assert [r.error is None for r in results] == [True] + [False] * 6 + [True] + [False] * 3 + [True]
+
+
+def test_a_png_whose_rows_are_corrupt_is_refused(tmp_path: Path):
+    """Reading a PNG's EXIF decodes it; a decoding error there must not be swallowed (the file was
+    once stored as sound because the second decode found nothing left to do)."""
+    import struct
+    import zlib
+
+    data = encode(Image.new("RGB", (40, 30), (10, 200, 30)), "PNG", compress_level=1)
+    n = struct.unpack_from(">I", data, 33)[0]  # the IDAT chunk, after the signature and IHDR
+    raw = bytearray(zlib.decompress(data[41 : 41 + n]))
+    raw[5 * (1 + 40 * 3)] = 9  # row 5: a filter type PNG does not have
+    idat = zlib.compress(bytes(raw))
+    chunk = struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    bad = data[:33] + chunk + data[45 + n :]
+    got = ingest_one(SourceItem(ref="rows.png", data=bad), tmp_path)
+    assert got.image is None and got.error.startswith("rows.png: truncated or corrupt image (")
+    assert not list(tmp_path.rglob("*.png"))  # nothing stored

@@ -15,7 +15,11 @@ What the tables hold, and who writes them:
   derived, never written by hand;
 - `checks`: one automatic result per (sample, check stage), with the stage's version, its
   configuration digest and the digest of the sample it was computed on. A person's decision
-  is part of the sample (`review`) and outranks every automatic result.
+  is part of the sample (`review`) and outranks every automatic result. Rows are appended in the
+  order they are made, and found by sample through a (sample_id, stage) index: sample ids are
+  content hashes, and a table ordered by them would have every commit rewrite pages all over
+  it (an index of short entries is rewritten far less). Run directories made with the table
+  ordered by (sample_id, stage) keep it; every query reads both alike.
 
 A unit is committed in the same transaction as everything it made, so a killed process
 loses at most the units in flight and a re-run redoes exactly those. A check result is
@@ -74,8 +78,8 @@ CREATE INDEX IF NOT EXISTS samples_seq ON samples (seq, id);
 CREATE INDEX IF NOT EXISTS samples_status ON samples (status, domain, type);
 CREATE TABLE IF NOT EXISTS checks (
     sample_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, config TEXT NOT NULL,
-    digest TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (sample_id, stage)
-) WITHOUT ROWID;
+    digest TEXT NOT NULL, result TEXT NOT NULL, UNIQUE (sample_id, stage)
+);
 CREATE TABLE IF NOT EXISTS failed_checks (
     sample_id TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (name, sample_id)
 );

@@ -63,5 +63,9 @@ def read(
     order; records that cannot be used come as `BadRecord`s in their place."""
     path = Path(root)
     if not path.exists():
+        from visinstruct.sources.hf import hub_name
+
+        if name == "hf" and hub_name(str(root)):
+            return reader(name)(str(root), split, **options)  # a dataset on the Hugging Face Hub
         raise SourceError(f"{name}: {path} does not exist")
     return reader(name)(path, split, **options)

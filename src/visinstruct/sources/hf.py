@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ from typing import Any
 from visinstruct.sources.ingest import SourceError, SourceItem
 
 _SAVED_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
+# a Hub dataset id: "name" or "owner/name" (letters, digits, "-", "_", "."; no path separators beyond one)
+_HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 _FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow"}
+
+
+def hub_name(text: str) -> bool:
+    """Whether `text`, which names no local file or folder, reads as a Hub dataset id."""
+    return bool(_HUB_NAME.fullmatch(text)) and ".." not in text and not text.endswith((".parquet", ".arrow"))
 
 
 def _datasets():
@@ -137,11 +145,25 @@ def _load(datasets, source: str, split: str):
             if builder is None:
                 raise SourceError(f"{source}: not a dataset file (.parquet or .arrow) or folder")
             return datasets.load_dataset(builder, data_files={split: str(p)}, split=split, streaming=True)
+        if not p.exists() and hub_name(source):
+            try:
+                return datasets.load_dataset(source, split=split, streaming=True)
+            except Exception as e:
+                raise SourceError(
+                    f"Hub dataset {source!r} (split {split!r}): cannot load it ({type(e).__name__}: "
+                    f"{_first_line(e)}); without network, give a local copy (save_to_disk folder or parquet)"
+                ) from None
         return datasets.load_dataset(source, split=split, streaming=True)
     except SourceError:
         raise
     except Exception as e:
-        raise SourceError(f"{source}: cannot load the dataset ({type(e).__name__}: {e})") from None
+        why = f"{type(e).__name__}: {_first_line(e)}"
+        raise SourceError(f"{source}: cannot load the dataset ({why})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    return lines[0] if lines else "no reason given"
 
 
 def _label_names(features, column: str) -> Any:

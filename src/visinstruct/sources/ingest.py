@@ -9,6 +9,8 @@ folder:
 * a JPEG, PNG or WebP in a mode every viewer and model reads (JPEG L/RGB, 8-bit PNG, WebP RGB/RGBA),
   with no EXIF rotation to apply, not animated and not to be downscaled, is stored as its ORIGINAL
   bytes: its id is the sha256 of the file, so the same file under two names is one image;
+  a PNG that `png.sound_png` finds whole and plain (every CRC right, the rows inflating exactly,
+  no EXIF, no animation) is stored so without Pillow decoding it at all;
 * anything else is decoded and re-encoded: EXIF orientation applied, first frame of an animation,
   CMYK and colour profiles converted to sRGB, 16-bit scaled to 8-bit, palette expanded. Images with
   transparency, and lossless sources (PNG, GIF, BMP, TIFF), become PNG; photos (JPEG, WebP sources,
@@ -55,6 +57,8 @@ from visinstruct.models.images import (
     _working_mode,
     sha256_bytes,
 )
+from visinstruct.png import SIGNATURE as PNG_SIGNATURE
+from visinstruct.png import sound_png
 from visinstruct.records import ImageRecord
 from visinstruct.store import write_image_file
 
@@ -182,6 +186,19 @@ def _ingest(item: SourceItem, run_dir: Path, max_side: int | None) -> ImageRecor
     data = _read_item(item)
     if not data:
         raise ImageError(f"{ref}: empty file (0 bytes)")
+    prov: dict[str, Any] = {
+        **item.provenance,
+        "ref": ref,
+        "domain": item.domain,
+        "tags": list(item.tags),
+        "known_text": item.known_text,
+    }
+    plain = sound_png(data, _images.MAX_PIXELS) if data.startswith(PNG_SIGNATURE) else None
+    if plain is not None and min(plain[:2]) >= MIN_SIDE:
+        w, h = plain[:2]
+        if not max_side or _fit(w, h, max_side) == (w, h):  # whole and plain: stored as it is
+            image_id, rel = write_image_file(run_dir, data, "png")
+            return ImageRecord(image_id, rel, w, h, "png", prov)
     im = _open(ref, data)
     src_format, src_mode = im.format or "?", im.mode
     w, h = im.size
@@ -192,7 +209,6 @@ def _ingest(item: SourceItem, run_dir: Path, max_side: int | None) -> ImageRecor
         raise ImageError(f"{ref}: decompression bomb ({w}x{h} = {w * h} pixels, limit {limit})")
     if min(w, h) < MIN_SIDE:
         raise ImageError(f"{ref}: too small ({w}x{h}; the shorter side must be at least {MIN_SIDE} px)")
-    orientation = _orientation(im)
     try:
         animated = src_format != "MPO" and bool(getattr(im, "is_animated", False))
     except Exception as e:
@@ -208,6 +224,7 @@ def _ingest(item: SourceItem, run_dir: Path, max_side: int | None) -> ImageRecor
         im.load()  # decodes the whole (first) frame: a truncated file fails here
     except Exception as e:
         raise ImageError(f"{ref}: truncated or corrupt image ({_reason(e)})") from None
+    orientation = _orientation(im)  # after decoding: reading a PNG's EXIF decodes it, errors unseen
 
     display = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     reasons = []
@@ -224,13 +241,6 @@ def _ingest(item: SourceItem, run_dir: Path, max_side: int | None) -> ImageRecor
     if target != (w, h):
         reasons.append(f"downscaled from {display[0]}x{display[1]}")
 
-    prov: dict[str, Any] = {
-        **item.provenance,
-        "ref": ref,
-        "domain": item.domain,
-        "tags": list(item.tags),
-        "known_text": item.known_text,
-    }
     if not reasons:
         fmt = _STORED_NAME[src_format]
         image_id, rel = write_image_file(run_dir, data, _EXTENSION[fmt])

@@ -35,6 +35,7 @@ from visinstruct.stages.ingest import SOURCE_STRIDE
 DATASETS = "dataset"
 POOL_SIZE = 32  # answers kept per (dataset, category) as distractors for later questions
 MAX_SAMPLES = 1000  # per image: a unit's samples are numbered seq·1000 + n
+#: the SourceSpec settings the generic importers take (named datasets ignore them)
 _OPTIONS = ("image_column", "question_column", "answer_column", "options_column")
 
 
@@ -58,6 +59,18 @@ def _options(spec: Any, ctx: RunContext) -> dict[str, Any]:
     return out
 
 
+def _where(spec: Any, ctx: RunContext) -> Any:
+    """The dataset's folder or file, relative to the recipe; for `hf`, a name that is no local
+    path and reads as a Hub dataset id ("owner/name") is handed on as the name."""
+    local = ctx.path(spec.path)
+    if spec.dataset == "hf" and not local.exists():
+        from visinstruct.sources.hf import hub_name
+
+        if hub_name(spec.path):
+            return spec.path
+    return local
+
+
 def subjects(ctx: RunContext) -> Iterator[Subject]:
     from visinstruct import expand
 
@@ -68,7 +81,7 @@ def subjects(ctx: RunContext) -> Iterator[Subject]:
         taken = 0
         pools: dict[str, deque[str]] = {}
         for i, got in enumerate(
-            expand.read(spec.dataset, ctx.path(spec.path), spec.split, **_options(spec, ctx))
+            expand.read(spec.dataset, _where(spec, ctx), spec.split, **_options(spec, ctx))
         ):
             seq = n * SOURCE_STRIDE + i
             if isinstance(got, BadRecord):
