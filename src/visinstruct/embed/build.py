@@ -101,7 +101,10 @@ def build_index(
     if folder.exists() and not folder.is_dir():
         raise EmbedError(f"{folder}: not a folder")
     old = _read_meta(folder)
-    if (folder.exists() and any(folder.iterdir())) and old is None:
+    others = (
+        [p for p in folder.iterdir() if not p.name.startswith("embeddings.db")] if folder.exists() else []
+    )
+    if others and old is None:
         raise EmbedError(f"{folder}: exists and is not an index; give a new or empty folder")
     folder.mkdir(parents=True, exist_ok=True)
     if embedder is None:

@@ -105,7 +105,7 @@ def train_ivf(vectors: np.ndarray, seed: int = 0, nlist: int | None = None) -> A
     """An IVF-Flat index of `vectors` (inner product), about sqrt(n) lists, trained on a sample."""
     faiss = need("faiss", "an approximate index (more rows than the exact search takes)")
     n, dim = vectors.shape
-    nlist = nlist or max(16, int(round(math.sqrt(n))))
+    nlist = nlist or max(1, min(int(round(math.sqrt(n))), n // 39))  # faiss wants 39 points a list
     quantizer = faiss.IndexFlatIP(dim)
     ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
@@ -204,6 +204,21 @@ class VectorIndex:
             self._ivf = faiss.read_index(str(self.folder / "ivf.faiss"))
         return self._ivf
 
+    def _ivf_search(self, queries: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+        """IVF search; a query whose probed lists hold fewer than `k` rows probes twice as many
+        lists, until it has `k` or every list was probed."""
+        ivf = self._ivf_index()
+        ivf.nprobe = nprobe
+        scores, rows = ivf.search(queries, k)
+        short = np.flatnonzero((rows < 0).any(axis=1))
+        while len(short) and nprobe < ivf.nlist:
+            nprobe = min(ivf.nlist, nprobe * 2)
+            ivf.nprobe = nprobe
+            s, r = ivf.search(queries[short], k)
+            scores[short], rows[short] = s, r
+            short = short[(r < 0).any(axis=1)]
+        return scores, rows
+
     def search(
         self,
         queries: np.ndarray,
@@ -224,9 +239,9 @@ class VectorIndex:
         if exact or self.kind == "exact":
             scores, rows = exact_search(self.vectors, queries, k)
         else:
-            ivf = self._ivf_index()
-            ivf.nprobe = int(nprobe or self.meta.get("nprobe") or 1)
-            scores, rows = ivf.search(queries, min(k, self.count))
+            scores, rows = self._ivf_search(
+                queries, min(k, self.count), int(nprobe or self.meta.get("nprobe") or 1)
+            )
         items = self.items()
         out: list[list[Neighbour]] = []
         for srow, rrow in zip(scores, rows, strict=True):
