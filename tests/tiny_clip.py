@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 def make_tiny_clip(
-    folder: Path, seed: int = 0, image_size: int = 32, dim: int = 64, conditioned: bool = True
+    folder: Path, seed: int = 0, image_size: int = 32, dim: int = 64, patch: int = 8, conditioned: bool = True
 ) -> Path:
     """Write a tiny CLIPModel and its processor to `folder`; returns the folder."""
     import torch
@@ -56,7 +56,7 @@ def make_tiny_clip(
         "num_hidden_layers": 2,
         "num_attention_heads": 2,
         "image_size": image_size,
-        "patch_size": 8,
+        "patch_size": patch,
     }
     torch.manual_seed(seed)
     model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=dim))
