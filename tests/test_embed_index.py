@@ -267,3 +267,21 @@ def test_a_retrieve_source_is_checked_like_the_rest_of_the_recipe():
         parse_recipe({"sources": [{"folder": "f", "retrieve": {"index": "i", "seeds": "s"}}]})
     with pytest.raises(RecipeError, match=r"min_similarity"):
         parse_recipe({"sources": [{"retrieve": {"index": "i", "seeds": "s", "min_similarity": 2}}]})
+
+
+def test_domain_descriptions_and_texts_query_the_index(built):
+    from visinstruct.domains import builtin_domains
+    from visinstruct.embed.retrieve import retrieved_items
+    from visinstruct.recipe import RetrieveSpec
+
+    spec = RetrieveSpec(index=str(built), domains=["landmark", "artwork"], k=5)
+    items = list(retrieved_items(spec, Path, builtin_domains()))
+    assert items and len({i.ref for i in items}) == len(items) <= 10  # each row once
+    assert {i.domain for i in items} <= {"landmark", "artwork"}
+    assert all(i.provenance["seed"] in ("domain:landmark", "domain:artwork") for i in items)
+    assert all(Path(i.path).is_file() and i.error is None for i in items)
+    texts = list(retrieved_items(RetrieveSpec(index=str(built), texts=["red"], k=3), Path, {}))
+    assert len(texts) == 3 and texts[0].provenance["seed"] == "text:red"
+    assert texts[0].domain == Path(texts[0].path).parent.name  # no query domain: the pool folder's
+    with pytest.raises(EmbedError, match="unknown domain 'nowhere'"):
+        list(retrieved_items(RetrieveSpec(index=str(built), domains=["nowhere"]), Path, builtin_domains()))
