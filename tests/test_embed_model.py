@@ -158,3 +158,12 @@ def test_a_named_checkpoint_loads_from_the_hub_cache_offline(tiny, tmp_path):
     name, fingerprint = out.stdout.split()
     assert name == "tiny-org/tiny-clip" and fingerprint.startswith("tiny-org/tiny-clip@")
     assert np.allclose(np.load(tmp_path / "v.npy"), load_embedder(tiny).embed_images([img]), atol=1e-6)
+
+
+def test_a_missing_optional_package_names_the_extra():
+    from visinstruct.embed.errors import need
+
+    with pytest.raises(
+        EmbedError, match=r"an index needs the 'no_such_module' package .*visinstruct\[embed\]"
+    ):
+        need("no_such_module", "an index")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from visinstruct.embed.errors import EmbedError
-from visinstruct.embed.index import EXACT_BELOW, VectorIndex, _read_meta, write_index
+from visinstruct.embed.index import EXACT_BELOW, _read_meta, write_index
 from visinstruct.embed.model import Embedder, describe_model, load_embedder
 
 #: The model an index is built with when none is named (read from the hub cache).
@@ -281,7 +281,3 @@ def _root(roots: list[str], root: Path, folder: Path | None) -> int:
     if text not in roots:
         roots.append(text)
     return roots.index(text)
-
-
-def open_index(folder: str | os.PathLike[str]) -> VectorIndex:
-    return VectorIndex(folder)
