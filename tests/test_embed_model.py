@@ -17,7 +17,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from PIL import Image, ImageDraw  # noqa: E402
-from tiny_clip import install_in_hub_cache, make_tiny_clip  # noqa: E402
+from tiny_clip import install_in_hub_cache, make_tiny_clip, make_tiny_siglip  # noqa: E402
 
 from visinstruct.embed import EmbeddingCache, EmbedError, load_embedder  # noqa: E402
 
@@ -167,3 +167,15 @@ def test_a_missing_optional_package_names_the_extra():
         EmbedError, match=r"an index needs the 'no_such_module' package .*visinstruct\[embed\]"
     ):
         need("no_such_module", "an index")
+
+
+def test_a_siglip_checkpoint_embeds_through_the_same_path(tmp_path):
+    """SigLIP: the image embedding is the vision tower's pooled output and texts are padded to
+    the maximum length; one padded batch and one text alone give the same vector."""
+    e = load_embedder(make_tiny_siglip(tmp_path / "tiny-siglip"), batch_size=2)
+    assert e.model_type == "siglip" and e.dim == 32
+    v = e.embed_images([picture(0), picture(4)])
+    assert v.shape == (2, 32) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    texts = ["a red square", "a much longer text than the sixteen tokens this model reads", "x"]
+    t = e.embed_texts(texts)
+    assert t.shape == (3, 32) and np.allclose(e.embed_texts(["a red square"])[0], t[0], atol=1e-5)
