@@ -621,8 +621,11 @@ def loop_cmd(loop_file: Path, loop_dir: Path, rounds: int | None) -> None:
 
 def _register() -> None:
     from visinstruct.augment.cli import augment
+    from visinstruct.embed.cli import index, retrieve_cmd
 
     cli.add_command(augment)
+    cli.add_command(index)
+    cli.add_command(retrieve_cmd)
 
 
 _register()

@@ -112,14 +112,36 @@ class ExportSpec(Strict):
         return v
 
 
+class RetrieveSpec(Strict):
+    """Images from an embedding index: the neighbours of seed images, texts or domains."""
+
+    index: str = Field(description="an index folder (visinstruct index build)")
+    seeds: str | None = None  # a folder of seed images; its first sub-folder names the domain
+    texts: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    domains: list[str] | None = Field(default=None, min_length=1)  # query by their descriptions
+    language: Language = "en"  # of the domain descriptions
+    k: int = Field(default=200, ge=1, le=10_000, description="neighbours per seed")
+    min_similarity: float | None = Field(default=None, ge=-1, le=1)
+    model: str | None = None  # default: the model the index records
+    device: str = "cpu"
+
+    @model_validator(mode="after")
+    def one_kind_of_query(self) -> RetrieveSpec:
+        given = [k for k in ("seeds", "texts", "domains") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of seeds, texts, domains")
+        return self
+
+
 class SourceSpec(Strict):
-    """Where images come from: exactly one of folder, manifest, hf, urls, dataset."""
+    """Where images come from: exactly one of folder, manifest, hf, urls, dataset, retrieve."""
 
     folder: str | None = None  # recursive; the first sub-folder names the domain
     manifest: str | None = None  # JSONL or CSV: path or url, domain, tags, text
     hf: str | None = None  # a Hugging Face dataset: a local path (or a Hub name)
     urls: str | None = None  # a text file, one image URL per line
     dataset: str | None = None  # an open dataset (expand.READERS) read from `path`, kept as ground truth
+    retrieve: RetrieveSpec | None = None  # neighbours in an embedding index
     path: str | None = None  # the dataset's folder or file
     image_root: str | None = None  # generic importers: where relative image paths point (default: beside)
     question_column: str | None = None  # generic importers: column names of a VQA table
@@ -134,9 +156,9 @@ class SourceSpec(Strict):
 
     @model_validator(mode="after")
     def exactly_one(self) -> SourceSpec:
-        given = [k for k in ("folder", "manifest", "hf", "urls", "dataset") if getattr(self, k)]
+        given = [k for k in ("folder", "manifest", "hf", "urls", "dataset", "retrieve") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of folder, manifest, hf, urls, dataset")
+            raise ValueError("give exactly one of folder, manifest, hf, urls, dataset, retrieve")
         if self.dataset and not self.path:
             raise ValueError(f"dataset {self.dataset!r} needs `path:` (its folder or file)")
         return self
@@ -305,7 +327,7 @@ class Recipe(Strict):
 
     @property
     def image_sources(self) -> list[SourceSpec]:
-        """Sources of images a model captions and writes about (folder, manifest, hf, urls)."""
+        """Sources of images a model captions and writes about (folder, manifest, hf, urls, retrieve)."""
         return [s for s in self.sources if not s.dataset]
 
     @property

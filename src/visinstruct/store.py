@@ -813,6 +813,21 @@ class RunStore:
             raise RunDirError(f"image {image_id}: stored path {rec.path!r} leaves the run's image store")
         return rec, path
 
+    def iter_images(self, batch: int = READ_BATCH) -> Iterator[ImageRecord]:
+        """Every stored image (sources' and drawn ones), in id order, streaming."""
+        last = ""
+        while True:
+            rows = self.db.execute(
+                "SELECT id, path, width, height, format, provenance FROM images "
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            for row in rows:
+                yield ImageRecord(*row[:5], provenance=loads(row[5]))
+
     def count_images(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 

@@ -35,7 +35,7 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
     spec, ispec = recipe.caption, recipe.instructions
     reqs: list[ChatRequest] = []
     for src in recipe.image_sources:
-        for item in source_items(src, path):
+        for item in source_items(src, path, catalog):
             if item.error:
                 continue
             image = item.data if item.data is not None else item.path

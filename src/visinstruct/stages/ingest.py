@@ -22,8 +22,9 @@ SOURCE_STRIDE = 10**9  # items per source in `seq`: source n's items are nÂ·10â
 TRANSIENT = re.compile(r"timed out|cannot connect|HTTP (5\d\d|429|408)|download failed")
 
 
-def source_items(spec, ctx_path) -> Iterator:
-    """The items of one recipe source, in a stable order."""
+def source_items(spec, ctx_path, catalog=None) -> Iterator:
+    """The items of one recipe source, in a stable order (`catalog`: the domains a `retrieve:`
+    source may query by description)."""
     from visinstruct import sources
     from visinstruct.models.endpoints import expand_env
 
@@ -41,6 +42,11 @@ def source_items(spec, ctx_path) -> Iterator:
             text_column=spec.text_column,
             limit=spec.limit,
         )
+    elif spec.retrieve:
+        from visinstruct.domains import load_catalog
+        from visinstruct.embed.retrieve import retrieved_items
+
+        items = retrieved_items(spec.retrieve, ctx_path, catalog if catalog is not None else load_catalog())
     else:
         items = sources.iter_url_list(ctx_path(spec.urls))
     taken = 0  # `limit` counts images: entries already refused (a .txt in a folder) do not count
@@ -57,7 +63,7 @@ def subjects(ctx: RunContext) -> Iterator[Subject]:
     for n, spec in enumerate(ctx.recipe.sources):
         if spec.dataset:
             continue  # imported with its ground truth by the datasets flow
-        for i, item in enumerate(source_items(spec, ctx.path)):
+        for i, item in enumerate(source_items(spec, ctx.path, ctx.catalog)):
             yield Subject(item.ref, n * SOURCE_STRIDE + i, {"item": item})
 
 
