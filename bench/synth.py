@@ -7,7 +7,7 @@ the same images on the same number of processes and does nothing else. The overh
 ratio is engine time ÷ bare time (targets on a 2-core machine: ≥ 250 images/s using
 both cores, overhead ≤ 1.2×).
 
-    python bench/synth.py [--per-domain 150] [--workers 2] [--repeat 3]
+    python bench/synth.py [--per-domain 150] [--workers 2] [--repeat 3] [--dir runs]
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def bare(tasks, workers: int) -> tuple[float, int, float]:
     return time.perf_counter() - t0, n, cpu_seconds() - c0
 
 
-def engine(recipe, workers: int) -> tuple[float, int, float, int]:
-    with tempfile.TemporaryDirectory() as d:
+def engine(recipe, workers: int, where: str) -> tuple[float, int, float, int]:
+    with tempfile.TemporaryDirectory(dir=where) as d:
         c0, t0 = cpu_seconds(), time.perf_counter()
         summary = run(recipe, d, workers=workers)
         wall = time.perf_counter() - t0
@@ -69,7 +69,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--repeat", type=int, default=3, help="best of N for each side")
     ap.add_argument("--domains", default=",".join(sorted(REGISTRY)))
+    ap.add_argument("--dir", default="runs", help="where the engine's run directories go")
     a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
     domains = a.domains.split(",")
     recipe = parse_recipe(
         {
@@ -85,7 +87,7 @@ def main() -> None:
     best_bare = best_engine = None
     for _ in range(a.repeat):
         b = bare(tasks, a.workers)
-        e = engine(recipe, a.workers)
+        e = engine(recipe, a.workers, a.dir)
         best_bare = b if best_bare is None or b[0] < best_bare[0] else best_bare
         best_engine = e if best_engine is None or e[0] < best_engine[0] else best_engine
     bw, bn, bcpu = best_bare
