@@ -394,11 +394,8 @@ def weights_digest(folder: Path) -> str:
         if p.is_symlink() and target.parent.name == "blobs":
             h.update(target.name.encode())
         else:
-            file_hash = hashlib.sha256()
             with open(target, "rb") as f:
-                while block := f.read(1 << 20):
-                    file_hash.update(block)
-            h.update(file_hash.digest())
+                h.update(hashlib.file_digest(f, "sha256").digest())
     return h.hexdigest()[:16]
 
 

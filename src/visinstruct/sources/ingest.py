@@ -57,7 +57,6 @@ from visinstruct.models.images import (
     _working_mode,
     sha256_bytes,
 )
-from visinstruct.png import SIGNATURE as PNG_SIGNATURE
 from visinstruct.png import sound_png
 from visinstruct.records import ImageRecord
 from visinstruct.store import write_image_file
@@ -193,7 +192,7 @@ def _ingest(item: SourceItem, run_dir: Path, max_side: int | None) -> ImageRecor
         "tags": list(item.tags),
         "known_text": item.known_text,
     }
-    plain = sound_png(data, _images.MAX_PIXELS) if data.startswith(PNG_SIGNATURE) else None
+    plain = sound_png(data, _images.MAX_PIXELS)
     if plain is not None and min(plain[:2]) >= MIN_SIDE:
         w, h = plain[:2]
         if not max_side or _fit(w, h, max_side) == (w, h):  # whole and plain: stored as it is
