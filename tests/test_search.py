@@ -372,3 +372,20 @@ def test_preflight_names_unknown_domains_domains_without_keywords_and_providers(
         {"provider": "commons", "domains": ["landmark"]}, domains_dir=[str(mine)]
     )
     assert "unknown search provider 'bing'" in fails({"provider": "bing", "queries": ["x"]})
+
+
+def test_a_dry_run_counts_what_a_search_may_bring_without_searching(fake):
+    from visinstruct.stages.estimate import requests
+
+    data = recipe_with(
+        {"provider": "openverse", "domains": ["landmark"], "queries": ["harbour"], "per_keyword": 2,
+         "base_url": fake.openverse_url},
+        domain="landmark",
+    )  # fmt: skip
+    rec = parse_recipe({**data, "types": ["judgement", "short_vqa"]})
+    reqs = requests(rec, Path.cwd())
+    n = (1 + len(CATALOG["landmark"].keywords)) * 2  # queries × per_keyword
+    assert len(reqs) == n * (1 + 2)  # a caption and two types each
+    assert fake.log == [], "nothing is searched for an estimate"
+    limited = parse_recipe({**data, "sources": [{**data["sources"][0], "limit": 3}]})
+    assert len(requests(limited, Path.cwd())) == 3 * (1 + 4)
