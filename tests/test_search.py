@@ -372,6 +372,14 @@ def test_preflight_names_unknown_domains_domains_without_keywords_and_providers(
         {"provider": "commons", "domains": ["landmark"]}, domains_dir=[str(mine)]
     )
     assert "unknown search provider 'bing'" in fails({"provider": "bing", "queries": ["x"]})
+    assert "base_url 'file:///etc' is not an http(s) URL" in fails(
+        {"provider": "commons", "queries": ["x"], "base_url": "file:///etc"}
+    )
+    assert "environment variable NO_SUCH_MIRROR is not set" in fails(
+        {"provider": "commons", "queries": ["x"], "base_url": "${NO_SUCH_MIRROR}/w/api.php"}
+    )
+    colour = fails({"provider": "openverse", "queries": ["x"], "options": {"colour": "red"}})
+    assert "options: unknown option 'colour' of openverse (known: source," in colour
 
 
 def test_a_dry_run_counts_what_a_search_may_bring_without_searching(fake):
@@ -389,3 +397,15 @@ def test_a_dry_run_counts_what_a_search_may_bring_without_searching(fake):
     assert fake.log == [], "nothing is searched for an estimate"
     limited = parse_recipe({**data, "sources": [{**data["sources"][0], "limit": 3}]})
     assert len(requests(limited, Path.cwd())) == 3 * (1 + 4)
+
+
+def test_the_shipped_collect_recipe_is_valid_and_searches_two_domains(monkeypatch):
+    from visinstruct.recipe import load_recipe
+
+    monkeypatch.delenv("VISINSTRUCT_CONTACT", raising=False)
+    rec = load_recipe(ROOT / "recipes/collect.yaml")
+    preflight(rec, ROOT)
+    providers = [s.search.provider for s in rec.sources]
+    assert providers == ["openverse", "commons"]
+    assert all(s.search.domains == ["landmark", "artwork"] for s in rec.sources)
+    assert all(set(s.search.licenses) == {"cc0", "pdm", "by", "by-sa"} for s in rec.sources)

@@ -103,8 +103,13 @@ class SearchProvider:
     min_interval: ClassVar[float] = 1.0  # seconds between requests unless the recipe says
     min_interval_keyed: ClassVar[float | None] = None
     filters_licenses: ClassVar[bool] = False  # the server applies the license filter itself
+    option_names: ClassVar[tuple[str, ...]] = ()  # the recipe `options:` it reads
 
     def __init__(self, base_url: str | None = None, token: str | None = None, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.option_names))
+        if unknown:
+            known = ", ".join(self.option_names) or "none"
+            raise TypeError(f"unknown option {unknown[0]!r} of {self.name} (known: {known})")
         self.endpoint = (base_url or self.base_url).rstrip("/")
         self.token = token
         self.options = options

@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from visinstruct.records import ATTRIBUTION_KEYS
 from visinstruct.sources.ingest import SourceItem
@@ -72,10 +73,21 @@ def plan_queries(spec: Any, catalog: Mapping[str, Any], domain: str | None = Non
     return [Query(i, text, dom) for i, (text, dom) in enumerate(texts)]
 
 
-def make_provider(spec: Any, env: Mapping[str, str] | None = None) -> SearchProvider:
-    """The provider the spec names, with its key from the environment (never from the recipe)."""
+def _expand(value: str | None, name: str) -> str | None:
+    """A recipe string with `${VAR:-default}` filled in from the environment."""
+    from visinstruct.errors import VisinstructError
     from visinstruct.models.endpoints import expand_env
 
+    if not value:
+        return None
+    try:
+        return expand_env(value) or None
+    except VisinstructError as e:
+        raise SearchError(f"{name}: {e}") from None
+
+
+def make_provider(spec: Any, env: Mapping[str, str] | None = None) -> SearchProvider:
+    """The provider the spec names, with its key from the environment (never from the recipe)."""
     env = os.environ if env is None else env
     cls = provider_class(spec.provider)
     var = spec.key_env or cls.token_env
@@ -84,7 +96,9 @@ def make_provider(spec: Any, env: Mapping[str, str] | None = None) -> SearchProv
         raise SearchError(
             f"search provider {spec.provider!r}: the environment variable {spec.key_env} (key_env) is not set"
         )
-    base_url = expand_env(spec.base_url) if spec.base_url else None
+    base_url = _expand(spec.base_url, "base_url")
+    if base_url is not None and urlsplit(base_url).scheme.lower() not in ("http", "https"):
+        raise SearchError(f"base_url {base_url!r} is not an http(s) URL")
     try:
         return cls(base_url=base_url, token=token or None, **spec.options)
     except TypeError as e:
@@ -95,6 +109,7 @@ def check(spec: Any, catalog: Mapping[str, Any], domain: str | None = None) -> N
     """Raise the one-line SearchError for a search source that cannot run, before anything is sent."""
     plan_queries(spec, catalog, domain)
     make_provider(spec)
+    _expand(spec.contact, "contact")
 
 
 def wanted(result: SearchResult, licenses: list[str]) -> bool:
@@ -156,7 +171,7 @@ async def search_items(
         min_interval=spec.min_interval,
         retries=spec.retries,
         max_wait=spec.max_wait,
-        contact=spec.contact,
+        contact=_expand(spec.contact, "contact"),
     )
     seen: set[str] = set()
     try:

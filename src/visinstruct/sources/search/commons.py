@@ -40,6 +40,7 @@ class Commons(SearchProvider):
     base_url = "https://commons.wikimedia.org/w/api.php"
     max_page_size = 50  # gsrlimit for clients without the bot right
     min_interval = 1.0
+    option_names = ("width",)
 
     def request(self, query: str, licenses: list[str], page_size: int, cursor: Any) -> SearchRequest:
         params = {

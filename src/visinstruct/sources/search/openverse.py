@@ -42,12 +42,13 @@ class Openverse(SearchProvider):
     min_interval = 3.0  # anonymous: about 20 requests a minute
     min_interval_keyed = 1.0
     filters_licenses = True
+    option_names = ("source", "excluded_source", "extension", "category", "aspect_ratio", "size")
 
     def request(self, query: str, licenses: list[str], page_size: int, cursor: Any) -> SearchRequest:
         params = {"q": query, "page": str(cursor or 1), "page_size": str(page_size)}
         if licenses:
             params["license"] = ",".join(licenses)
-        for key in ("source", "excluded_source", "extension", "category", "aspect_ratio", "size"):
+        for key in self.option_names:
             if self.options.get(key):  # Openverse's other filters, passed through as given
                 params[key] = str(self.options[key])
         return SearchRequest(f"{self.endpoint}/images/", params)
