@@ -43,6 +43,7 @@ def run_cmd(
     """Run RECIPE into --run-dir, then write the recipe's exports."""
     from visinstruct.recipe import load_recipe
     from visinstruct.runner import run_recipe
+    from visinstruct.store import RunStore
 
     rec = load_recipe(recipe)
     if dry_run:
@@ -67,6 +68,9 @@ def run_cmd(
                 parts.append(f"{n} {what}")
         console.print(f"{name}: " + ", ".join(parts))
     console.print(f"{summary.samples} samples in {run_dir} ({summary.seconds:.1f} s)")
+    if any(s.search for s in rec.image_sources):
+        with RunStore(run_dir, create=False) as store:
+            _print_search(store, console, shown=5)
     _print_checks(summary.statuses, summary.failed_checks)
     for res in summary.exports:
         console.print(f"  {res.format:<10} {res.n_samples:>6} samples → {res.path}")
@@ -78,12 +82,19 @@ def _finish(summary, run_dir: Path) -> None:
     """The last line says what is left, and the exit code tells a script."""
     from visinstruct.errors import EXIT_BUDGET, EXIT_FAILED
 
+    if summary.search_failed:
+        console.print(
+            f"[yellow]{summary.search_failed} search result pages could not be had; the next run asks "
+            f"again (`visinstruct status {run_dir}` says why)[/]",
+            soft_wrap=True,
+        )
     if summary.failed or summary.gave_up:
         console.print(
             f"[yellow]{summary.failed + summary.gave_up} units not done ({summary.failed} will be retried by "
             f"the next run, {summary.gave_up} gave up); `visinstruct status {run_dir}` lists them[/]",
             soft_wrap=True,
         )
+    if summary.failed or summary.gave_up or summary.search_failed:
         sys.exit(EXIT_FAILED)
     if summary.budget_reached:
         console.print("[yellow]the budget is spent: raise budget_usd and run again to continue[/]")
@@ -246,7 +257,10 @@ def status_cmd(run_dir: Path) -> None:
         _print_datasets(store)
         n_inputs, n_rejected = store.input_counts()
         if n_inputs:
-            out.print(f"source images: {n_inputs - n_rejected} stored, {n_rejected} rejected")
+            again = store.duplicate_inputs()
+            dup = f" ({again} found again: images an earlier input brought, kept once)" if again else ""
+            out.print(f"source images: {n_inputs - n_rejected} stored{dup}, {n_rejected} rejected")
+        _print_search(store, out)
         for ref, err in store.rejected_inputs(limit=200):
             why = err if err.startswith(ref) else f"{ref}: {err}"
             out.print(f"  rejected {why}", markup=False, soft_wrap=True)
@@ -260,6 +274,25 @@ def status_cmd(run_dir: Path) -> None:
                 out.print(f"  {stage} {key}: {what} after {attempts} attempts: {err}", markup=False)
             if len(failed) > 50:
                 out.print("  … and more")
+
+
+def _print_search(store, to, shown: int = 50) -> None:
+    """Per search provider: result pages, requests and retries; then each page that failed."""
+    from visinstruct.sources.search.cache import search_counts, search_failures
+
+    for c in search_counts(store.db):
+        retries = f", {c.retries} retried (429 or a passing error)" if c.retries else ""
+        failed = f", {c.failed} failed" if c.failed else ""
+        to.print(f"search {c.provider}: {c.pages} result pages, {c.requests} requests sent{retries}{failed}")
+    failures = search_failures(store.db)
+    for provider, query, page, reason in failures[:shown]:
+        to.print(
+            f"  search failed: {provider} {query!r} page {page}: {reason} (asked again by the next run)",
+            markup=False,
+            soft_wrap=True,
+        )
+    if len(failures) > shown:
+        to.print(f"  … and {len(failures) - shown} more")
 
 
 def _print_datasets(store, shown: int = 200) -> None:

@@ -21,6 +21,8 @@ from pydantic import (
 from visinstruct.errors import RecipeError, VisinstructError
 from visinstruct.files import FileTooLarge, NotRegularFile, read_regular
 from visinstruct.models.endpoints import Endpoint, named
+from visinstruct.sources.search.collect import QUERY_SLOT
+from visinstruct.sources.search.licenses import DEFAULT_LICENSES, expand_licenses
 from visinstruct.synth import REGISTRY
 
 Language = Literal["en", "zh"]
@@ -133,13 +135,55 @@ class RetrieveSpec(Strict):
         return self
 
 
+class SearchSpec(Strict):
+    """Images found by a licensed image search: the catalog keywords of `domains` and the
+    `queries` given, `per_keyword` results each, kept only under the `licenses` named."""
+
+    provider: str = Field(min_length=1, description="openverse, commons, a registered name or module:Class")
+    domains: list[str] = Field(default_factory=list, description="catalog domains to search by keyword")
+    queries: list[str] = Field(default_factory=list, description="queries of your own (domain: the source's)")
+    per_keyword: int = Field(default=20, ge=1, le=QUERY_SLOT, description="results taken per query")
+    licenses: list[str] = Field(default_factory=lambda: list(DEFAULT_LICENSES), min_length=1)
+    base_url: str | None = None  # a mirror, a proxy, a test server
+    key_env: str | None = None  # the environment variable holding the key (default: the provider's)
+    page_size: int | None = Field(default=None, ge=1, le=500)
+    min_interval: float | None = Field(default=None, ge=0, description="seconds between requests")
+    retries: int = Field(default=5, ge=0, le=100, description="retries of a page (429, server errors)")
+    max_wait: float = Field(default=300, gt=0, description="the longest Retry-After honoured, seconds")
+    contact: str | None = None  # an e-mail or URL added to the User-Agent (Wikimedia asks for one)
+    options: dict[str, Any] = Field(default_factory=dict, description="the provider's own options")
+
+    @field_validator("licenses")
+    @classmethod
+    def known_licenses(cls, v: list[str]) -> list[str]:
+        return expand_licenses(v)
+
+    @field_validator("queries")
+    @classmethod
+    def real_queries(cls, v: list[str]) -> list[str]:
+        out = [q.strip() for q in v]
+        if any(not q for q in out):
+            raise ValueError("a query is empty")
+        return out
+
+    @model_validator(mode="after")
+    def has_queries(self) -> SearchSpec:
+        if not self.domains and not self.queries:
+            raise ValueError("give `domains:` (their catalog keywords are searched) or `queries:`")
+        return self
+
+
+SOURCE_KINDS = ("folder", "manifest", "hf", "urls", "search", "dataset", "retrieve")
+
+
 class SourceSpec(Strict):
-    """Where images come from: exactly one of folder, manifest, hf, urls, dataset, retrieve."""
+    """Where images come from: exactly one of folder, manifest, hf, urls, search, dataset, retrieve."""
 
     folder: str | None = None  # recursive; the first sub-folder names the domain
     manifest: str | None = None  # JSONL or CSV: path or url, domain, tags, text
     hf: str | None = None  # a Hugging Face dataset: a local path (or a Hub name)
     urls: str | None = None  # a text file, one image URL per line
+    search: SearchSpec | None = None  # a licensed image search (Openverse, Wikimedia Commons, ...)
     dataset: str | None = None  # an open dataset (expand.READERS) read from `path`, kept as ground truth
     retrieve: RetrieveSpec | None = None  # neighbours in an embedding index
     path: str | None = None  # the dataset's folder or file
@@ -156,9 +200,9 @@ class SourceSpec(Strict):
 
     @model_validator(mode="after")
     def exactly_one(self) -> SourceSpec:
-        given = [k for k in ("folder", "manifest", "hf", "urls", "dataset", "retrieve") if getattr(self, k)]
+        given = [k for k in SOURCE_KINDS if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of folder, manifest, hf, urls, dataset, retrieve")
+            raise ValueError(f"give exactly one of {', '.join(SOURCE_KINDS)}")
         if self.dataset and not self.path:
             raise ValueError(f"dataset {self.dataset!r} needs `path:` (its folder or file)")
         return self
@@ -327,7 +371,8 @@ class Recipe(Strict):
 
     @property
     def image_sources(self) -> list[SourceSpec]:
-        """Sources of images a model captions and writes about (folder, manifest, hf, urls, retrieve)."""
+        """Sources of images a model captions and writes about (folder, manifest, hf, urls, search,
+        retrieve)."""
         return [s for s in self.sources if not s.dataset]
 
     @property

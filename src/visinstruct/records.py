@@ -25,6 +25,32 @@ class ImageRecord:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
+#: What an image's provenance says about how it may be used and whom to credit: the license, its
+#: version and deed, the creator, the title, the page showing the work, a ready credit line, and
+#: where it was found (the search provider and query, the file's URL). Exported with every row.
+ATTRIBUTION_KEYS = (
+    "license",
+    "license_version",
+    "license_url",
+    "creator",
+    "creator_url",
+    "title",
+    "source_page",
+    "credit",
+    "provider",
+    "query",
+    "url",
+)
+
+
+def attribution(provenance: dict[str, Any]) -> dict[str, Any] | None:
+    """An image's attribution (every key of ATTRIBUTION_KEYS, None when unknown), or None when its
+    provenance names no license (an image of one's own folder, a drawn one)."""
+    if not provenance.get("license"):
+        return None
+    return {k: provenance.get(k) for k in ATTRIBUTION_KEYS}
+
+
 @dataclass
 class Turn:
     question: str

@@ -21,7 +21,7 @@ import contextlib
 import errno
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,16 +124,17 @@ class Runner:
                 failure.append(t.exception())  # type: ignore[arg-type]
 
         try:
-            for subject in flow.subjects(self.ctx):
-                await limit.acquire()
-                if failure:
-                    break
-                tickets = {}
-                for s in ordered:
-                    tickets[s.name] = self._tickets[s.name] = _Tickets(self._tickets.get(s.name))
-                t = asyncio.ensure_future(self._drive(flow, subject, tickets))
-                tasks.add(t)
-                t.add_done_callback(finished)
+            async with contextlib.aclosing(_each(flow.subjects(self.ctx))) as subjects:
+                async for subject in subjects:
+                    await limit.acquire()
+                    if failure:
+                        break
+                    tickets = {}
+                    for s in ordered:
+                        tickets[s.name] = self._tickets[s.name] = _Tickets(self._tickets.get(s.name))
+                    t = asyncio.ensure_future(self._drive(flow, subject, tickets))
+                    tasks.add(t)
+                    t.add_done_callback(finished)
             while tasks and not failure:
                 await asyncio.wait(set(tasks), return_when=asyncio.FIRST_EXCEPTION)
         finally:
@@ -314,6 +315,22 @@ class Runner:
             self.counts[stage].done -= 1
 
 
+async def _each(items: Any) -> AsyncIterator[Any]:
+    """The items of an iterable or an async iterable (a flow whose subjects come from a search),
+    closing an async generator left early."""
+    if not hasattr(items, "__aiter__"):
+        for item in items:
+            yield item
+        return
+    try:
+        async for item in items:
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
+
+
 def _cpu_only(stage: Stage) -> bool:
     from visinstruct.stages.base import CpuStage
 
@@ -364,6 +381,7 @@ class RunSummary:
     quota_short: dict = field(default_factory=dict)  # domain → category → samples still missing
     exports: list = field(default_factory=list)  # ExportSummary per export written
     failed_checks: list = field(default_factory=list)  # (check name, samples failing it)
+    search_failed: int = 0  # search result pages that could not be had (asked again next run)
 
     @property
     def failed(self) -> int:
@@ -376,7 +394,7 @@ class RunSummary:
 
     @property
     def complete(self) -> bool:
-        return not self.failed and not self.gave_up and not self.budget_reached
+        return not self.failed and not self.gave_up and not self.budget_reached and not self.search_failed
 
 
 def preflight(recipe: Any, base: Any) -> None:
@@ -390,9 +408,16 @@ def preflight(recipe: Any, base: Any) -> None:
     if recipe.sources or recipe.uses_llm_on_facts() or recipe.domains_dir:
         dirs = [str(base / d) if not str(d).startswith("/") else d for d in recipe.domains_dir]
         catalog = load_catalog(dirs)
-        for spec in recipe.sources:
+        for n, spec in enumerate(recipe.sources):
             if spec.domain and spec.domain not in catalog:
                 raise RecipeError(f"source domain {spec.domain!r} is not in the domain catalog")
+            if spec.search is not None:
+                from visinstruct.sources.search import SearchError, check
+
+                try:
+                    check(spec.search, catalog, spec.domain)
+                except SearchError as e:
+                    raise RecipeError(f"sources.{n}.search: {e}") from None
     if recipe.image_sources or recipe.uses_llm_on_facts():
         for name in ("caption", "assign_domain", "instructions"):
             load_prompt(name, recipe.prompts_dir)
@@ -491,6 +516,7 @@ def run_recipe(
             synth.short() if synth is not None else {},
             written,
             store.failed_check_counts(),
+            _search_failed(store) if recipe.image_sources else 0,
         )
     finally:
         if threading_main():
@@ -498,6 +524,12 @@ def run_recipe(
         if executor is not None:
             executor.close(cancel=True)
         store.close()
+
+
+def _search_failed(store: Any) -> int:
+    from visinstruct.sources.search.cache import search_failures
+
+    return len(search_failures(store.db))
 
 
 def threading_main() -> bool:

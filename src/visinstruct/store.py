@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS images (
 CREATE TABLE IF NOT EXISTS inputs (
     seq INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, image_id TEXT, domain TEXT, error TEXT
 );
+CREATE INDEX IF NOT EXISTS inputs_image ON inputs (image_id);
 CREATE TABLE IF NOT EXISTS dataset_records (
     seq INTEGER NOT NULL, dataset TEXT NOT NULL, record TEXT NOT NULL, image_id TEXT,
     questions INTEGER NOT NULL DEFAULT 0, error TEXT, PRIMARY KEY (dataset, record)
@@ -666,6 +667,14 @@ class RunStore:
             last = rows[-1][0]
             yield from rows
 
+    def first_input_of(self, image_id: str) -> int | None:
+        """The lowest source place (seq) among the inputs that brought `image_id`, if any."""
+        return self.db.execute("SELECT MIN(seq) FROM inputs WHERE image_id=?", (image_id,)).fetchone()[0]
+
+    def duplicate_inputs(self) -> int:
+        """Inputs whose image an earlier input already brought (stored once, made into samples once)."""
+        return self.db.execute("SELECT COUNT(image_id) - COUNT(DISTINCT image_id) FROM inputs").fetchone()[0]
+
     def input_counts(self) -> tuple[int, int]:
         """(source images taken in, rejected)."""
         n, bad = self.db.execute("SELECT COUNT(*), COUNT(error) FROM inputs").fetchone()
@@ -827,6 +836,27 @@ class RunStore:
             last = rows[-1][0]
             for row in rows:
                 yield ImageRecord(*row[:5], provenance=loads(row[5]))
+
+    def license_counts(self) -> list[tuple[str, int]]:
+        """(license, images) over the stored images whose provenance names one, commonest first."""
+        return list(
+            self.db.execute(
+                "SELECT json_extract(provenance, '$.license') AS l, COUNT(*) FROM images "
+                "WHERE l IS NOT NULL GROUP BY l ORDER BY 2 DESC, 1"
+            )
+        )
+
+    def licensed_images(self, limit: int | None = None) -> list[tuple[str, dict]]:
+        """(image id, provenance) of the stored images whose provenance names a license, in the
+        order their inputs came."""
+        sql = (
+            "SELECT m.id, m.provenance FROM images m JOIN inputs i ON i.image_id = m.id "
+            "WHERE json_extract(m.provenance, '$.license') IS NOT NULL "
+            "GROUP BY m.id ORDER BY MIN(i.seq)"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [(i, loads(p)) for i, p in self.db.execute(sql)]
 
     def count_images(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]

@@ -6,6 +6,12 @@ the same path stays as it was). Images are copied (hardlinked when the filesyste
 next to the output as `images/<id>.<ext>`, each once, and referred to by that path: relative to
 the output file's folder, or absolute with `ExportOptions.absolute_paths` (for trainers that
 resolve relative paths against their working directory).
+
+A row whose images carry a license (found by a licensed image search, or named by a manifest)
+gets `attribution`: one entry per image, in image order, with the keys of
+`records.ATTRIBUTION_KEYS` (None for an image without one). Every format's loader passes over
+the extra key (LLaVA, InternVL and MLLM-DataEngine read only the keys they know; LLaMA-Factory
+keeps only the columns its `dataset_info.json` maps); Parquet has it as a JSON text column.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import orjson
 from PIL import Image
 
 from visinstruct.errors import ExportError, RunDirError
-from visinstruct.records import STATUSES, Sample
+from visinstruct.records import STATUSES, Sample, attribution
 from visinstruct.store import RunStore, temp_name
 
 IMAGE_DIR = "images"
@@ -72,6 +78,14 @@ class ExportedImage:
     name: str  # file name, `<id>.<ext>`
     width: int
     height: int
+    attribution: dict[str, Any] | None = None  # license and credit (records.attribution)
+
+
+def attributions(ims: list[ExportedImage]) -> list[dict[str, Any] | None] | None:
+    """A row's `attribution`: one entry per image, or None when no image carries a license."""
+    if not any(im.attribution for im in ims):
+        return None
+    return [im.attribution for im in ims]
 
 
 def check_include(include: Iterable[str]) -> tuple[str, ...]:
@@ -184,7 +198,9 @@ class Images:
         if self.out_dir is not None and key not in self.seen:
             place(src, self.out_dir / IMAGE_DIR / name)
         self.seen.add(key)
-        im = self.recent[image_id] = ExportedImage(image_id, src, self.prefix + name, name, width, height)
+        im = self.recent[image_id] = ExportedImage(
+            image_id, src, self.prefix + name, name, width, height, attribution(rec.provenance)
+        )
         if len(self.recent) > RECENT:
             self.recent.popitem(last=False)
         return im

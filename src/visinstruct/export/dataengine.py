@@ -13,11 +13,13 @@ from pathlib import Path
 
 from visinstruct.errors import ExportError
 from visinstruct.export.common import (
+    ExportedImage,
     ExportOptions,
     ExportSummary,
     Images,
     JsonArray,
     atomic_text,
+    attributions,
     one_or_list,
 )
 from visinstruct.records import Sample
@@ -43,7 +45,7 @@ def split_stem(question: str, options: list[str]) -> str:
     return question
 
 
-def row(sample: Sample, image_paths: list[str]) -> dict[str, object]:
+def row(sample: Sample, ims: list[ExportedImage]) -> dict[str, object]:
     letter = sample.answer_letter
     if not sample.turns or len(sample.options) < 2 or letter not in list(LETTERS[: len(sample.options)]):
         raise ExportError(
@@ -54,16 +56,20 @@ def row(sample: Sample, image_paths: list[str]) -> dict[str, object]:
     answer = sample.turns[0].answer.strip()
     if answer.rstrip(".").strip() == letter or not answer:
         answer = f"{letter}. {correct}"
-    return {
+    out: dict[str, object] = {
         "id": sample.id,
         "instruction": split_stem(sample.turns[0].question, sample.options),
         "answer": answer,
         "short_answer": correct,
         "options": list(sample.options),
         "choice_answer": letter,
-        "image": one_or_list(image_paths),
+        "image": one_or_list([im.ref for im in ims]),
         "qtype": sample.category or sample.domain,
     }
+    credits = attributions(ims)
+    if credits is not None:
+        out["attribution"] = credits
+    return out
 
 
 def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportOptions) -> ExportSummary:
@@ -73,6 +79,6 @@ def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportO
         for sample in store.iter_samples(include):
             if sample.type != "multiple_choice":
                 continue
-            rows.add(row(sample, [im.ref for im in images.of(sample)]))
+            rows.add(row(sample, images.of(sample)))
         rows.close()
     return ExportSummary("dataengine", out, rows.n, images.count)

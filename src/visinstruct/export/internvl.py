@@ -17,7 +17,15 @@ import json
 from pathlib import Path
 
 from visinstruct.errors import ExportError
-from visinstruct.export.common import ExportOptions, ExportSummary, Images, atomic_text, dumps, prompt_turns
+from visinstruct.export.common import (
+    ExportOptions,
+    ExportSummary,
+    Images,
+    atomic_text,
+    attributions,
+    dumps,
+    prompt_turns,
+)
 from visinstruct.store import RunStore
 
 META_SUFFIX = "_meta.json"
@@ -63,6 +71,9 @@ def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportO
             for q, a in prompt_turns(sample, len(ims), "internvl"):
                 conversations += [{"from": "human", "value": q}, {"from": "gpt", "value": a}]
             row["conversations"] = conversations
+            credits = attributions(ims)
+            if credits is not None:
+                row["attribution"] = credits
             f.write(dumps(row) + "\n")
             n += 1
     path = meta_path(out)

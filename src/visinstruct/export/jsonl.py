@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from visinstruct.export.common import ExportOptions, ExportSummary, Images, atomic_text, dumps
+from visinstruct.export.common import ExportOptions, ExportSummary, Images, atomic_text, attributions, dumps
 from visinstruct.store import RunStore
 
 
@@ -13,7 +13,8 @@ def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportO
     n = 0
     with atomic_text(out) as f:
         for sample in store.iter_samples(include):
-            paths = [im.ref for im in images.of(sample)]
+            ims = images.of(sample)
+            paths = [im.ref for im in ims]
             record = {}
             for key, value in sample.to_dict().items():
                 if key == "images":
@@ -21,6 +22,9 @@ def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportO
                     record["image_ids"] = value
                 else:
                     record[key] = value
+            credits = attributions(ims)
+            if credits is not None:
+                record["attribution"] = credits
             f.write(dumps(record) + "\n")
             n += 1
     return ExportSummary("jsonl", out, n, images.count)

@@ -21,6 +21,7 @@ from visinstruct.export.common import (
     Images,
     JsonArray,
     atomic_text,
+    attributions,
     one_or_list,
     prompt_turns,
 )
@@ -43,6 +44,9 @@ def row(sample: Sample, ims: list[ExportedImage]) -> dict[str, object]:
     for q, a in prompt_turns(sample, len(ims), "llava"):
         conversations += [{"from": "human", "value": q}, {"from": "gpt", "value": a}]
     out["conversations"] = conversations
+    credits = attributions(ims)
+    if credits is not None:
+        out["attribution"] = credits
     return out
 
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from visinstruct.errors import ExportError
-from visinstruct.export.common import ExportOptions, ExportSummary, Images, atomic_path
+from visinstruct.export.common import ExportOptions, ExportSummary, Images, atomic_path, attributions
 from visinstruct.records import Sample
 from visinstruct.store import RunStore
 
@@ -54,6 +54,7 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("status", pa.string(), _STRING),
     ("checks", pa.string(), _STRING),  # JSON
     ("provenance", pa.string(), _STRING),  # JSON
+    ("attribution", pa.string(), _STRING),  # JSON: per image, its license and credit (or null)
 ]
 
 
@@ -65,7 +66,8 @@ def schema() -> pa.Schema:
 
 def _row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, Any]:
     embedded = []
-    for im in images.of(sample):
+    ims = images.of(sample)
+    for im in ims:
         data = read.get(im.src)
         if data is None:
             try:
@@ -74,6 +76,7 @@ def _row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, A
                 why = f"cannot read image file {im.src} ({e.strerror})"
                 raise ExportError(f"sample {sample.id}: {why}") from None
         embedded.append({"bytes": data, "path": im.name})
+    credits = attributions(ims)
     return {
         "id": sample.id,
         "images": embedded,
@@ -89,6 +92,7 @@ def _row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, A
         "status": sample.status,
         "checks": json.dumps(sample.checks, ensure_ascii=False),
         "provenance": json.dumps(sample.provenance, ensure_ascii=False),
+        "attribution": None if credits is None else json.dumps(credits, ensure_ascii=False),
     }
 
 

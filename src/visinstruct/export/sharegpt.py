@@ -18,6 +18,7 @@ from visinstruct.export.common import (
     Images,
     JsonArray,
     atomic_text,
+    attributions,
     prompt_turns,
 )
 from visinstruct.store import RunStore
@@ -64,7 +65,11 @@ def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportO
             messages = []
             for q, a in prompt_turns(sample, len(ims), "sharegpt"):
                 messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-            rows.add({"id": sample.id, "messages": messages, "images": [im.ref for im in ims]})
+            row: dict[str, Any] = {"id": sample.id, "messages": messages, "images": [im.ref for im in ims]}
+            credits = attributions(ims)
+            if credits is not None:
+                row["attribution"] = credits
+            rows.add(row)
         rows.close()
     info[out.stem] = dataset_entry(out.name)
     with atomic_text(info_path) as f:

@@ -113,12 +113,14 @@ ul.fails { margin:0; padding:0; list-style:none; }
 ul.fails li { font-size:12.5px; padding:4px 8px; border-radius:6px; margin:2px 0; overflow-wrap:anywhere; }
 ul.fails li.reject { background:#fee2e2; color:#7f1d1d; }
 ul.fails li.review { background:#fef3c7; color:#78350f; }
+.credit { color:var(--muted); font-size:12px; overflow-wrap:anywhere; }
 .meta { color:var(--muted); font-size:11.5px; font-family:ui-monospace,SFMono-Regular,Menlo,monospace; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:20px; }
 """
 
 SECTIONS = (
     ("overview", "Overview"),
+    ("sources", "Sources"),
     ("samples", "Samples"),
     ("balance", "Balance"),
     ("lengths", "Lengths"),
@@ -155,6 +157,7 @@ def render(store: RunStore, stats: Stats, picks: list[Sample]) -> str:
     nav = "".join(f'<a href="#{key}">{esc(title)}</a>' for key, title in SECTIONS)
     body = [
         _overview(stats, n_images, ledger, len(store.failed_units())),
+        _sources(store),
         _samples(stats),
         _balance(stats),
         _lengths(stats),
@@ -231,6 +234,116 @@ def _overview(stats: Stats, n_images: int, ledger: list[tuple], failed_units: in
         f"{len(stats.domains())} domains; {fmt_num(stats.usable)} usable (accepted or edited)."
     )
     return _section("overview", "Overview", esc(lead), f'<div class="kpis">{"".join(kpis)}</div>')
+
+
+SHOWN_CREDITS = 200  # licensed images listed with their credit
+SHOWN_REJECTED = 100
+
+
+def _link(url: object, text: object) -> str:
+    """A link to an http(s) page (anything else is shown as text); never fetched by the page."""
+    label = esc(text if text not in (None, "") else url)
+    if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+        return f'<a href="{esc(url)}" rel="noopener noreferrer nofollow">{label}</a>'
+    return label
+
+
+def _sources(store: RunStore) -> str:
+    """Where the source images came from: searches, licenses and credits, and what was refused."""
+    from visinstruct.sources.search.cache import search_counts, search_failures
+
+    n_inputs, n_rejected = store.input_counts()
+    if not n_inputs:
+        return _section("sources", "Sources", "", _card("", _empty("no source images (only drawn items)")))
+    again = store.duplicate_inputs()
+    kpis = [
+        _kpi("inputs", fmt_num(n_inputs)),
+        _kpi("stored", fmt_num(n_inputs - n_rejected)),
+        _kpi("found again", fmt_num(again), "", "stored once"),
+        _kpi("rejected", fmt_num(n_rejected), "rejected" if n_rejected else ""),
+    ]
+    parts = [f'<div class="kpis">{"".join(kpis)}</div>']
+    counts = search_counts(store.db)
+    if counts:
+        rows = "".join(
+            f"<tr><td>{esc(c.provider)}</td><td>{fmt_num(c.pages)}</td><td>{fmt_num(c.requests)}</td>"
+            f"<td>{fmt_num(c.retries)}</td><td>{fmt_num(c.failed)}</td></tr>"
+            for c in counts
+        )
+        table = (
+            "<table><thead><tr><th>provider</th><th>result pages</th><th>requests</th>"
+            f"<th>retried (429, passing errors)</th><th>failed</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+        fails = search_failures(store.db, limit=SHOWN_REJECTED)
+        if fails:
+            items = "".join(
+                f'<li class="reject">{esc(p)} {esc(repr(q))} page {n}: {esc(why)}</li>'
+                for p, q, n, why in fails
+            )
+            table += f'<ul class="fails">{items}</ul>'
+        parts.append(_card("Image search", table))
+    licenses = store.license_counts()
+    if licenses:
+        labels = [str(code) for code, _ in licenses]
+        parts.append(
+            _card(
+                "Images per license",
+                hbars(labels, [n for _, n in licenses], x_label="images", title="Images per license"),
+            )
+        )
+        rows = []
+        shown = store.licensed_images(limit=SHOWN_CREDITS)
+        for image_id, prov in shown:
+            rows.append(
+                f'<tr><td class="l meta">{esc(image_id[:12])}</td>'
+                f'<td class="l">{_link(prov.get("source_page"), prov.get("title") or "page")}</td>'
+                f'<td class="l">{_link(prov.get("creator_url"), prov.get("creator") or "unknown")}</td>'
+                f'<td class="l">{_link(prov.get("license_url"), _license_label(prov))}</td>'
+                f'<td class="l">{esc(prov.get("provider") or prov.get("source") or "")}</td>'
+                f'<td class="l">{esc(prov.get("query") or "")}</td></tr>'
+            )
+        more = sum(n for _, n in licenses) - len(shown)
+        tail = (
+            _empty_note(f"and {fmt_num(more)} more images (all in every export's `attribution`)")
+            if more
+            else ""
+        )
+        parts.append(
+            _card(
+                "Credits (every export row carries its images' attribution)",
+                '<div class="tablewrap"><table><thead><tr><th class="l">image</th><th class="l">work</th>'
+                '<th class="l">creator</th><th class="l">license</th><th class="l">provider</th>'
+                f'<th class="l">query</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>{tail}',
+            )
+        )
+    rejected = store.rejected_inputs(limit=SHOWN_REJECTED)
+    if rejected:
+        items = "".join(
+            f'<li class="reject">{esc(err if err.startswith(ref) else f"{ref}: {err}")}</li>'
+            for ref, err in rejected
+        )
+        tail = (
+            _empty_note(f"and {fmt_num(n_rejected - len(rejected))} more")
+            if n_rejected > len(rejected)
+            else ""
+        )
+        parts.append(
+            _card(
+                "Rejected inputs (dead links, not images, unreadable)",
+                f'<ul class="fails">{items}</ul>{tail}',
+            )
+        )
+    lead = (
+        f"{fmt_num(n_inputs)} inputs: {fmt_num(n_inputs - n_rejected)} stored "
+        f"({fmt_num(again)} of them images an earlier input brought), {fmt_num(n_rejected)} rejected."
+    )
+    return _section("sources", "Sources", esc(lead), *parts)
+
+
+def _license_label(prov: dict) -> str:
+    from visinstruct.sources.search.licenses import license_name
+
+    return license_name(prov.get("license"), prov.get("license_version"))
 
 
 def _samples(stats: Stats) -> str:
@@ -615,6 +728,22 @@ def _image_html(store: RunStore, image_id: str, cache: dict[str, str | None]) ->
     return f'<img src="{uri}" alt="image {esc(image_id[:12])}" loading="eager">'
 
 
+def _credit(store: RunStore, image_id: str, cache: dict[str, str | None]) -> str | None:
+    """The credit line of a licensed image, linked to its page, or None."""
+    key = f"credit:{image_id}"
+    if key not in cache:
+        try:
+            prov = store.image(image_id).provenance
+        except KeyError:
+            prov = {}
+        if prov.get("license"):
+            line = prov.get("credit") or f"{prov.get('creator') or 'unknown creator'}, {_license_label(prov)}"
+            cache[key] = _link(prov.get("source_page"), line)
+        else:
+            cache[key] = None
+    return cache[key]
+
+
 def _sample_card(store: RunStore, s: Sample, cache: dict[str, str | None]) -> str:
     imgs = "".join(_image_html(store, i, cache) for i in s.images)
     multi = " multi" if len(s.images) > 1 else ""
@@ -632,6 +761,9 @@ def _sample_card(store: RunStore, s: Sample, cache: dict[str, str | None]) -> st
         for t in s.turns
     )
     parts = [f'<div class="imgs{multi}">{imgs}</div>'] if imgs else []
+    credits = [c for c in (_credit(store, i, cache) for i in s.images) if c]
+    if credits:
+        parts.append("".join(f'<div class="credit">{c}</div>' for c in credits))
     parts += [
         f'<div class="badges">{"".join(badges)}</div>',
         f"<div>{turns}</div>",

@@ -22,7 +22,7 @@ what is done, batches, commits and reports; it knows nothing else about any stag
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -229,7 +229,7 @@ class Flow:
     """Subjects in a fixed order and the stages each goes through."""
 
     name: str
-    subjects: Callable[[RunContext], Iterable[Subject]]
+    subjects: Callable[[RunContext], Iterable[Subject] | AsyncIterable[Subject]]
     stages: list[Stage]
 
 

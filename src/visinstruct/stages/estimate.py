@@ -7,6 +7,7 @@ estimate errs on the high side.
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,13 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
     spec, ispec = recipe.caption, recipe.instructions
     reqs: list[ChatRequest] = []
     for src in recipe.image_sources:
-        for item in source_items(src, path, catalog):
+        if src.search is not None:  # as many results as the search may bring, none fetched
+            from visinstruct.sources.search import planned_items
+
+            items = itertools.islice(planned_items(src.search, catalog, src.domain), src.limit)
+        else:
+            items = source_items(src, path, catalog)
+        for item in items:
             if item.error:
                 continue
             image = item.data if item.data is not None else item.path
