@@ -7,10 +7,15 @@ one small PNG per record under `tables/`, then runs a recipe with that dataset s
 process of its own: every record's image validated and stored, its samples of the four types
 made, checked and committed. Figures: records per second over the whole `run` (its wall time:
 start-up, import, the dataset-wide checks), and peak RSS of the main process and of the
-worker processes (`getrusage`), at two sizes. Targets: ≥ 3,000 records/s on 2 cores, and the
-peak at the large size within 1.3 × the peak at the small one.
+worker processes (`getrusage`), at two sizes, and the CPU seconds each side spent. Targets:
+≥ 3,000 records/s on 2 cores, and the peak at the large size within 1.3 × the peak at the small one.
 
-    python bench/import.py [--small 50000] [--large 200000] [--workers 2] [--keep DIR]
+The datasets and runs go in `--dir` (default: `bench-import/` under the current directory, where
+a user's runs go; it is printed). On some file systems creating a file costs far more right
+after many files were deleted nearby (ext4 passes over recently freed inodes), so the folder
+is emptied only at the end, and only when the bench made it.
+
+    python bench/import.py [--small 50000] [--large 200000] [--workers 2] [--dir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ try:
 except SystemExit as e:
     rc = e.code or 0
 kb = lambda who: resource.getrusage(who).ru_maxrss / 1024
+cpu = lambda who: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(who))
 print("MEASURED " + json.dumps({"rc": rc, "wall": time.perf_counter() - t0,
-      "self_mb": kb(resource.RUSAGE_SELF), "workers_mb": kb(resource.RUSAGE_CHILDREN)}))
+      "self_mb": kb(resource.RUSAGE_SELF), "workers_mb": kb(resource.RUSAGE_CHILDREN),
+      "self_cpu": cpu(resource.RUSAGE_SELF), "workers_cpu": cpu(resource.RUSAGE_CHILDREN)}))
 """
 
 NAMES = ["Ann", "Bo", "Cy", "Dee", "Eli", "Fay", "Gus", "Hal"]
@@ -169,7 +176,8 @@ def run_size(root: Path, n: int, workers: int) -> dict:
     r.update(records=n, samples=samples, rps=n / r["wall"])
     print(
         f"  {n:>8,} records  {samples:>9,} samples  {r['wall']:7.1f} s  {r['rps']:7,.0f} records/s   "
-        f"main {r['self_mb']:5.0f} MB   workers {r['workers_mb']:5.0f} MB",
+        f"main {r['self_mb']:5.0f} MB   workers {r['workers_mb']:5.0f} MB   "
+        f"cpu main {r['self_cpu']:5.1f} s workers {r['workers_cpu']:5.1f} s",
         flush=True,
     )
     return r
@@ -180,17 +188,21 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=50_000)
     ap.add_argument("--large", type=int, default=200_000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--keep", type=Path, default=None, help="keep the datasets and runs in this folder")
+    ap.add_argument("--dir", type=Path, default=Path("bench-import"), help="where datasets and runs go")
+    ap.add_argument("--keep", action="store_true", help="keep the datasets and runs afterwards")
     a = ap.parse_args()
-    root = a.keep or Path(tempfile.mkdtemp(prefix="visinstruct-import-"))
+    if a.dir.exists() and any(a.dir.iterdir()):
+        raise SystemExit(f"{a.dir}: not empty; give an empty or new folder with --dir")
+    made = not a.dir.exists()
+    root = Path(tempfile.mkdtemp(prefix="run-", dir=a.dir.resolve())) if not made else a.dir.resolve()
     root.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, {a.workers} workers; runs in {root}", flush=True)
     try:
         small = run_size(root, a.small, a.workers)
         large = run_size(root, a.large, a.workers)
     finally:
-        if a.keep is None:
-            shutil.rmtree(root, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(a.dir if made else root, ignore_errors=True)
     ratio = large["self_mb"] / small["self_mb"]
     wratio = large["workers_mb"] / small["workers_mb"]
     ok_rps = min(small["rps"], large["rps"]) >= TARGET_RPS

@@ -282,8 +282,61 @@ def test_limit_counts_images_and_a_rerun_is_the_same_run(tmp_path, toy):
         assert {r for _, r, _ in store.bad_records()} == {"a9", "line 4"}
     first = run_recipe(toy_recipe(tmp_path), tmp_path / "run")
     again = run_recipe(toy_recipe(tmp_path), tmp_path / "run")
-    assert again.stages["dataset"].skipped == first.stages["dataset"].done == 5
+    assert again.stages["dataset"].skipped == first.stages["dataset"].done >= 1  # batches of records
     assert again.stages["dataset"].done == 0 and again.samples == first.samples
+
+
+def test_batches_of_records_resume_and_an_engine_error_fails_only_its_image(tmp_path, toy, monkeypatch):
+    """Records go to workers in batches; a run cut short after some batches resumes with the rest
+    and makes what an uninterrupted run makes. An image whose samples cannot be made is a bad
+    record with the reason; the other images of its batch import."""
+    from visinstruct.expand import build
+    from visinstruct.stages import datasets
+
+    monkeypatch.setattr(datasets, "BATCH", 2)
+    whole = run_recipe(toy_recipe(tmp_path), tmp_path / "whole")
+    assert whole.stages["dataset"].done == 3  # 5 records and the image's bad one: 2 + 2 + 1
+    first = run_recipe(toy_recipe(tmp_path, limit=1), tmp_path / "run")
+    assert first.stages["dataset"].done == 1
+    rest = run_recipe(toy_recipe(tmp_path), tmp_path / "run", force=True)
+    with RunStore(tmp_path / "whole", create=False) as a, RunStore(tmp_path / "run", create=False) as b:
+        assert [s.to_dict() for s in a.iter_samples()] == [s.to_dict() for s in b.iter_samples()]
+        assert a.bad_records() == b.bad_records()
+    assert rest.stages["dataset"].done == 2 and rest.stages["dataset"].skipped == 1
+
+    real = build.samples
+
+    def broken(image, *args, **kw):
+        if image.ref == "toy:train/d":
+            raise KeyError("phrasing")
+        return real(image, *args, **kw)
+
+    monkeypatch.setattr(build, "samples", broken)
+    run_recipe(toy_recipe(tmp_path), tmp_path / "broken")
+    with RunStore(tmp_path / "broken", create=False) as store:
+        bad = {r: why for _, r, why in store.bad_records()}
+        units = store.failed_units()
+        made = {s.provenance["unit"] for s in store.iter_samples()}
+    assert bad["d1"] == "its samples cannot be made (KeyError: 'phrasing')"
+    assert made == {"toy:train/a"} and units == []
+
+
+def test_a_limit_on_one_dataset_source_leaves_the_next_source_read(tmp_path, toy):
+    """A source's limit ends that source only: the reading goes on with the next one."""
+    recipe = parse_recipe(
+        {
+            "name": "two",
+            "workers": 1,
+            "sources": [
+                {"dataset": "toy", "path": str(tmp_path), "limit": 1},
+                {"dataset": "toy", "path": str(tmp_path), "split": "dev"},
+            ],
+        }
+    )
+    run_recipe(recipe, tmp_path / "run")
+    with RunStore(tmp_path / "run", create=False) as store:
+        splits = {s.provenance["split"] for s in store.iter_samples()}
+    assert splits == {"train", "dev"}
 
 
 def test_a_dataset_only_recipe_needs_no_endpoint_and_an_unknown_dataset_is_named(tmp_path):

@@ -222,3 +222,32 @@ def test_length_histogram_with_bins_of_25():
     # 0..260 in 12 bins needs a step of 22 → rounded to 25 (2.5 × 10): a whole number of words
     svg = histogram({0: 1, 130: 5, 260: 2}, x_label="words", y_label="samples", title="t")
     assert svg.startswith("<svg") and "250" in svg
+
+
+def test_report_shows_each_imported_dataset_and_its_bad_records(tmp_path):
+    """Per dataset: images and questions read, samples made, bad records with their reasons (as
+    `visinstruct status` shows); a run without datasets says so."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_expand_tabmwp import build_tabmwp
+
+    exp = build_tabmwp(tmp_path)
+    source = {"dataset": "tabmwp", "path": str(tmp_path / exp.path), "split": "train"}
+    run(parse_recipe({"name": "tabs", "sources": [source]}), tmp_path / "run", exports=False)
+    with RunStore(tmp_path / "run") as store:
+        [(_, images, questions, bad, samples)] = store.dataset_counts()
+        page = write_report(store, tmp_path / "report.html").read_text("utf-8")
+    assert (images, questions, bad) == (6, 6, 5)
+    section = page.split('<section id="datasets">', 1)[1].split("</section>", 1)[0]
+    cells = [c.split(">", 1)[1] for c in section.split("<td")[1:]]
+    cells = [c.split("</td>", 1)[0] for c in cells]
+    assert cells[:5] == ["tabmwp", "6", "6", f"{samples:,}", "5"]
+    assert "tables/21.png is missing" in section and "unknown ques_type &#x27;essay&#x27;" in section
+    assert {"21", "22", "23", "24", "25"} <= set(cells)
+
+
+def test_a_run_without_datasets_says_so(plain_run, tmp_path):
+    with RunStore(plain_run) as store:
+        page = write_report(store, tmp_path / "report.html").read_text("utf-8")
+    assert "no dataset imported" in page

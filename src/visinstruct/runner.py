@@ -31,7 +31,7 @@ from visinstruct.stages.base import Flow, NotSent, Plan, Stage, Subject, Unit, U
 from visinstruct.stages.context import RunContext
 from visinstruct.store import UnitEntry
 
-COMMIT_EVERY = 0.5  # seconds between commits
+COMMIT_EVERY = 1.0  # seconds between commits (larger ones rewrite fewer index pages per row)
 COMMIT_SIZE = 512  # units buffered before a commit regardless
 
 

@@ -274,6 +274,11 @@ class Packed:
     def n_samples(self) -> int:
         return len(self.samples)
 
+    def extend(self, other: Packed) -> None:
+        """Add what another unit's part made (a batch's images, one after the other)."""
+        for name in self.__slots__:
+            getattr(self, name).extend(getattr(other, name))
+
     def add_image(self, i: ImageRecord, phash: int | None = None) -> None:
         self.images.append((i.id, i.path, i.width, i.height, i.format, dumps(i.provenance), _signed(phash)))
 

@@ -30,7 +30,9 @@ file's own order.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,6 +193,22 @@ def truth(pid: str, p: dict[str, Any]) -> Truth:
     )
 
 
+def _table(base: Path, tables: Path | None, pid: str, rel: str) -> str | None:
+    """The table image of `pid` when it is a regular file inside the dataset's folder; one
+    `lstat` for a plain file (most of a large import's reading), a full resolve for a link."""
+    if tables is None or not _PLAIN.fullmatch(pid):
+        return None
+    path = os.path.join(tables, f"{pid}.png")
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISLNK(mode):
+        target = inside(base, rel)  # a link must not lead out of the dataset's folder
+        return str(target) if target is not None and target.is_file() else None
+    return path if stat.S_ISREG(mode) else None
+
+
 def read(root: Path, split: str = "train", **options: object) -> Iterator[DatasetImage | BadRecord]:
     """Every problem of `split` as a DatasetImage (its table image, its one question), in the
     file's order; unusable problems as BadRecords."""
@@ -207,10 +225,8 @@ def read(root: Path, split: str = "train", **options: object) -> Iterator[Datase
             yield BadRecord(DATASET, pid, str(e))
             continue
         rel = f"tables/{pid}.png"
-        path = tables / f"{pid}.png" if tables is not None and _PLAIN.fullmatch(pid) else None
-        if path is not None and path.is_symlink():
-            path = inside(base, rel)  # a link must not lead out of the dataset's folder
-        if path is None or not path.is_file():
+        path = _table(base, tables, pid, rel)
+        if path is None:
             yield BadRecord(DATASET, pid, f"table image {rel} is missing")
             continue
         yield DatasetImage(
@@ -218,7 +234,7 @@ def read(root: Path, split: str = "train", **options: object) -> Iterator[Datase
             split=split,
             ref=f"{DATASET}:{split}/{pid}",
             questions=[t],
-            path=str(path),
+            path=path,
             domain="numerical_calculation",
             license=LICENSE,
             provenance={"dataset": DATASET, "split": split, "file": name, "image": rel, "pid": pid},

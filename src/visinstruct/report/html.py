@@ -122,6 +122,7 @@ SECTIONS = (
     ("overview", "Overview"),
     ("sources", "Sources"),
     ("samples", "Samples"),
+    ("datasets", "Datasets"),
     ("balance", "Balance"),
     ("lengths", "Lengths"),
     ("checks", "Checks"),
@@ -159,6 +160,7 @@ def render(store: RunStore, stats: Stats, picks: list[Sample]) -> str:
         _overview(stats, n_images, ledger, len(store.failed_units())),
         _sources(store),
         _samples(stats),
+        _datasets(store),
         _balance(stats),
         _lengths(stats),
         _checks(stats),
@@ -405,6 +407,43 @@ def _samples(stats: Stats) -> str:
         _card("Status per language", by_lang),
         "</div>",
     )
+
+
+BAD_SHOWN = 200  # bad records listed one by one; the rest counted
+
+
+def _datasets(store: RunStore) -> str:
+    """Per imported dataset: images and questions read, samples made, records refused; then each
+    refused record with its reason (the store's `dataset_records`, as `visinstruct status` shows)."""
+    rows = store.dataset_counts()
+    if not rows:
+        return _section("datasets", "Datasets imported", "", _card("", _empty("no dataset imported")))
+    body = "".join(
+        f"<tr><td class='l'>{esc(d)}</td><td>{fmt_num(n)}</td><td>{fmt_num(q)}</td>"
+        f"<td>{fmt_num(made)}</td><td>{fmt_num(bad)}</td></tr>"
+        for d, n, q, bad, made in rows
+    )
+    table = (
+        "<div class=\"tablewrap\"><table><thead><tr><th class='l'>dataset</th><th>images</th>"
+        "<th>questions</th><th>samples</th><th>bad records</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
+    parts = [_card("Records read and samples made", table)]
+    n_bad = sum(r[3] for r in rows)
+    if n_bad:
+        listed = store.bad_records(limit=BAD_SHOWN)
+        lines = "".join(
+            f"<tr><td class='l'>{esc(d)}</td><td class='l'>{esc(r)}</td><td class='l'>{esc(why)}</td></tr>"
+            for d, r, why in listed
+        )
+        more = f"<p class='lead'>… and {fmt_num(n_bad - len(listed))} more</p>" if n_bad > len(listed) else ""
+        bad_table = (
+            "<div class=\"tablewrap\"><table><thead><tr><th class='l'>dataset</th><th class='l'>record</th>"
+            f"<th class='l'>reason</th></tr></thead><tbody>{lines}</tbody></table></div>{more}"
+        )
+        parts += ['<div style="margin-top:16px">', _card("Bad records, one by one", bad_table), "</div>"]
+    lead = "Each image is stored once with every question about it; a refused record is listed with why."
+    return _section("datasets", "Datasets imported", esc(lead), *parts)
 
 
 def _balance(stats: Stats) -> str:

@@ -1,10 +1,15 @@
 """Open datasets in: each image with every question about it, its samples made from the ground truth.
 
-The flow's subjects are the recipe's `dataset:` sources read in a fixed order (the reader's);
-one unit per `DatasetImage`, keyed by its `ref`, and one per `BadRecord`. In a worker the image
-is validated and stored once by content (`sources.ingest_one`), its questions become samples
-of the four types (`expand.build`), already-written dialogues samples as they are, and the
-samples are checked where they are made. No model is asked anything.
+The flow's subjects are the recipe's `dataset:` sources read in a fixed order (the reader's),
+taken `BATCH` records at a time (`DatasetImage`s and `BadRecord`s): one unit per batch, keyed by
+its first record and its size, so the runner's cost per unit (planning, a round trip to a worker,
+a row in `units`) is spread over many images. In a worker each image is validated and stored
+once by content (`sources.ingest_one`), its questions become samples of the four types
+(`expand.build`), already-written dialogues samples as they are, and the samples are checked
+where they are made. No model is asked anything. An image whose samples cannot be made (an
+error in the engine) is recorded as a bad record with the reason, the rest of its batch
+imports; a worker that dies on a batch has it made again one image at a time, so the image
+that kills it is the one recorded.
 
 What the import made is recorded in the store's `dataset_records`: each stored image with its
 number of questions, and each record refused — by the reader (a `BadRecord`, a record of an
@@ -26,15 +31,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visinstruct.errors import VisinstructError
+from visinstruct.executors.local import WorkerDied
 from visinstruct.expand.base import BadRecord, DatasetImage
 from visinstruct.stages.base import CpuStage, Result, Subject, Unit
 from visinstruct.stages.checks import MakeChecks
 from visinstruct.stages.context import RunContext
 from visinstruct.stages.ingest import SOURCE_STRIDE
+from visinstruct.store import Packed
 
 DATASETS = "dataset"
 POOL_SIZE = 32  # answers kept per (dataset, category) as distractors for later questions
-MAX_SAMPLES = 1000  # per image: a unit's samples are numbered seq·1000 + n
+MAX_SAMPLES = 1000  # per image: an image's samples are numbered seq·1000 + n
+BATCH = 32  # records (images and refused ones) per unit
 #: the SourceSpec settings the generic importers take (named datasets ignore them)
 _OPTIONS = ("image_column", "question_column", "answer_column", "options_column")
 
@@ -80,31 +88,55 @@ def subjects(ctx: RunContext) -> Iterator[Subject]:
             continue
         taken = 0
         pools: dict[str, deque[str]] = {}
+        batch: list[Job | Refused] = []
         for i, got in enumerate(
             expand.read(spec.dataset, _where(spec, ctx), spec.split, **_options(spec, ctx))
         ):
             seq = n * SOURCE_STRIDE + i
             if isinstance(got, BadRecord):
-                yield Subject(f"bad/{spec.split}/{got.dataset}/{got.record}", seq, {"bad": got})
-                continue
-            if spec.limit is not None and taken >= spec.limit:
-                return
-            job = Job(
-                seq,
-                got,
-                taken,
-                recipe.unit_seed(got.ref),
-                tuple(recipe.types),
-                spec.domain,
-                {c: tuple(p) for c, p in pools.items()},
-            )
-            taken += 1
-            for t in got.questions:
-                if t.kind in ("choice", "text", "list", "range"):
-                    p = pools.setdefault(t.category, deque(maxlen=POOL_SIZE))
-                    if t.answer not in p:
-                        p.append(t.answer)
-            yield Subject(got.ref, seq, {"job": job})
+                batch.append(Refused(seq, f"bad/{spec.split}/{got.dataset}/{got.record}", got))
+            else:
+                if spec.limit is not None and taken >= spec.limit:
+                    break  # this source is done; the next one is read
+                cats = {t.category for t in got.questions}
+                job = Job(
+                    seq,
+                    got,
+                    taken,
+                    recipe.unit_seed(got.ref),
+                    tuple(recipe.types),
+                    spec.domain,
+                    {c: tuple(p) for c, p in pools.items() if c in cats},
+                )
+                taken += 1
+                for t in got.questions:
+                    if t.kind in ("choice", "text", "list", "range"):
+                        p = pools.setdefault(t.category, deque(maxlen=POOL_SIZE))
+                        if t.answer not in p:
+                            p.append(t.answer)
+                batch.append(job)
+            if len(batch) >= BATCH:
+                yield _subject(batch)
+                batch = []
+        if batch:
+            yield _subject(batch)
+
+
+@dataclass
+class Refused:
+    """A record the reader refused, in its place in the dataset."""
+
+    seq: int
+    key: str
+    bad: BadRecord
+
+
+def _key(item: Job | Refused) -> str:
+    return item.key if isinstance(item, Refused) else item.image.ref
+
+
+def _subject(batch: list[Job | Refused]) -> Subject:
+    return Subject(f"{_key(batch[0])}+{len(batch)}", batch[0].seq, {"batch": batch})
 
 
 def _bad_row(seq: int, dataset: str, record: str, reason: str) -> tuple:
@@ -112,12 +144,34 @@ def _bad_row(seq: int, dataset: str, record: str, reason: str) -> tuple:
 
 
 class ImageImporter:
-    """Worker side: store one dataset image, make its samples and check them."""
+    """Worker side: store a batch's images, make their samples and check them."""
 
     def __init__(self, run_dir: str, make_checks: MakeChecks) -> None:
         self.run_dir, self.make_checks = run_dir, make_checks
 
-    def __call__(self, job: Job) -> Result:
+    def __call__(self, batch: list[Job | Refused]) -> Result:
+        """Every record of the batch, in order, as one packed result."""
+        out = Packed()
+        for item in batch:
+            if isinstance(item, Refused):
+                b = item.bad
+                out.records.append(_bad_row(item.seq, b.dataset, b.record, b.reason))
+                continue
+            try:
+                got = self.one(item)
+            except OSError:
+                raise  # the disk, not the image: the batch is made again by the next run
+            except Exception as e:  # an engine error on this image: recorded, the rest imports
+                img = item.image
+                why = f"its samples cannot be made ({type(e).__name__}: {e})"
+                records = [t.qid for t in img.questions] + [d.qid for d in img.dialogues] or [img.ref]
+                out.records += [_bad_row(item.seq, img.dataset, r, why) for r in records]
+                continue
+            assert got.packed is not None
+            out.extend(got.packed)
+        return Result(packed=out)
+
+    def one(self, job: Job) -> Result:
         from visinstruct.expand import build
         from visinstruct.sources import SourceItem, ingest_one
 
@@ -181,12 +235,25 @@ class DatasetStage(CpuStage):
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         if subject is None:
             return []
-        return [Unit(subject.key, subject.seq, subject.info.get("job") or subject.info["bad"])]
+        return [Unit(subject.key, subject.seq, subject.info["batch"])]
 
     async def make(self, unit: Unit, ctx: RunContext) -> Result:
-        if isinstance(unit.data, BadRecord):
-            b = unit.data
-            return Result(records=[_bad_row(unit.seq, b.dataset, b.record, b.reason)]).pack(
-                unit.seq, unit.key
-            )
-        return await ctx.cpu(self.importer, unit.data)
+        try:
+            return await ctx.cpu(self.importer, unit.data)
+        except WorkerDied:
+            if len(unit.data) == 1:
+                raise
+        out = Packed()  # a worker died on this batch: each record alone, to find the culprit
+        for item in unit.data:
+            try:
+                got = await ctx.cpu(self.importer, [item])
+            except WorkerDied:
+                assert isinstance(item, Job)
+                img = item.image
+                why = "the worker process died while importing this image"
+                records = [t.qid for t in img.questions] + [d.qid for d in img.dialogues] or [img.ref]
+                out.records += [_bad_row(item.seq, img.dataset, r, why) for r in records]
+                continue
+            assert got.packed is not None
+            out.extend(got.packed)
+        return Result(packed=out)
