@@ -298,6 +298,16 @@ class ChecksSpec(Strict):
     judge: JudgeSpec | None = None
 
 
+class EmbedSpec(Strict):
+    """The image-text embedding model (CLIP, SigLIP) a run uses where it compares images by
+    meaning: the loop's similar-image pick, semantic near-duplicates, zero-shot domains."""
+
+    model: str = Field(min_length=1, description="a save_pretrained folder or a hub-cache name")
+    device: str = "cpu"  # cpu, cuda, cuda:N, mps or auto
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    cache: str | None = Field(default=None, description="embedding cache; default: <run-dir>/embeddings.db")
+
+
 class StageSpec(Strict):
     """A stage of the user's own: `use` names its class (`module:Class` or an entry point)."""
 
@@ -329,6 +339,7 @@ class Recipe(Strict):
     prompts_dir: str | None = None
     cache: str | None = Field(default=None, description="response cache file; default: <run-dir>/cache.db")
     checks: ChecksSpec = Field(default_factory=ChecksSpec)
+    embed: EmbedSpec | None = None  # compare images by embeddings (else by perceptual hash)
     budget_usd: float | None = Field(default=None, gt=0)
     prices: str | None = None  # a price table overriding the built-in one
     targeted: TargetedSpec | None = None  # the closed loop's questions for weak categories

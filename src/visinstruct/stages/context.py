@@ -12,6 +12,7 @@ from visinstruct.stages.base import NotSent, UnitFailed
 
 if TYPE_CHECKING:
     from visinstruct.domains import Domain
+    from visinstruct.embed.model import Embedder
     from visinstruct.executors.local import LocalExecutor
     from visinstruct.models.client import ChatRequest, ModelClient
     from visinstruct.prompts import Prompt
@@ -44,6 +45,7 @@ class RunContext:
         self._prompts: dict[str, Prompt] = {}
         self._batch: list[tuple[ChatRequest, asyncio.Future]] = []
         self._batch_timer: asyncio.TimerHandle | None = None
+        self._embedder: Embedder | None = None
 
     @property
     def seed(self) -> int:
@@ -81,6 +83,22 @@ class RunContext:
         if rec is not None:
             return str(self.store.dir / rec.path)
         return str(self.store.image_path(image_id))
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The recipe's `embed:` model, loaded on first use (None when the recipe names none);
+        its vectors are cached by image content hash across runs."""
+        spec = self.recipe.embed
+        if spec is None:
+            return None
+        if self._embedder is None:
+            from visinstruct.embed.model import load_embedder
+
+            cache = self.path(spec.cache) if spec.cache else self.store.dir / "embeddings.db"
+            model = self.path(spec.model)
+            name = str(model) if model.is_dir() else spec.model
+            self._embedder = load_embedder(name, spec.device, spec.batch_size, cache=cache)
+        return self._embedder
 
     # -- work ----------------------------------------------------------------------------------
     async def cpu(self, fn: Callable[[Any], Any], arg: Any) -> Any:
@@ -159,6 +177,9 @@ class RunContext:
         asyncio.ensure_future(go())
 
     async def aclose(self) -> None:
+        if self._embedder is not None:
+            self._embedder.close()
+            self._embedder = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
