@@ -4,6 +4,8 @@ wrong answers of that category as examples.
 
 A dataset stage: it needs the whole captioned pool. Every unit is planned on every run,
 in a fixed order, so the bad cases and images drawn for a unit are the same after a restart.
+Images like a bad case's are ranked by the recipe's `embed:` model when it has one, else by
+perceptual hash (loop/similar.py); a sample's provenance says which (`similar_by`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class TargetedStage(ModelStage):
                 images.append(PoolImage(image_id, str(ctx.store.image_path(image_id)), domain_name))
         if not images:
             raise VisinstructError("targeted: no captioned source image to write questions about")
-        pool = ImagePool(images)
+        pool = ImagePool(images, ctx.embedder)
         sampler = BadCaseSampler(
             load_records(ctx.path(spec.bad_cases)), seed=ctx.recipe.unit_seed("targeted")
         )
@@ -77,6 +79,7 @@ class TargetedStage(ModelStage):
                         "caption": pool_caps[image.id][cap_lang],
                         "caption_language": cap_lang,
                         "how": how,
+                        "similar_by": pool.method if how == "similar" else None,
                     },
                 )
 
@@ -118,6 +121,7 @@ class TargetedStage(ModelStage):
                     "benchmark_category": d["bench_cat"],
                     "bad_cases": [e.id for e in d["examples"]],
                     "image_choice": d["how"],
+                    **({"similar_by": d["similar_by"]} if d.get("similar_by") else {}),
                 },
             )
         )
