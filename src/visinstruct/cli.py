@@ -34,11 +34,23 @@ def cli() -> None:
     help="Where the run lives; running again resumes it.",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: all cores).")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default=None,
+    help="Where CPU units run (default: the recipe's executor:, else local processes).",
+)
 @click.option("--no-export", is_flag=True, help="Skip the recipe's exports.")
 @click.option("--dry-run", is_flag=True, help="Print requests, tokens and cost per stage; send nothing.")
 @click.option("--force", is_flag=True, help="Continue a run directory made by another recipe.")
 def run_cmd(
-    recipe: Path, run_dir: Path, workers: int | None, no_export: bool, dry_run: bool, force: bool
+    recipe: Path,
+    run_dir: Path,
+    workers: int | None,
+    executor: str | None,
+    no_export: bool,
+    dry_run: bool,
+    force: bool,
 ) -> None:
     """Run RECIPE into --run-dir, then write the recipe's exports."""
     from visinstruct.recipe import load_recipe
@@ -51,7 +63,13 @@ def run_cmd(
         return
     with _progress(rec.name) as stage:
         summary = run_recipe(
-            rec, run_dir, workers=workers, progress=stage, force=force, exports=not no_export
+            rec,
+            run_dir,
+            workers=workers,
+            progress=stage,
+            force=force,
+            exports=not no_export,
+            executor_kind=executor,
         )
     for name, c in summary.stages.items():
         if not c.planned:

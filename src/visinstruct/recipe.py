@@ -308,6 +308,21 @@ class EmbedSpec(Strict):
     cache: str | None = Field(default=None, description="embedding cache; default: <run-dir>/embeddings.db")
 
 
+class RaySpec(Strict):
+    """CPU units as Ray tasks: on the cluster at `address` (`auto`: the one `ray start` made on
+    this machine, or RAY_ADDRESS), else on a Ray instance of this machine started for the run."""
+
+    address: str | None = None  # auto, ray://host:10001, host:6379; default: RAY_ADDRESS, else local
+    workers: int | None = Field(default=None, ge=1, le=100_000, description="tasks at once (default: CPUs)")
+    max_retries: int = Field(default=3, ge=0, le=100, description="retries of a task whose worker died")
+
+
+class ExecutorSpec(Strict):
+    """Where CPU units run: worker processes of this machine (the default), or a Ray cluster."""
+
+    ray: RaySpec | None = None
+
+
 class StageSpec(Strict):
     """A stage of the user's own: `use` names its class (`module:Class` or an entry point)."""
 
@@ -317,7 +332,7 @@ class StageSpec(Strict):
 
 # what does not change the dataset a recipe makes: a run directory accepts a recipe that
 # differs only in these (more workers, other exports, a larger budget, more attempts)
-NOT_DATASET = ("workers", "export", "budget_usd", "max_attempts", "prices")
+NOT_DATASET = ("workers", "executor", "export", "budget_usd", "max_attempts", "prices")
 
 
 class Recipe(Strict):
@@ -329,6 +344,7 @@ class Recipe(Strict):
     workers: int | None = Field(
         default=None, ge=1, le=MAX_WORKERS, description="processes; default: all cores"
     )
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     export: list[ExportSpec] = Field(default_factory=list)
     sources: list[SourceSpec] = Field(default_factory=list)
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)

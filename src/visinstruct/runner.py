@@ -453,17 +453,18 @@ def run_recipe(
     force: bool = False,
     exports: bool = True,
     make: bool = True,
+    executor_kind: str | None = None,
 ) -> RunSummary:
     """Make everything `recipe` asks for that `run_dir` does not hold yet, check it, export it.
+    `executor_kind` ("local", "ray") overrides the recipe's `executor:`.
 
     Running again resumes: what is done is skipped, what failed is tried again. `make=False`
     runs only the checks (`visinstruct check`)."""
-    import os
     import signal
     from pathlib import Path
 
     from visinstruct.aio import run_async
-    from visinstruct.executors.local import LocalExecutor
+    from visinstruct.executors import make_executor
     from visinstruct.stages import build, context
     from visinstruct.store import RunStore
     from visinstruct.synth import warm
@@ -483,10 +484,9 @@ def run_recipe(
         if make:
             claim(store, recipe, force)
         store.clean_temp_files()
-        n = workers or recipe.workers or os.cpu_count() or 1
         if make and recipe.synthetic:
             warm(sorted(recipe.synthetic))  # before the workers fork: they share it
-        executor = LocalExecutor(n if recipe.synthetic or recipe.sources else 1).start()
+        executor = make_executor(recipe, workers, executor_kind)
         ctx = context(recipe, store, base, executor)
         plan = build(ctx, make=make, exports=exports)
         if threading_main():

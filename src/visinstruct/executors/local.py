@@ -150,19 +150,25 @@ class LocalExecutor:
                 del self._pending[fn]
             self._submit(fn, chunk)
 
-    def _submit(self, fn: Any, items: list[tuple[Any, asyncio.Future]], alone: bool = False) -> None:
-        args = [a for a, _ in items]
+    def _launch(self, fn: Any, args: list[Any]) -> Future:
+        """Start one chunk; a future of `_run_chunk`'s answer."""
         loop = asyncio.get_running_loop()
         if self.workers == 1:
-            cf: Future = loop.run_in_executor(None, _run_chunk, fn, args)  # type: ignore[assignment]
-        else:
-            self.start()
-            assert self.pool is not None
-            try:
-                cf = asyncio.wrap_future(self.pool.submit(_run_chunk, fn, args))
-            except (BrokenProcessPool, RuntimeError):
-                self._restart()
-                cf = asyncio.wrap_future(self.pool.submit(_run_chunk, fn, args))
+            return loop.run_in_executor(None, _run_chunk, fn, args)  # type: ignore[return-value]
+        self.start()
+        assert self.pool is not None
+        try:
+            return asyncio.wrap_future(self.pool.submit(_run_chunk, fn, args))
+        except (BrokenProcessPool, RuntimeError):
+            self._restart()
+            return asyncio.wrap_future(self.pool.submit(_run_chunk, fn, args))
+
+    def _died(self, e: BaseException | None) -> bool:
+        """Whether a chunk failed because its worker died (not because of its units)."""
+        return isinstance(e, BrokenProcessPool)
+
+    def _submit(self, fn: Any, items: list[tuple[Any, asyncio.Future]], alone: bool = False) -> None:
+        cf = self._launch(fn, [a for a, _ in items])
         self.in_flight += 1
 
         def done(f: asyncio.Future) -> None:
@@ -175,7 +181,7 @@ class LocalExecutor:
                         fut.cancel()
                 return
             e = f.exception()
-            if isinstance(e, BrokenProcessPool):
+            if self._died(e):
                 self._restart()
                 if alone or len(items) == 1:
                     for _, fut in items:
