@@ -294,6 +294,12 @@ class ChecksSpec(Strict):
     near_duplicate_threshold: float = Field(default=0.85, gt=0, le=1)
     image_dedup: bool = True
     image_distance: int = Field(default=4, ge=0, le=32)
+    semantic_dedup: bool = Field(
+        default=False, description="near-duplicate images by embedding (needs `embed:`)"
+    )
+    semantic_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="cosine similarity at or above which an image near-copies"
+    )
     verify: VerifySpec | None = None
     judge: JudgeSpec | None = None
 
@@ -323,6 +329,20 @@ class ExecutorSpec(Strict):
     ray: RaySpec | None = None
 
 
+DomainMethod = Literal["llm", "zero_shot"]
+
+
+class AssignDomainsSpec(Strict):
+    """How a source image without a domain gets one: an LLM reads its caption (`llm`), or its
+    embedding is compared with each domain's description (`zero_shot`, needs `embed:`)."""
+
+    method: DomainMethod = "llm"
+    domains: list[str] | None = Field(
+        default=None, min_length=1, description="the domains to choose from; default: the whole catalog"
+    )
+    language: Language = Field(default="en", description="zero_shot: the language of the domain texts")
+
+
 class StageSpec(Strict):
     """A stage of the user's own: `use` names its class (`module:Class` or an entry point)."""
 
@@ -350,7 +370,9 @@ class Recipe(Strict):
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     caption: CaptionSpec = Field(default_factory=CaptionSpec)
     instructions: InstructionSpec = Field(default_factory=InstructionSpec)
-    assign_domains: bool = True  # let the LLM choose a domain when the source gives none
+    # a domain for a source image that has none: true (an LLM reads the caption), false,
+    # `zero_shot` (the embedder compares it with the domain descriptions) or an AssignDomainsSpec
+    assign_domains: bool | DomainMethod | AssignDomainsSpec = True
     domains_dir: list[str] = Field(default_factory=list, description="extra domain files or folders")
     prompts_dir: str | None = None
     cache: str | None = Field(default=None, description="response cache file; default: <run-dir>/cache.db")
@@ -407,6 +429,16 @@ class Recipe(Strict):
         """Open datasets imported with their own ground truth: no model needed."""
         return [s for s in self.sources if s.dataset]
 
+    @property
+    def domain_assignment(self) -> AssignDomainsSpec | None:
+        """How domains are assigned (None: they are not)."""
+        a = self.assign_domains
+        if a is False:
+            return None
+        if isinstance(a, AssignDomainsSpec):
+            return a
+        return AssignDomainsSpec(method="llm" if a is True else a)
+
     def uses_llm_on_facts(self) -> bool:
         return any(s.llm for s in self.synthetic.values())
 
@@ -449,6 +481,17 @@ class Recipe(Strict):
             needed.append(("checks.verify", self.checks.verify))
         if self.checks.judge is not None:
             needed.append(("checks.judge", self.checks.judge))
+        assignment = self.domain_assignment
+        if self.embed is None and assignment is not None and assignment.method == "zero_shot":
+            raise ValueError(
+                "assign_domains: zero_shot compares images with the domain descriptions by embedding: "
+                "add an `embed:` section naming the model (embed: {model: ...})"
+            )
+        if self.embed is None and self.checks.semantic_dedup:
+            raise ValueError(
+                "checks.semantic_dedup compares images by embedding: add an `embed:` section naming "
+                "the model (embed: {model: ...}), or use the perceptual-hash image_dedup alone"
+            )
         if needed:
             for stage, spec in needed:
                 if spec.endpoint not in self.endpoints:

@@ -418,9 +418,16 @@ def preflight(recipe: Any, base: Any) -> None:
                     check(spec.search, catalog, spec.domain)
                 except SearchError as e:
                     raise RecipeError(f"sources.{n}.search: {e}") from None
+        assignment = recipe.domain_assignment
+        for name in (assignment.domains or []) if assignment is not None else []:
+            if name not in catalog:
+                raise RecipeError(f"assign_domains.domains: {name!r} is not in the domain catalog")
     if recipe.image_sources or recipe.uses_llm_on_facts():
         for name in ("caption", "assign_domain", "instructions"):
             load_prompt(name, recipe.prompts_dir)
+        assignment = recipe.domain_assignment
+        if assignment is not None and assignment.method == "zero_shot":
+            load_prompt("zero_shot_domain", recipe.prompts_dir)
     if recipe.targeted is not None:
         load_prompt("targeted", recipe.prompts_dir)
     for spec in recipe.stages:

@@ -33,7 +33,8 @@ text and banded LSH, every candidate verified on its signature.
 
 `Deduper` checks samples one by one in dataset order; `dedup_texts` is the bulk form over
 plain texts (it sorts probe keys instead of probing an index, and can sketch on several
-processes). `ImageDeduper` finds near-identical images by perceptual hash.
+processes). `ImageDeduper` finds near-identical images by perceptual hash; `semantic.py`
+finds near-duplicates by image embedding.
 """
 
 from __future__ import annotations

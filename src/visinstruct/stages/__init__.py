@@ -33,7 +33,7 @@ from visinstruct.stages.base import (
     Unit,
     UnitFailed,
 )
-from visinstruct.stages.checks import DedupStage, ImageDedupStage, MakeChecks, RulesStage
+from visinstruct.stages.checks import DedupStage, ImageDedupStage, MakeChecks, RulesStage, SemanticDedupStage
 from visinstruct.stages.context import RunContext
 
 ENTRY_POINTS = "visinstruct.stages"
@@ -113,7 +113,7 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
     r, c = ctx.recipe, ctx.recipe.checks
     if r.image_sources or r.uses_llm_on_facts() or r.targeted or c.verify or c.judge:  # model stages
         from visinstruct.stages import ingest
-        from visinstruct.stages.caption import AssignDomainStage, CaptionStage
+        from visinstruct.stages.caption import AssignDomainStage, CaptionStage, ZeroShotDomainStage
         from visinstruct.stages.instructions import FactsStage, InstructionsStage
         from visinstruct.stages.targeted import TargetedStage
         from visinstruct.stages.verify import JudgeStage, VerifyStage
@@ -132,20 +132,29 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
     if make and r.dataset_sources:
         plan.flows.append(Flow("datasets", datasets.subjects, [datasets.DatasetStage(ctx)]))
     if make and r.image_sources:
-        stages = [ingest.IngestStage(ctx), CaptionStage()]
-        if r.assign_domains:
-            stages.append(AssignDomainStage())
+        stages = [ingest.IngestStage(ctx)]
+        assignment = r.domain_assignment
+        if assignment is not None and assignment.method == "zero_shot":
+            # before the captions: no caption is read, and the caption prompt gets the domain
+            stages += [ZeroShotDomainStage(assignment.domains, assignment.language), CaptionStage()]
+        elif assignment is not None:
+            stages += [CaptionStage(), AssignDomainStage(assignment.domains)]
+        else:
+            stages.append(CaptionStage())
         stages += [InstructionsStage(ctx), *model_checks]
         plan.flows.append(Flow("sources", ingest.subjects, stages))
     if make and r.targeted is not None:
         plan.dataset.append(TargetedStage())
     plan.dataset.append(ctx.make_checks.rules)
     taken = {s.name for s in plan.stages} | {"facts", "dedup", "image_dedup", "verify", "judge", "export"}
+    taken |= {"semantic_dedup", "domains", "zero_shot_domains"}
     plan.dataset += _custom(r, taken)
     if c.dedup:
         plan.dataset.append(DedupStage(c.near_duplicate_threshold))
     if c.image_dedup and r.image_sources:
         plan.dataset.append(ImageDedupStage(c.image_distance))
+    if c.semantic_dedup and r.image_sources and r.embed is not None:
+        plan.dataset.append(SemanticDedupStage(c.semantic_threshold, r.embed.model))
     plan.dataset += model_checks
     if make and exports and r.export:
         plan.dataset.append(ExportStage(list(r.export)))

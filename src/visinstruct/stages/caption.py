@@ -1,4 +1,6 @@
-"""Captions: a VLM writes a detailed caption of each source image, per caption language.
+"""Captions: a VLM writes a detailed caption of each source image, per caption language; and
+the domain of an image its source names none for (an LLM reading the caption, or zero-shot by
+embedding).
 
 A caption is checked before anything is built on it: a refusal, a reply cut off at the
 token limit, an empty or too short one is a failed unit — never cached, never stored, asked
@@ -7,12 +9,14 @@ again by the next run — and the image's instructions wait for it. What is not 
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 
 from visinstruct.generate.caption import caption_problem, caption_request, clean_caption
 from visinstruct.models.client import ChatRequest, Outcome
-from visinstruct.stages.base import ModelStage, Result, Subject, Unit, UnitFailed
+from visinstruct.stages.base import ModelStage, Result, Stage, Subject, Unit, UnitFailed
 from visinstruct.stages.context import RunContext
 
 
@@ -107,20 +111,61 @@ def _finish_reason(outcome: Outcome, choice: dict, max_tokens: int) -> str | Non
     return finish
 
 
+def candidate_domains(catalog: dict, domains: list[str] | None) -> list[str]:
+    """The names an image's domain is chosen from: `domains` (as given) or the whole catalog."""
+    return list(domains) if domains else sorted(catalog)
+
+
+def assign_domain_request(
+    prompt: Any, catalog: dict, names: list[str], lang: str, caption: str, endpoint: str, meta: Any = None
+) -> ChatRequest:
+    """The LLM request choosing one of `names` for an image from its caption."""
+    from visinstruct.generate.schemas import domain_choice
+
+    listing = "\n".join(f"- {n}: {getattr(catalog[n].description, lang)}" for n in names)
+    return ChatRequest(
+        [
+            {"role": "system", "content": prompt.text("system", lang=lang)},
+            {"role": "user", "content": prompt.text("user", lang=lang, caption=caption, domains=listing)},
+        ],
+        endpoint=endpoint,
+        stage="assign_domain",
+        params={"max_tokens": 50, "temperature": 0.0},
+        schema=domain_choice(names),
+        meta=meta,
+    )
+
+
+def stored_domain(subject: Subject, ctx: RunContext, names: list[str]) -> bool:
+    """Whether the subject's image has a domain stored by an earlier run (one of `names`);
+    then it is the subject's domain."""
+    stored = ctx.store.contexts_of(subject.info["image_id"], "domain").get("")
+    if stored and stored[0] in ctx.catalog and stored[0] in names:
+        subject.info["domain"] = stored[0]
+        return True
+    return False
+
+
+def needs_domain(subject: Subject | None) -> bool:
+    info = subject.info if subject is not None else {}
+    return subject is not None and bool(info.get("image_id")) and not info.get("domain")
+
+
 class AssignDomainStage(ModelStage):
     """An LLM picks a catalog domain from the caption when the source gives none."""
 
     name = "domains"
     version = "2"  # 2: replies read in every common style
 
+    def __init__(self, domains: list[str] | None = None) -> None:
+        self.domains = domains
+
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
-        info = subject.info if subject is not None else {}
-        image_id = info.get("image_id")
-        if subject is None or not image_id or info.get("domain"):
+        if not needs_domain(subject):
             return []
-        stored = ctx.store.contexts_of(image_id, "domain").get("")
-        if stored and stored[0] in ctx.catalog:
-            info["domain"] = stored[0]
+        assert subject is not None
+        image_id = subject.info["image_id"]
+        if stored_domain(subject, ctx, candidate_domains(ctx.catalog, self.domains)):
             return []
         caps = known_captions(subject, ctx)
         for lang in ctx.recipe.caption.languages:
@@ -129,30 +174,143 @@ class AssignDomainStage(ModelStage):
         return []
 
     def request(self, unit: Unit, ctx: RunContext) -> ChatRequest:
-        from visinstruct.generate.schemas import domain_choice
-
         image_id, lang, text = unit.data
-        names = sorted(ctx.catalog)
-        p = ctx.prompt("assign_domain")
-        listing = "\n".join(f"- {n}: {getattr(ctx.catalog[n].description, lang)}" for n in names)
-        return ChatRequest(
-            [
-                {"role": "system", "content": p.text("system", lang=lang)},
-                {"role": "user", "content": p.text("user", lang=lang, caption=text, domains=listing)},
-            ],
-            endpoint=ctx.recipe.instructions.endpoint,
-            stage="assign_domain",
-            params={"max_tokens": 50, "temperature": 0.0},
-            schema=domain_choice(names),
+        return assign_domain_request(
+            ctx.prompt("assign_domain"),
+            ctx.catalog,
+            candidate_domains(ctx.catalog, self.domains),
+            lang,
+            text,
+            ctx.recipe.instructions.endpoint,
             meta=unit.key,
         )
 
     def parse(self, unit: Unit, outcome: Outcome, ctx: RunContext) -> Result:
         image_id = unit.data[0]
         domain = outcome.value.domain
-        meta = {"prompt": ctx.prompt("assign_domain").ref, "request": outcome.key}
+        meta = {"method": "llm", "prompt": ctx.prompt("assign_domain").ref, "request": outcome.key}
         return Result(
             contexts=[(image_id, "domain", "", domain, meta)],
             domains=[(image_id, domain)],
             info={"domain": domain},
         )
+
+
+class ZeroShotDomainStage(Stage):
+    """A catalog domain for an image the source gives none, without a model request: the
+    image's embedding (the recipe's `embed:` model) against each candidate domain's text (the
+    `zero_shot_domain` prompt: its title and description), the most similar taken. The texts
+    are embedded once per run; images are embedded in batches gathered across the images in
+    flight (the embedding cache keeps each image's vector for later stages and runs). The
+    stored domain records the method, the model, the prompt, the cosine and the runner-up."""
+
+    name = "zero_shot_domains"
+    version = "1"
+    QUIET = 0.02  # seconds without a new image before a partial batch is embedded
+
+    def __init__(self, domains: list[str] | None = None, language: str = "en") -> None:
+        self.domains, self.language = domains, language
+        self._texts: tuple[list[str], Any] | None = None  # (names, unit vectors)
+        self._queue: list[tuple[str, str, asyncio.Future]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if not needs_domain(subject):
+            return []
+        assert subject is not None
+        if stored_domain(subject, ctx, candidate_domains(ctx.catalog, self.domains)):
+            return []
+        image_id = subject.info["image_id"]
+        return [Unit(image_id, subject.seq, (image_id, ctx.image_path(image_id, subject.info)))]
+
+    def domain_texts(self, ctx: RunContext) -> tuple[list[str], list[str]]:
+        """(names, the text embedded for each)."""
+        p = ctx.prompt("zero_shot_domain")
+        names = candidate_domains(ctx.catalog, self.domains)
+        texts = []
+        for n in names:
+            d = ctx.catalog[n]
+            lang = self.language
+            texts.append(
+                p.text(
+                    "text", lang=lang, title=getattr(d.title, lang), description=getattr(d.description, lang)
+                )
+            )
+        return names, texts
+
+    async def make(self, unit: Unit, ctx: RunContext) -> Result:
+        image_id, path = unit.data
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+        self._queue.append((image_id, path, fut))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        embedder = ctx.embedder
+        if embedder is not None and len(self._queue) >= embedder.batch_size:
+            asyncio.ensure_future(self._flush(ctx))
+        else:
+            self._timer = loop.call_later(self.QUIET, lambda: asyncio.ensure_future(self._flush(ctx)))
+        domain, meta = await fut
+        return Result(
+            contexts=[(image_id, "domain", "", domain, meta)],
+            domains=[(image_id, domain)],
+            info={"domain": domain},
+        )
+
+    async def _flush(self, ctx: RunContext) -> None:
+        """Embed the queued images (in a thread: the event loop goes on) and answer each."""
+        items, self._queue = self._queue, []
+        if not items:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one batch at a time through the one embedder
+            try:
+                answers = await asyncio.to_thread(self._assign, ctx, items)
+            except Exception as e:
+                for _, _, f in items:
+                    if not f.done():
+                        f.set_exception(e)
+                return
+        for (_, _, f), answer in zip(items, answers, strict=True):
+            if f.done():
+                continue
+            if isinstance(answer, str):
+                f.set_exception(UnitFailed(answer, retry=False))
+            else:
+                f.set_result(answer)
+
+    def _assign(self, ctx: RunContext, items: list[tuple[str, str, Any]]) -> list[Any]:
+        import numpy as np
+
+        embedder = ctx.embedder
+        if embedder is None:
+            raise UnitFailed("zero-shot domain assignment needs the recipe's `embed:` model", retry=False)
+        if self._texts is None:
+            names, texts = self.domain_texts(ctx)
+            self._texts = (names, embedder.embed_texts(texts))
+        names, text_vectors = self._texts
+        prompt = ctx.prompt("zero_shot_domain").ref
+        out: list[Any] = []
+        results = embedder.iter_images([p for _, p, _ in items], [i for i, _, _ in items])
+        for r in results:
+            if r.vector is None:
+                out.append(f"zero-shot domain: {r.error or 'the image could not be embedded'}")
+                continue
+            scores = text_vectors @ r.vector
+            order = np.argsort(-scores, kind="stable")  # the first of equal scores: catalog order
+            best = int(order[0])
+            meta = {
+                "method": "zero_shot",
+                "model": embedder.name,
+                "prompt": prompt,
+                "language": self.language,
+                "score": round(float(scores[best]), 4),
+            }
+            if len(order) > 1:
+                meta["runner_up"] = names[int(order[1])]
+                meta["runner_up_score"] = round(float(scores[int(order[1])]), 4)
+            out.append((names[best], meta))
+        return out

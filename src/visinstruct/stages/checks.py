@@ -1,5 +1,5 @@
-"""Check stages: rules, duplicates, near-identical images; and the checks a sample gets
-where it is made.
+"""Check stages: rules, duplicates, near-identical images (by perceptual hash and by
+embedding); and the checks a sample gets where it is made.
 
 Every result is stored per sample under its stage's name, with the stage's version and
 configuration and the digest of the sample it was computed on, and recomputed only when
@@ -242,6 +242,83 @@ class ImageDedupStage(Stage):
         rows = []
         for seq, image_id, of in batch:
             res = near_duplicate_image(image_id, of, index.distance(image_id))
+            for s, v, dg in ctx.store.samples_between(*mm_span(seq)):
+                rows.append((s.id, v, dg, res))
+        return Result(checks=rows)
+
+
+class SemanticDedupStage(Stage):
+    """Near-duplicate source images by meaning (`checks/semantic.py`): each image's embedding
+    (the recipe's `embed:` model, cached by content hash) is compared, in input order, with
+    those of the images before it; the samples of a later near-copy go to review. Run over
+    every source image each time, like `image_dedup`: a run after the first reads its vectors
+    from the embedding cache, and only changed results are written."""
+
+    name = "semantic_dedup"
+    version = "1"
+    track = False
+    concurrency = 1
+    BATCH = 256  # source images per unit
+
+    def __init__(self, threshold: float = 0.95, model: str = "") -> None:
+        self.threshold, self.model = threshold, model
+
+    def config(self) -> str:
+        return digest(dumps({"threshold": self.threshold, "model": self.model}))
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if subject is not None:
+            return
+        embedder = ctx.embedder
+        if embedder is None:  # the recipe is validated: semantic_dedup needs `embed:`
+            return
+        from visinstruct.checks.semantic import SemanticDeduper
+
+        index = SemanticDeduper(embedder.dim, self.threshold)
+        inputs: list[tuple[int, str]] = []
+        for seq, image_id, _h in ctx.store.phashes():
+            inputs.append((seq, image_id))
+            if len(inputs) >= self.BATCH:
+                yield Unit(f"semantic_dedup:{inputs[0][1]}", data=self._batch(inputs, index, ctx))
+                inputs = []
+        if inputs:
+            yield Unit(f"semantic_dedup:{inputs[0][1]}", data=self._batch(inputs, index, ctx))
+
+    @staticmethod
+    def _batch(inputs: list[tuple[int, str]], index: Any, ctx: RunContext) -> list[tuple[int, str, Any]]:
+        """(seq, image id, (earlier id, similarity)) of the inputs whose image could be embedded
+        (one that cannot is left without a result, as `image_dedup` leaves an unreadable one)."""
+        import numpy as np
+
+        embedder = ctx.embedder
+        assert embedder is not None
+        unique = list(dict.fromkeys(image_id for _, image_id in inputs))
+        paths = []
+        for image_id in unique:
+            try:
+                paths.append(ctx.store.image_path(image_id))
+            except (KeyError, ValueError, OSError):
+                paths.append(ctx.store.dir / "images" / "missing")  # reported as unreadable below
+        vectors = {
+            image_id: r.vector
+            for image_id, r in zip(unique, embedder.iter_images(paths, unique), strict=True)
+            if r.vector is not None
+        }
+        ids = [i for i in unique if i in vectors]
+        found = (
+            dict(zip(ids, index.add_batch(ids, np.stack([vectors[i] for i in ids])), strict=True))
+            if ids
+            else {}
+        )
+        return [(seq, image_id, found[image_id]) for seq, image_id in inputs if image_id in found]
+
+    async def make(self, unit: Unit, ctx: RunContext) -> Result:
+        from visinstruct.checks.semantic import semantic_duplicate_image
+        from visinstruct.stages.instructions import mm_span
+
+        rows = []
+        for seq, image_id, (of, similarity) in unit.data:
+            res = semantic_duplicate_image(image_id, of, similarity)
             for s, v, dg in ctx.store.samples_between(*mm_span(seq)):
                 rows.append((s.id, v, dg, res))
         return Result(checks=rows)

@@ -2,7 +2,8 @@
 
 Nothing is stored and no run directory is made; answers already in the run's cache are
 counted as cached. Captions are assumed as long as they may be (max_tokens), so the
-estimate errs on the high side.
+estimate errs on the high side. An image whose source names no domain adds the LLM's domain
+assignment request (none with `assign_domains: zero_shot`, which asks no model).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from visinstruct.models.client import ChatRequest
 def requests(recipe: Any, base: Path) -> list[ChatRequest]:
     from visinstruct.domains import load_catalog
     from visinstruct.prompts import load_prompt
+    from visinstruct.stages.caption import assign_domain_request, candidate_domains
     from visinstruct.stages.ingest import source_items
 
     def path(p: str) -> Path:
@@ -34,6 +36,9 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
         load_prompt("instructions", recipe.prompts_dir),
     )
     spec, ispec = recipe.caption, recipe.instructions
+    assignment = recipe.domain_assignment
+    llm_domains = assignment if assignment is not None and assignment.method == "llm" else None
+    domain_p = load_prompt("assign_domain", recipe.prompts_dir) if llm_domains is not None else None
     reqs: list[ChatRequest] = []
     for src in recipe.image_sources:
         if src.search is not None:  # as many results as the search may bring, none fetched
@@ -66,6 +71,17 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
                     parts[1].pop("sha256")
                 reqs.append(r)
             placeholder = "x" * (spec.max_tokens * 4)  # a caption as long as it may be
+            if domain is None and llm_domains is not None:  # zero-shot assignment asks no model
+                reqs.append(
+                    assign_domain_request(
+                        domain_p,
+                        catalog,
+                        candidate_domains(catalog, llm_domains.domains),
+                        spec.languages[0],
+                        placeholder,
+                        ispec.endpoint,
+                    )
+                )
             domain = domain or catalog[sorted(catalog)[0]]
             for lang in recipe.languages_of(ispec):
                 for itype in recipe.types:

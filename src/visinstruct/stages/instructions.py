@@ -176,9 +176,8 @@ class InstructionsStage(_Writer):
         r = ctx.recipe
         failed = info.get("failed") or {}
         if domain is None:  # its domain assignment (or the caption it needs) failed: so do these
-            why = _why_not("domain assignment", failed.get("domains")) or _why_not(
-                "caption", failed.get("captions")
-            )
+            assigned = failed.get("domains") or failed.get("zero_shot_domains")
+            why = _why_not("domain assignment", assigned) or _why_not("caption", failed.get("captions"))
             langs = r.languages_of(r.instructions) if why else []
             tail = unit_tail(own_knowledge(info))
             return [self._blocked(subject, image_id, t, lang, why, tail) for lang in langs for t in r.types]
