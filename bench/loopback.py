@@ -19,7 +19,11 @@ class Loopback:
     script = "fake_openai.py"  # the server module in tests/ (a subclass may run another)
 
     def __init__(
-        self, latency_ms: float = 0.0, fail_rate: float = 0.0, bad_content_rate: float = 0.0
+        self,
+        latency_ms: float = 0.0,
+        fail_rate: float = 0.0,
+        bad_content_rate: float = 0.0,
+        rpm: float | None = None,
     ) -> None:
         self.args = [
             "--latency-ms",
@@ -28,6 +32,7 @@ class Loopback:
             str(fail_rate),
             "--bad-content-rate",
             str(bad_content_rate),
+            *(["--rpm", str(rpm)] if rpm else []),
         ]
         self.proc: subprocess.Popen | None = None
         self.port = 0

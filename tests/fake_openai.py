@@ -1176,9 +1176,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--bad-content-rate", type=float, default=0.0, help="share answered 200 with unparsable text"
     )
+    ap.add_argument("--rpm", type=float, default=None, help="requests per minute before a 429")
     a = ap.parse_args(argv)
     server = FakeOpenAI(
         port=a.port,
+        rpm=a.rpm,
         seed=a.seed,
         latency=a.latency_ms / 1000,
         fail_rate=a.fail_rate,

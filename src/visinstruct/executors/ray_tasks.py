@@ -72,7 +72,8 @@ class RayExecutor(LocalExecutor):
             try:
                 if self.address:
                     ray.init(address=self.address, **kw)
-                else:
+                else:  # a Ray of this machine for the run: no dashboard, no metrics agent
+                    os.environ.setdefault("RAY_enable_metrics_collection", "0")
                     ray.init(
                         num_cpus=self.requested or os.cpu_count() or 1,
                         include_dashboard=False,
