@@ -151,8 +151,9 @@ def driver_rss(samples: int, address: str, where: str) -> dict:
             env={**os.environ, "RAY_ADDRESS": address},
             capture_output=True,
             text=True,
-            check=True,
         )
+        if out.returncode:
+            raise SystemExit(f"the {samples:,}-sample driver run failed:\n{out.stderr[-3000:]}")
         res = json.loads(out.stdout.strip().splitlines()[-1])
         res["seconds"] = time.perf_counter() - t0
         return res
@@ -162,10 +163,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--per-domain", type=int, default=150)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="0: skip the throughput part")
     ap.add_argument("--rpm", type=float, default=6000)
     ap.add_argument(
-        "--images", type=int, default=500, help="source images of the rate-limit run (6 requests each)"
+        "--images",
+        type=int,
+        default=500,
+        help="source images of the rate-limit run, 6 requests each (0: skip)",
     )
     ap.add_argument("--ray-workers", type=int, default=4)
     ap.add_argument(
@@ -179,27 +183,36 @@ def main() -> None:
     os.environ["VISINSTRUCT_BENCH_KEY"] = "sk-test"
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     os.environ.setdefault("RAY_enable_metrics_collection", "0")
-    ray.init(num_cpus=max(a.workers, a.ray_workers), include_dashboard=False, log_to_driver=False)
     print(f"machine: {os.cpu_count()} cores; local workers={a.workers}; Ray {ray.__version__}")
-    local, on_ray, samples = throughput(a.per_domain, a.workers, a.repeat, a.dir)
-    print(
-        f"synthetic {samples} samples: local {samples / local:,.0f} samples/s ({local:.2f} s), "
-        f"Ray {samples / on_ray:,.0f} samples/s ({on_ray:.2f} s)"
-    )
-    print(f"Ray ÷ local throughput: {local / on_ray:.2f}x   target >= 0.8x")
-    r = rate_limited(a.images, a.rpm, a.ray_workers, a.dir)
-    ray.shutdown()
-    share_429 = r["server_429"] / max(1, r["server_requests"])
-    print(
-        f"rate limit {a.rpm:,.0f}/min, {a.ray_workers} Ray workers: {r['server_ok']} answered "
-        f"in {r['span_s']:.1f} s = {r['rate_per_min']:,.0f}/min "
-        f"({r['rate_per_min'] / a.rpm:.1%} of the limit, target >= 95%); "
-        f"429: {r['server_429']} of {r['server_requests']} ({share_429:.2%}, target < 1%)"
-    )
-    print(
-        f"ledger: {r['ledger_requests']} requests, {r['ledger_retries']} retries, "
-        f"{r['ledger_failed']} failed; server: {r['server_requests']} requests ({r['server_ok']} ok)"
-    )
+    if a.repeat or a.images:
+        ray.init(
+            address="local",
+            num_cpus=max(a.workers, a.ray_workers),
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    if a.repeat:
+        local, on_ray, samples = throughput(a.per_domain, a.workers, a.repeat, a.dir)
+        print(
+            f"synthetic {samples} samples: local {samples / local:,.0f} samples/s ({local:.2f} s), "
+            f"Ray {samples / on_ray:,.0f} samples/s ({on_ray:.2f} s)"
+        )
+        print(f"Ray ÷ local throughput: {local / on_ray:.2f}x   target >= 0.8x")
+    if a.images:
+        r = rate_limited(a.images, a.rpm, a.ray_workers, a.dir)
+        share_429 = r["server_429"] / max(1, r["server_requests"])
+        print(
+            f"rate limit {a.rpm:,.0f}/min, {a.ray_workers} Ray workers: {r['server_ok']} answered "
+            f"in {r['span_s']:.1f} s = {r['rate_per_min']:,.0f}/min "
+            f"({r['rate_per_min'] / a.rpm:.1%} of the limit, target >= 95%); "
+            f"429: {r['server_429']} of {r['server_requests']} ({share_429:.2%}, target < 1%)"
+        )
+        print(
+            f"ledger: {r['ledger_requests']} requests, {r['ledger_retries']} retries, "
+            f"{r['ledger_failed']} failed; server: {r['server_requests']} requests ({r['server_ok']} ok)"
+        )
+    if ray.is_initialized():
+        ray.shutdown()
     if not a.small:
         return
     subprocess.run(

@@ -32,6 +32,7 @@ def cluster():
     """One local Ray instance of 2 CPUs for the module (each run connects to it)."""
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     ray.init(
+        address="local",  # its own, whatever else runs on the machine
         num_cpus=2,
         include_dashboard=False,
         object_store_memory=200 * 1024 * 1024,

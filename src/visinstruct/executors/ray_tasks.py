@@ -75,6 +75,7 @@ class RayExecutor(LocalExecutor):
                 else:  # a Ray of this machine for the run: no dashboard, no metrics agent
                     os.environ.setdefault("RAY_enable_metrics_collection", "0")
                     ray.init(
+                        address="local",  # a new instance, even beside one `ray start` made
                         num_cpus=self.requested or os.cpu_count() or 1,
                         include_dashboard=False,
                         object_store_memory=OBJECT_STORE_BYTES,
