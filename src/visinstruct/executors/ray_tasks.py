@@ -24,6 +24,7 @@ from visinstruct.errors import VisinstructError
 from visinstruct.executors.local import LocalExecutor, _run_chunk
 
 OBJECT_STORE_BYTES = 256 * 1024 * 1024  # a local instance's object store: results are small
+GCS_GONE_S = 5  # a local instance's processes give up on its dead head after this many seconds
 
 
 class RayUnavailable(VisinstructError):
@@ -74,6 +75,8 @@ class RayExecutor(LocalExecutor):
                     ray.init(address=self.address, **kw)
                 else:  # a Ray of this machine for the run: no dashboard, no metrics agent
                     os.environ.setdefault("RAY_enable_metrics_collection", "0")
+                    # its agents outlive a killed run by this long (Ray's default: a minute)
+                    os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(GCS_GONE_S))
                     ray.init(
                         address="local",  # a new instance, even beside one `ray start` made
                         num_cpus=self.requested or os.cpu_count() or 1,
