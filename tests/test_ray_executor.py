@@ -198,3 +198,69 @@ def test_the_docs_multi_node_commands_run_on_a_single_node_cluster(tmp_path):
         subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
     run_dir = next(tmp_path.glob("runs/*"))
     assert rows(run_dir, "ray-demo.jsonl")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process under `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(p))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="follows processes through /proc")
+def test_a_killed_run_leaves_no_process_of_its_ray_instance(tmp_path):
+    data = yaml.safe_load((ROOT / "recipes" / "quickstart.yaml").read_text())
+    data["synthetic"] = {k: 400 for k in data["synthetic"]}
+    data["export"] = [{"format": "jsonl", "out": "q.jsonl"}]
+    (tmp_path / "big.yaml").write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    cmd = [sys.executable, "-m", "visinstruct.cli", "run", str(tmp_path / "big.yaml")]
+    proc = subprocess.Popen(
+        [*cmd, "--run-dir", str(tmp_path / "run"), "--executor", "ray"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    tree: set[int] = set()
+    while proc.poll() is None:  # until a task runs: the instance is up and busy
+        tree = descendants(proc.pid)
+        if any(Path(f"/proc/{p}/cmdline").exists() and b"ray::_chunk_task" in _cmdline(p) for p in tree):
+            break
+        threading.Event().wait(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    tree |= descendants(proc.pid)
+    proc.kill()
+    proc.wait()
+    left = tree
+    for _ in range(900):  # each process gives up on the dead head within seconds
+        left = {p for p in left if Path(f"/proc/{p}").exists() and not _zombie(p)}
+        if not left:
+            break
+        threading.Event().wait(0.05)
+    assert not left, f"still running after the run was killed: {[_cmdline(p)[:80] for p in left]}"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
