@@ -246,7 +246,7 @@ class Augmenter:
         self._planned += len(wave)
         reqs = [self.request(p) for p in wave]
         self.progress(res.requests, self._planned)
-        if self.cfg.endpoints[self.endpoint].batch:  # the Batch API goes through run()
+        if self.cfg.endpoints[self.endpoint].collected():  # Batch API, vllm-offline: run()
             outs = dict(enumerate(await client.run(reqs)))
         else:
             outs = {}

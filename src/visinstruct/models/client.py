@@ -222,7 +222,7 @@ class ModelClient:
             self.model[ep.name] = ep.resolved_model()
             if self.db is not None and ep.name not in self.modes:
                 learned = learned_mode(
-                    self.db, ep.name, self.model[ep.name], ep.resolved_base_url(), ep.structured_mode()
+                    self.db, ep.name, self.model[ep.name], ep.location(), ep.structured_mode()
                 )
                 if learned is not None:
                     self.modes[ep.name] = learned
@@ -303,17 +303,31 @@ class ModelClient:
         """Every request's outcome, in request order. Requests to a `batch: true` endpoint go
         through the Batch API first (their answers land in the cache), then read as cached."""
         requests = list(requests)
-        batched = [r for r in requests if self.endpoint(r.endpoint).batch]
+        await self.fill(r for r in requests if self.endpoint(r.endpoint).collected())
+        out: dict[int, Outcome] = {}
+        async for i, o in self.stream(requests):
+            out[i] = o
+        return [out[i] for i in range(len(out))]
+
+    async def fill(self, requests: Iterable[ChatRequest]) -> None:
+        """Send the requests to endpoints that take a job's requests at once (`collected()`):
+        Batch API endpoints as batches, `vllm-offline` endpoints as a Ray Data job. Their
+        answers land in the cache and the ledger; reading them afterwards (`stream`,
+        `complete`) validates them like any cached reply."""
+        batched, offline = [], []
+        for r in requests:
+            ep = self.endpoint(r.endpoint)
+            (offline if ep.offline else batched if ep.batch else []).append(r)
         if batched:
             from visinstruct.models.batch import BatchRunner
 
             if self.db is None:
                 raise VisinstructError("Batch API mode needs a run directory to remember its batches")
             await BatchRunner(self, self.db, poll_interval=self.batch_poll_interval).fill(batched)
-        out: dict[int, Outcome] = {}
-        async for i, o in self.stream(requests):
-            out[i] = o
-        return [out[i] for i in range(len(out))]
+        if offline:
+            from visinstruct.models.offline import OfflineRunner
+
+            await OfflineRunner(self).fill(offline)
 
     def map(self, requests: Iterable[ChatRequest]) -> list[Outcome]:
         """`run` for synchronous callers (opens and closes the client)."""
@@ -598,7 +612,7 @@ class ModelClient:
             f"{'the tag format' if form == 'tags' else 'text that is not only JSON'}): now asked with "
             f"structured: {mode} (set the endpoint's `structured:` to another mode to choose one yourself)"
         )
-        where = (ep.name, self.model[ep.name], ep.resolved_base_url(), ep.structured_mode())
+        where = (ep.name, self.model[ep.name], ep.location(), ep.structured_mode())
         self.mode_notes.append((*where, mode, note, time.time()))
 
     async def _fetch(self, req: ChatRequest, key: str, per_request: bool = False) -> Outcome:

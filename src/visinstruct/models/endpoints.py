@@ -15,11 +15,28 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from visinstruct.errors import VisinstructError
 
-Provider = Literal["openai", "azure", "vllm", "sglang", "ollama", "lmdeploy"]
+Provider = Literal["openai", "azure", "vllm", "sglang", "ollama", "lmdeploy", "vllm-offline"]
+# vLLM engines on Ray workers through Ray Data's LLM processor: no server, no base URL
+OFFLINE = "vllm-offline"
+# the endpoint fields only `vllm-offline` takes (its engine and processor settings)
+OFFLINE_OPTIONS = (
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "concurrency",
+    "batch_size",
+    "max_model_len",
+    "gpu_memory_utilization",
+    "max_concurrent_batches",
+    "accelerator_type",
+    "engine_kwargs",
+)
+# engine settings that have their own endpoint field (or are the endpoint's model)
+OWN_ENGINE_FIELDS = {"model", "tensor_parallel_size", "pipeline_parallel_size", "max_model_len"}
+OWN_ENGINE_FIELDS |= {"gpu_memory_utilization"}
 
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
@@ -36,9 +53,10 @@ DEFAULT_STRUCTURED: dict[str, str] = {
     "sglang": "json_schema",
     "ollama": "json_schema",
     "lmdeploy": "json_schema",
+    OFFLINE: "json_schema",  # guided decoding to the schema
 }
 # servers that take `"strict": true` with a JSON schema (others may reject the field)
-STRICT_SCHEMA = {"openai", "azure", "vllm", "sglang"}
+STRICT_SCHEMA = {"openai", "azure", "vllm", "sglang", OFFLINE}
 ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -111,6 +129,64 @@ class Endpoint(BaseModel):
     probe_limits: bool | None = None  # one request first to read rate-limit headers; default: hosted APIs
     price: Price | None = None  # default: the price table by model
     batch: bool = False  # send through the Batch API (half price, slow)
+    # provider vllm-offline only: the vLLM engine and Ray Data processor (docs/ray.md)
+    tensor_parallel_size: int | None = Field(default=None, ge=1, description="GPUs per engine")
+    pipeline_parallel_size: int | None = Field(default=None, ge=1)
+    concurrency: int | tuple[int, int] | None = Field(
+        default=None, description="engines (Ray actors): n, or [min, max] to autoscale"
+    )
+    batch_size: int | None = Field(default=None, ge=1, description="rows handed to an engine at once")
+    max_model_len: int | None = Field(default=None, ge=1)
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    max_concurrent_batches: int | None = Field(default=None, ge=1)
+    accelerator_type: str | None = None  # e.g. "L4", "A100"
+    engine_kwargs: dict[str, Any] | None = None  # other vllm.AsyncEngineArgs fields
+
+    @field_validator("concurrency")
+    @classmethod
+    def engines(cls, v: int | tuple[int, int] | None) -> int | tuple[int, int] | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"must be at least 1, got {v}")
+        if isinstance(v, tuple) and not 1 <= v[0] <= v[1]:
+            raise ValueError(f"[min, max] needs 1 <= min <= max, got [{v[0]}, {v[1]}]")
+        return v
+
+    @model_validator(mode="after")
+    def offline_options(self) -> Endpoint:
+        """`vllm-offline` runs the model on Ray workers: it names a model and no server, and
+        its engine options are meaningless to an HTTP endpoint."""
+        if self.provider != OFFLINE:
+            given = [f for f in OFFLINE_OPTIONS if getattr(self, f) is not None]
+            if given:
+                raise ValueError(
+                    f"{given[0]} is an option of provider {OFFLINE} only (this endpoint's provider "
+                    f"is {self.provider})"
+                )
+            return self
+        if not self.model.strip():
+            raise ValueError(f"provider {OFFLINE} needs `model`: a local weights path or a hub name")
+        if self.base_url is not None:
+            raise ValueError(
+                f"provider {OFFLINE} runs vLLM on Ray workers and takes no base_url "
+                "(for a vLLM server use provider: vllm)"
+            )
+        if self.batch:
+            raise ValueError(f"provider {OFFLINE} already sends a stage's requests as one job; remove batch")
+        clash = sorted(OWN_ENGINE_FIELDS & set(self.engine_kwargs or {}))
+        if clash:
+            what = "the endpoint's model" if clash[0] == "model" else f"the endpoint's own {clash[0]}"
+            raise ValueError(f"engine_kwargs.{clash[0]}: set it as {what}, not in engine_kwargs")
+        return self
+
+    @property
+    def offline(self) -> bool:
+        """The model runs in vLLM engines on Ray workers (no HTTP server)."""
+        return self.provider == OFFLINE
+
+    def collected(self) -> bool:
+        """A stage's requests to this endpoint are collected and sent as one job (the Batch
+        API, or a Ray Data job for `vllm-offline`); their answers are then read as cached."""
+        return self.batch or self.offline
 
     @field_validator("base_url")
     @classmethod
@@ -139,6 +215,11 @@ class Endpoint(BaseModel):
     def resolved_model(self) -> str:
         return expand_env(self.model)
 
+    def location(self) -> str:
+        """Where the model answers: the base URL, or `ray:vllm-offline` (for the notes kept
+        about an endpoint)."""
+        return f"ray:{OFFLINE}" if self.offline else self.resolved_base_url()
+
     def api_key(self) -> str:
         """The key from the environment; local servers accept any key."""
         if not self.api_key_env:
@@ -166,6 +247,8 @@ class Endpoint(BaseModel):
         return self.provider in STRICT_SCHEMA
 
     def describe(self) -> str:
+        if self.offline:
+            return f"endpoint {self.name!r} ({self.model} in vLLM on Ray workers)"
         try:
             where = self.resolved_base_url()
         except EndpointError:

@@ -153,5 +153,11 @@ class SDKTransport:
         return parse_completion(raw.content, raw.status_code, headers, str(raw.http_request.url)), headers
 
 
-def make_transport(endpoint: Endpoint) -> AiohttpTransport | SDKTransport:
+def make_transport(endpoint: Endpoint) -> Any:
+    """How requests reach the endpoint: HTTP (aiohttp or the SDK), or for `vllm-offline`
+    small Ray Data jobs of the requests made one at a time (repairs, more room)."""
+    if endpoint.offline:
+        from visinstruct.models.offline import OfflineTransport
+
+        return OfflineTransport(endpoint)
     return SDKTransport(endpoint) if endpoint.transport == "sdk" else AiohttpTransport(endpoint)

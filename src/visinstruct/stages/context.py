@@ -132,7 +132,7 @@ class RunContext:
         `ChatRequest.parse`). Returns its value; raises `UnitFailed` or `NotSent`."""
         req.parse = parse
         client = self.client
-        if client.endpoints[req.endpoint].batch:
+        if client.endpoints[req.endpoint].collected():
             await self._through_batch(req)
         out = await client.complete(req)
         if out.skipped:
@@ -142,8 +142,9 @@ class RunContext:
         return out.value
 
     async def _through_batch(self, req: ChatRequest) -> None:
-        """Requests to a Batch API endpoint are collected while the run plans, sent as one
-        batch (their answers land in the cache), then read as cached."""
+        """Requests to a Batch API or `vllm-offline` endpoint are collected while the run
+        plans, sent as one batch or Ray Data job (their answers land in the cache), then read
+        as cached."""
         fut = asyncio.get_running_loop().create_future()
         self._batch.append((req, fut))
         if self._batch_timer is not None:
@@ -155,16 +156,12 @@ class RunContext:
         await fut
 
     def _send_batch(self) -> None:
-        from visinstruct.models.batch import BatchRunner
-
         items, self._batch, self._batch_timer = self._batch, [], None
         client = self.client
 
         async def go() -> None:
             try:
-                await BatchRunner(client, self.store.db, poll_interval=client.batch_poll_interval).fill(
-                    [r for r, _ in items]
-                )
+                await client.fill([r for r, _ in items])
             except BaseException as e:
                 for _, f in items:
                     if not f.done():
