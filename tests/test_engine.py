@@ -163,3 +163,23 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_dataset(tmp_path, workers):
     subprocess.run([*cmd, str(tmp_path / "clean")], check=True, capture_output=True)
     assert ids(killed) == ids(tmp_path / "clean")
     assert len(ids(killed)) == len(set(ids(killed)))
+
+
+def test_a_run_dir_of_an_earlier_version_is_continued_and_another_recipe_still_refused(tmp_path):
+    """A run directory written before the recipe gained fields (stored recipe without them,
+    another hash) is the same recipe when its stored recipe, read with today's defaults, is."""
+    run(recipe(), tmp_path, workers=1)
+    with RunStore(tmp_path) as s:
+        old = s.get_meta("recipe")
+        for new_field in ("embed", "executor"):  # fields an earlier version did not have
+            old.pop(new_field, None)
+        s.set_meta("recipe", old)
+        s.set_meta("recipe_hash", "0123456789abcdef")  # what the earlier version hashed
+
+    again = run(recipe(), tmp_path, workers=1)
+    assert again.stages["synthetic"].done == 0  # nothing made again
+    with RunStore(tmp_path) as s:
+        s.set_meta("recipe_hash", "0123456789abcdef")
+
+    with pytest.raises(RunDirError, match="another recipe"):
+        run(recipe(seed=99), tmp_path, workers=1)

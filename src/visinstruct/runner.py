@@ -434,6 +434,19 @@ def preflight(recipe: Any, base: Any) -> None:
         load_stage(spec.use)
 
 
+def _same_recipe(stored: Any, fingerprint: str) -> bool:
+    """Whether the recipe a run directory stored (by an earlier version, before fields were
+    added at their defaults) is this one: read again with today's fields, it hashes the same."""
+    from visinstruct.recipe import Recipe
+
+    if not isinstance(stored, dict):
+        return False
+    try:
+        return Recipe.model_validate(stored).fingerprint() == fingerprint
+    except ValueError:  # a field it had is gone or changed meaning: another recipe
+        return False
+
+
 def claim(store: Any, recipe: Any, force: bool = False) -> None:
     """A run directory belongs to the recipe that made it: another one is refused."""
     from visinstruct.errors import RunDirError
@@ -441,7 +454,7 @@ def claim(store: Any, recipe: Any, force: bool = False) -> None:
     mine, theirs = recipe.fingerprint(), store.get_meta("recipe_hash")
     if theirs is None and store.count_samples() == 0:
         pass
-    elif theirs != mine and not force:
+    elif theirs != mine and not force and not _same_recipe(store.get_meta("recipe"), mine):
         raise RunDirError(
             f"{store.dir} holds the run of another recipe ({store.get_meta('recipe', {}).get('name', '?')}); "
             "use a new run directory, or --force to continue it with this recipe"
