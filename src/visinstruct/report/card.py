@@ -63,15 +63,18 @@ LOADER = {"parquet": "parquet"}  # the `datasets` builder of each format; the ot
 
 
 # -- untrusted text -------------------------------------------------------------------------
-_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~^=:$])")
+_MD_PUNCT = re.compile(r"([\\`*_\[\]|~$])")  # inline Markdown (and the Hub's $ math)
+_LEADING = re.compile(r"^([#+\-=]|\d+(?=[.)]))")  # what would start a heading or a list
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 
 
 def md(value: object) -> str:
     """Text as inert Markdown: on one line, HTML special characters as entities (no tag, no
-    comment, no entity of its own survives), Markdown punctuation backslash-escaped."""
+    comment, no entity of its own survives), inline Markdown punctuation backslash-escaped, and
+    nothing at its start that would open a heading or a list."""
     text = " ".join(str(value).split())
     text = _MD_PUNCT.sub(r"\\\1", text)
+    text = _LEADING.sub(lambda m: m.group(0) + "\\" if m.group(0)[0].isdigit() else "\\" + m.group(0), text)
     return re.sub(r'[&<>"]', lambda m: _HTML[m.group(0)], text)
 
 
