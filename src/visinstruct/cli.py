@@ -93,6 +93,8 @@ def run_cmd(
     for res in summary.exports:
         console.print(f"  {res.format:<10} {res.n_samples:>6} samples → {res.path}")
         _print_export_files(res, " " * 13)
+    if summary.card is not None:
+        console.print(f"  {'card':<10} {'':>6}         → {summary.card}", markup=False, soft_wrap=True)
     _finish(summary, run_dir)
 
 
@@ -201,6 +203,24 @@ def report_cmd(run_dir: Path, out: Path | None, gallery: int) -> None:
     with RunStore(run_dir, create=False) as store:
         path = write_report(store, out or store.dir / "report.html", gallery=gallery)
     console.print(f"report → {path}")
+
+
+@cli.command("card")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Markdown file to write (default: RUN_DIR/exports/README.md, beside the exports).",
+)
+def card_cmd(run_dir: Path, out: Path | None) -> None:
+    """Write RUN_DIR's dataset card: a Hugging Face Hub README.md for its exports."""
+    from visinstruct.report.card import write_card
+    from visinstruct.store import RunStore
+
+    with RunStore(run_dir, create=False) as store:
+        path = write_card(store, out)
+    console.print(f"dataset card → {path}", markup=False, soft_wrap=True)
 
 
 def _dry_run(rec, run_dir: Path) -> None:

@@ -382,6 +382,7 @@ class RunSummary:
     exports: list = field(default_factory=list)  # ExportSummary per export written
     failed_checks: list = field(default_factory=list)  # (check name, samples failing it)
     search_failed: int = 0  # search result pages that could not be had (asked again next run)
+    card: Any = None  # the dataset card written beside the exports (exports/README.md), if any
 
     @property
     def failed(self) -> int:
@@ -526,7 +527,8 @@ def run_recipe(
         executor.close()
         executor = None
         synth = next((s for s in plan.stages if s.name == "synthetic"), None)
-        written = next((s.written for s in plan.stages if s.name == "export"), [])
+        export_stage = next((s for s in plan.stages if s.name == "export"), None)
+        written = export_stage.written if export_stage is not None else []
         return RunSummary(
             counts,
             time.perf_counter() - t0,
@@ -537,6 +539,7 @@ def run_recipe(
             written,
             store.failed_check_counts(),
             _search_failed(store) if recipe.image_sources else 0,
+            export_stage.card if export_stage is not None else None,
         )
     finally:
         if threading_main():

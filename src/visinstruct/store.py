@@ -863,6 +863,33 @@ class RunStore:
             sql += f" LIMIT {int(limit)}"
         return [(i, loads(p)) for i, p in self.db.execute(sql)]
 
+    def license_version_counts(self) -> list[tuple[str, str | None, int]]:
+        """(license, license version, images) over the stored images whose provenance names a
+        license, commonest first: what a dataset card's license is read from."""
+        return list(
+            self.db.execute(
+                "SELECT json_extract(provenance, '$.license') AS l, "
+                "json_extract(provenance, '$.license_version') AS v, COUNT(*) FROM images "
+                "WHERE l IS NOT NULL GROUP BY l, v ORDER BY 3 DESC, 1, 2"
+            )
+        )
+
+    def unlicensed_images(self, limit: int | None = None) -> tuple[int, list[tuple[str, str]]]:
+        """(how many, [(image id, the input that brought it)]) of the stored images that came from a
+        source (not drawn by a generator) and whose provenance names no license."""
+        where = (
+            "json_extract(m.provenance, '$.license') IS NULL "
+            "AND COALESCE(json_extract(m.provenance, '$.source'), '') != 'synthetic'"
+        )
+        n = self.db.execute(f"SELECT COUNT(*) FROM images m WHERE {where}").fetchone()[0]
+        sql = (
+            "SELECT m.id, COALESCE(MIN(i.ref), m.path) FROM images m LEFT JOIN inputs i ON i.image_id = m.id "
+            f"WHERE {where} GROUP BY m.id ORDER BY MIN(i.seq), m.id"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return n, list(self.db.execute(sql))
+
     def count_images(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 

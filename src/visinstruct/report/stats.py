@@ -55,6 +55,7 @@ class Stats:
     by_status: Counter = field(default_factory=Counter)
     by_language: Counter = field(default_factory=Counter)
     by_language_status: Counter = field(default_factory=Counter)  # (language, status)
+    by_cell: Counter = field(default_factory=Counter)  # (domain, type, language, status)
     letters: Counter = field(default_factory=Counter)  # (language, letter) for multiple_choice
     yes_no: Counter = field(default_factory=Counter)  # (language, "yes" | "no" | "other")
     lengths: Counter = field(default_factory=Counter)  # (type, language, length)
@@ -71,6 +72,7 @@ class Stats:
         self.by_status[s.status] += 1
         self.by_language[s.language] += 1
         self.by_language_status[s.language, s.status] += 1
+        self.by_cell[s.domain, s.type, s.language, s.status] += 1
         if s.type == "multiple_choice" and s.answer_letter:
             self.letters[s.language, s.answer_letter] += 1
         if s.type == "judgement":

@@ -1,5 +1,6 @@
 """Exports as the run's last stage: each of the recipe's exports written from what the run
-holds, every time (an export is a view of the run, cheap to write again)."""
+holds, every time (an export is a view of the run, cheap to write again). Once the last one is
+written, the dataset card `exports/README.md` is written beside them (`report.card`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class ExportStage(Stage):
     def __init__(self, specs: list) -> None:
         self.specs = specs
         self.written: list = []  # ExportSummary per export, in recipe order
+        self.card = None  # the dataset card's path, once every export is written
 
     def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
         if subject is not None:
@@ -31,4 +33,8 @@ class ExportStage(Stage):
         options = ExportOptions(absolute_paths=spec.absolute_paths, single_image=spec.single_image)
         out = ctx.store.dir / "exports" / spec.out
         self.written.append(export(ctx.store, spec.format, out, spec.include, options))
+        if len(self.written) == len(self.specs):
+            from visinstruct.report.card import write_card
+
+            self.card = write_card(ctx.store)
         return Result()
