@@ -316,15 +316,18 @@ class Packed:
         """One sample and its make-time check results: stage → (version, config, results)."""
         data = dumps(stored_data(s))
         dg = digest(data)
-        results: list[dict] = []
+        sid = s.id
+        failing: list[dict] = []  # the status depends on the failed results alone
         for stage, (version, config, res) in stage_results.items():
-            self.checks.append((s.id, stage, version, config, dg, dumps(res)))
-            results.extend(res.values())
-            self.failed.extend((s.id, n) for n, r in res.items() if r.get("pass") is False)
+            self.checks.append((sid, stage, version, config, dg, dumps(res)))
+            for n, r in res.items():
+                if r.get("pass") is False:
+                    failing.append(r)
+                    self.failed.append((sid, n))
         review = review_action(s.checks)
-        status = derive_status(review, results)
+        status = derive_status(review, failing)
         self.samples.append(
-            (s.id, seq, unit, s.domain, s.type, s.language, s.category, status, data, dg, s.generator, review)
+            (sid, seq, unit, s.domain, s.type, s.language, s.category, status, data, dg, s.generator, review)
         )
 
 
