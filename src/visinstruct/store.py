@@ -16,8 +16,8 @@ What the tables hold, and who writes them:
 - `check_results`: one automatic result per (sample, check stage), with the stage's version,
   its configuration digest and the digest of the sample it was computed on, keyed by the
   sample's rowid (`samples` rows are appended, so a commit adds to the end of the table instead
-  of rewriting pages all over an index of content hashes: at a million samples that index was
-  most of a commit). The view `checks` shows the same rows by sample id (sample_id, stage,
+  of inserting all over an index of content hashes, which cost a third of a commit at a million
+  samples). The view `checks` shows the same rows by sample id (sample_id, stage,
   version, config, digest, result), the layout of schema 2; a run directory of schema 2 is
   moved to this layout when it is opened. A person's decision is part of the sample (`review`)
   and outranks every automatic result. Sample rowids are never reused (samples are never
@@ -90,16 +90,16 @@ CREATE TABLE IF NOT EXISTS failed_checks (
 CREATE INDEX IF NOT EXISTS failed_checks_sample ON failed_checks (sample_id);
 """
 
-# Substring search over each sample's questions, answers and options: one row per sample,
-# rowid = samples.rowid, with the digest of the sample text it was made from (the review app
-# brings stale rows up to date when it opens). The trigram tokenizer needs SQLite >= 3.34;
-# without it the review queue falls back to scanning.
 # The check results by sample id, as schema 2 stored them.
 CHECKS_VIEW = (
     "CREATE VIEW IF NOT EXISTS checks AS SELECT s.id AS sample_id, c.stage, c.version, c.config, "
     "c.digest, c.result FROM check_results c JOIN samples s ON s.rowid = c.sample"
 )
 
+# Substring search over each sample's questions, answers and options: one row per sample,
+# rowid = samples.rowid, with the digest of the sample text it was made from (the review app
+# brings stale rows up to date when it opens). The trigram tokenizer needs SQLite >= 3.34;
+# without it the review queue falls back to scanning.
 SEARCH_SCHEMA = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS sample_text USING fts5(text, digest UNINDEXED, tokenize='trigram')"
 )
