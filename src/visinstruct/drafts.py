@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from visinstruct.records import LETTERS, Sample, Turn, sample_id
@@ -24,9 +25,15 @@ def balanced_position(key: str, index: int, n: int = 4) -> int:
     order, so answers are exactly balanced and still unpredictable from one sample.
     """
     block, offset = divmod(index, n)
+    return _block_order(key, block, n)[offset]
+
+
+@lru_cache(maxsize=4096)
+def _block_order(key: str, block: int, n: int) -> tuple[int, ...]:
+    """The seeded order of one block (its items are made one after the other: one shuffle each)."""
     order = list(range(n))
     random.Random(f"{key}#{block}").shuffle(order)
-    return order[offset]
+    return tuple(order)
 
 
 def join(lang: str, *parts: str) -> str:

@@ -64,11 +64,32 @@ def read_regular(path: str | os.PathLike[str], max_bytes: int | None = None) -> 
     if max_bytes is not None and st.st_size > max_bytes:
         raise FileTooLarge(path, st.st_size, max_bytes)
     fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(path, kind_of(mode))
-        data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise NotRegularFile(path, kind_of(opened.st_mode))
+        data = _read_fd(fd, opened.st_size, None if max_bytes is None else max_bytes + 1)
+    finally:
+        os.close(fd)
     if max_bytes is not None and len(data) > max_bytes:
         raise FileTooLarge(path, None, max_bytes)
     return data
+
+
+def _read_fd(fd: int, size: int, cap: int | None) -> bytes:
+    """Everything `fd` holds (at most `cap` bytes): one read of the size it has, then on until
+    the end, as the file may have grown (small files, most images, take one system call and
+    no buffered reader)."""
+    want = size + 1 if cap is None else min(size + 1, cap)
+    first = os.read(fd, want)
+    if len(first) < want:
+        return first
+    parts = [first]
+    got = len(first)
+    while cap is None or got < cap:
+        more = os.read(fd, 1 << 20 if cap is None else min(1 << 20, cap - got))
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)

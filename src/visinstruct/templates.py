@@ -24,6 +24,8 @@ def placeholders(template: str) -> set[str]:
 
 def render(template: str, values: Mapping[str, object]) -> str:
     """Replace each `{name}` with `str(values[name])`; a missing name is an error."""
+    if "{" not in template:  # most phrasings hold no slot
+        return template
 
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)

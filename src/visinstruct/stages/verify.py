@@ -48,7 +48,9 @@ class _ModelCheck(Stage):
 
     def _current(self, ctx: RunContext, sid: str, dg: str) -> bool:
         row = ctx.store.db.execute(
-            "SELECT version, config, digest FROM checks WHERE sample_id=? AND stage=?", (sid, self.name)
+            "SELECT c.version, c.config, c.digest FROM samples s JOIN check_results c "
+            "ON c.sample = s.rowid WHERE s.id=? AND c.stage=?",
+            (sid, self.name),
         ).fetchone()
         return row is not None and row == (self.version, self.config(), dg)
 
