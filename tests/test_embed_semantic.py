@@ -6,7 +6,6 @@ embedding, assigned without a model request; both need `embed:`."""
 from __future__ import annotations
 
 import hashlib
-import random
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import yaml
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from test_embed_index import scene  # noqa: E402
 from tiny_clip import make_tiny_clip  # noqa: E402
 
 from visinstruct.checks.dedup import ImageDeduper  # noqa: E402
@@ -28,23 +28,12 @@ from visinstruct.errors import RecipeError  # noqa: E402
 from visinstruct.recipe import parse_recipe  # noqa: E402
 from visinstruct.runner import run_recipe  # noqa: E402
 from visinstruct.store import RunStore  # noqa: E402
-from visinstruct.synth.scenes.draw import Look  # noqa: E402
-from visinstruct.synth.scenes.layout import canvas_dims, pick_sizes, random_scene  # noqa: E402
 
 THRESHOLD = 0.95
 DOMAIN = "image_scene"  # the folder's sub-folder: the planted images' source domain
 # unrelated scenes; 103 is left out: for this untrained model it embeds within 0.97 of scene 5
 UNRELATED = (100, 101, 102, 104, 105, 106, 107, 108)
 ASSIGN_SYSTEM = "You sort images into domains"  # the assign_domain prompt's system text
-
-
-def scene(seed: int) -> tuple[Look, list[dict]]:
-    """A scene of the engine's `scenes` domain: its look and its objects."""
-    rng = random.Random(seed)
-    w, h = canvas_dims(rng)
-    look = Look(rng, w, h)
-    n = rng.randint(3, 10)
-    return look, random_scene(rng, look, n, pick_sizes(rng, w, h, n))
 
 
 def recoloured(objects: list[dict], which: slice) -> list[dict]:

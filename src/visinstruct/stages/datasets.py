@@ -139,6 +139,13 @@ def _subject(batch: list[Job | Refused]) -> Subject:
     return Subject(f"{_key(batch[0])}+{len(batch)}", batch[0].seq, {"batch": batch})
 
 
+def _bad_image(job: Job, why: str) -> list[tuple]:
+    """Bad-record rows for every question and dialogue of a job's image (or the image itself)."""
+    img = job.image
+    records = [t.qid for t in img.questions] + [d.qid for d in img.dialogues] or [img.ref]
+    return [_bad_row(job.seq, img.dataset, r, why) for r in records]
+
+
 def _bad_row(seq: int, dataset: str, record: str, reason: str) -> tuple:
     return (seq, dataset, record, None, 0, reason)
 
@@ -162,10 +169,7 @@ class ImageImporter:
             except OSError:
                 raise  # the disk, not the image: the batch is made again by the next run
             except Exception as e:  # an engine error on this image: recorded, the rest imports
-                img = item.image
-                why = f"its samples cannot be made ({type(e).__name__}: {e})"
-                records = [t.qid for t in img.questions] + [d.qid for d in img.dialogues] or [img.ref]
-                out.records += [_bad_row(item.seq, img.dataset, r, why) for r in records]
+                out.records += _bad_image(item, f"its samples cannot be made ({type(e).__name__}: {e})")
                 continue
             assert got.packed is not None
             out.extend(got.packed)
@@ -249,10 +253,7 @@ class DatasetStage(CpuStage):
                 got = await ctx.cpu(self.importer, [item])
             except WorkerDied:
                 assert isinstance(item, Job)
-                img = item.image
-                why = "the worker process died while importing this image"
-                records = [t.qid for t in img.questions] + [d.qid for d in img.dialogues] or [img.ref]
-                out.records += [_bad_row(item.seq, img.dataset, r, why) for r in records]
+                out.records += _bad_image(item, "the worker process died while importing this image")
                 continue
             assert got.packed is not None
             out.extend(got.packed)
