@@ -109,6 +109,9 @@ def _portable(e: BaseException) -> BaseException:
 class LocalExecutor:
     """CPU work in `workers` processes (in a thread of this process for one worker)."""
 
+    chunk = CHUNK  # most units per round trip
+    depth = 2  # chunks in flight per worker
+
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
         self.pool: ProcessPoolExecutor | None = None
@@ -139,10 +142,10 @@ class LocalExecutor:
         """Hand pending units to the workers: at most two chunks per worker in flight, so what
         arrives meanwhile waits here and travels in bigger chunks (fewer round trips)."""
         self._scheduled.clear()
-        limit = 2 * self.workers
+        limit = self.depth * self.workers
         while self.in_flight < limit and self._pending:
             fn, items = next(iter(self._pending.items()))
-            size = max(1, min(CHUNK, -(-len(items) // max(1, limit - self.in_flight))))
+            size = max(1, min(self.chunk, -(-len(items) // max(1, limit - self.in_flight))))
             chunk, rest = items[:size], items[size:]
             if rest:
                 self._pending[fn] = rest

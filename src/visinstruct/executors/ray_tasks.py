@@ -52,6 +52,8 @@ class RayExecutor(LocalExecutor):
     cluster's CPUs). `address` None: RAY_ADDRESS, else a Ray instance of this machine with
     `workers` CPUs, stopped when the run ends."""
 
+    chunk = 64  # a task costs more to start than a local round trip: more units per task
+
     def __init__(self, workers: int | None = None, address: str | None = None, max_retries: int = 3) -> None:
         super().__init__(workers or 1)
         self.requested = workers
