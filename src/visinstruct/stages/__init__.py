@@ -14,12 +14,11 @@ change (see `base.py` for the contract).
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from visinstruct.errors import RecipeError
+from visinstruct.plugins import load_reference
 from visinstruct.stages.base import (
     CpuStage,
     Flow,
@@ -59,20 +58,9 @@ __all__ = [
 
 def load_stage(ref: str) -> type[Stage]:
     """The stage class a recipe names: `module:Class` (or `module.Class`), or an entry point."""
-    target: Any = None
-    if ":" in ref or "." in ref:
-        module, _, attr = ref.partition(":") if ":" in ref else ref.rpartition(".")
-        try:
-            target = getattr(import_module(module), attr)
-        except ImportError as e:
-            raise RecipeError(f"stage {ref!r}: cannot import {module!r} ({e})") from None
-        except AttributeError:
-            raise RecipeError(f"stage {ref!r}: {module!r} has no {attr!r}") from None
-    else:
-        found = [ep for ep in entry_points(group=ENTRY_POINTS) if ep.name == ref]
-        if not found:
-            raise RecipeError(f"stage {ref!r}: no such entry point in group {ENTRY_POINTS!r}")
-        target = found[0].load()
+    target = load_reference(ref, ENTRY_POINTS, "stage", RecipeError, dotted=True)
+    if target is None:
+        raise RecipeError(f"stage {ref!r}: no such entry point in group {ENTRY_POINTS!r}")
     if not (isinstance(target, type) and issubclass(target, Stage)) or not target.name:
         raise RecipeError(f"stage {ref!r} is not a visinstruct Stage with a name")
     return target

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from importlib import import_module
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
+from visinstruct.plugins import load_reference
 from visinstruct.sources.ingest import SourceError
 from visinstruct.sources.search.licenses import license_name, license_url
 
@@ -161,20 +161,11 @@ def provider_class(ref: str) -> type[SearchProvider]:
     if ref in BUILTIN:
         module, _, attr = BUILTIN[ref].partition(":")
         target = getattr(import_module(module), attr)
-    elif ":" in ref:
-        module, _, attr = ref.partition(":")
-        try:
-            target = getattr(import_module(module), attr)
-        except ImportError as e:
-            raise SearchError(f"search provider {ref!r}: cannot import {module!r} ({e})") from None
-        except AttributeError:
-            raise SearchError(f"search provider {ref!r}: {module!r} has no {attr!r}") from None
     else:
-        found = [ep for ep in entry_points(group=ENTRY_POINTS) if ep.name == ref]
-        if not found:
+        target = load_reference(ref, ENTRY_POINTS, "search provider", SearchError)
+        if target is None:
             known = ", ".join(sorted({*BUILTIN, *PROVIDERS}))
             raise SearchError(f"unknown search provider {ref!r} (known: {known}; or give module:Class)")
-        target = found[0].load()
     if not (isinstance(target, type) and issubclass(target, SearchProvider)):
         raise SearchError(f"search provider {ref!r} is not a SearchProvider class")
     return target
