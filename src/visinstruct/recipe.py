@@ -78,6 +78,12 @@ class SynthSpec(Strict):
         default_factory=dict,
         description="samples wanted per category; items are made until every quota is met (at most `count`)",
     )
+    realism: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="this domain's share of photographed/scanned items (default: the recipe's)",
+    )
 
     @field_validator("quotas")
     @classmethod
@@ -361,6 +367,12 @@ class Recipe(Strict):
     languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
     types: list[InstructionType] = Field(default_factory=lambda: list(ALL_TYPES), min_length=1)
     synthetic: dict[str, SynthSpec] = Field(default_factory=dict)
+    realism: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="share of synthetic items shown as a photograph or scan (and how strongly)",
+    )
     workers: int | None = Field(
         default=None, ge=1, le=MAX_WORKERS, description="processes; default: all cores"
     )

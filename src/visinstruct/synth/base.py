@@ -51,6 +51,9 @@ class Item:
     images: list[Image.Image]
     facts: dict[str, Any]
     questions: list[Question]
+    # the images' bytes and format when they were encoded already (a photographed look ends
+    # as a JPEG): stored as they are; otherwise the engine encodes PNG
+    encoded: list[tuple[bytes, str]] | None = None
 
 
 # libyaml's parser where PyYAML has it: 7x faster than the pure-Python one, which costs every
@@ -80,6 +83,10 @@ class SynthDomain:
     name: str = ""
     description: str = ""
     images_per_item: int = 1
+    # realism may move pixels (perspective, skew): no answer depends on where things are drawn.
+    # A domain whose answers do either moves its facts with `relocate(item, warp, rng, lang)`
+    # or sets this False (photometric changes only); see `realism.py`.
+    geometric: bool = True
 
     def make(self, rng: random.Random, lang: str) -> Item:
         """One item: its image(s), the facts behind them and draft questions."""
