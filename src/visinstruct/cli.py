@@ -278,13 +278,11 @@ def push_cmd(
         console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_FAILED)
     sent = sum(u.size for u in summary.uploaded)
-    parts = [
-        f"{len(summary.uploaded)} files uploaded ({sent:,} bytes)",
-        f"{len(summary.skipped)} already there",
-    ]
+    total = len(summary.uploaded) + len(summary.skipped)
+    parts = [f"{len(summary.uploaded)} uploaded ({sent:,} bytes)", f"{len(summary.skipped)} already there"]
     if summary.deleted:
         parts.append(f"{len(summary.deleted)} stale data files deleted")
-    console.print(f"{', '.join(parts)} → {summary.url}", markup=False, soft_wrap=True)
+    console.print(f"{total} files: {', '.join(parts)} → {summary.url}", markup=False, soft_wrap=True)
 
 
 def _dry_run(rec, run_dir: Path) -> None:

@@ -282,7 +282,13 @@ def _reason(e: BaseException) -> str:
     cause = e.__cause__
     if first.startswith("Error while uploading") and cause is not None:
         first += f" ({_reason(cause)})"
+    if status in (401, 403):
+        first += "; check that HF_TOKEN is a write token of an account that may write there"
     return f"HTTP {status}: {first}" if status and str(status) not in first else first
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _errors() -> tuple[type[BaseException], ...]:
@@ -382,7 +388,7 @@ def push(
             api, repo_id, card_front_matter(run_dir / "exports" / CARD), {u.path for u in uploads}
         )
         if summary.skipped:
-            say(f"{len(summary.skipped)} files already on the Hub with the same content: skipped")
+            say(f"{_files(len(summary.skipped))} already on the Hub with the same content: skipped")
         state.save()
         batches = [(b, False) for b in _batches(data, max(1, files_per_commit))]
         if card or summary.deleted:
@@ -396,21 +402,21 @@ def push(
             if is_card:
                 ops += [hf.CommitOperationDelete(path_in_repo=p) for p in summary.deleted]
             message = "Upload the dataset card" if is_card else f"Upload data files ({n} of {len(batches)})"
-            step = f"commit {n} of {len(batches)} ({len(batch)} files)"
+            step = f"commit {n} of {len(batches)} ({_files(len(batch))})"
             info = api.create_commit(repo_id, ops, commit_message=message, repo_type="dataset")
             summary.commits.append(info.oid)
             summary.uploaded += batch
             state.committed((u.path for u in batch), info.oid)
             state.save()
             mb = sum(u.size for u in batch) / 1e6
-            say(f"commit {n}/{len(batches)}: {len(batch)} files, {mb:.1f} MB → {info.oid[:12]}")
+            say(f"commit {n}/{len(batches)}: {_files(len(batch))}, {mb:.1f} MB → {info.oid[:12]}")
     except PushError:
         raise
     except failed as e:
         state.save()
         done = len(summary.uploaded) + len(summary.skipped)
         raise PushFailed(
-            f"push to {repo_id} stopped at {step}: {_reason(e)}; {done} of {len(uploads)} files are on the "
-            "Hub; run the same command again to resume"
+            f"push to {repo_id} stopped at {step}: {_reason(e)}; {done} of {_files(len(uploads))} known to "
+            "be on the Hub; run the same command again to resume"
         ) from None
     return summary
