@@ -223,6 +223,68 @@ def card_cmd(run_dir: Path, out: Path | None) -> None:
     console.print(f"dataset card → {path}", markup=False, soft_wrap=True)
 
 
+@cli.command("push")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--repo", "repo_id", required=True, help="The dataset repository, OWNER/NAME.")
+@click.option(
+    "--private", is_flag=True, help="Create the repository private (an existing public one is refused)."
+)
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded; send nothing.")
+@click.option(
+    "--endpoint", default=None, help="The Hub's address (default: HF_ENDPOINT, else huggingface.co)."
+)
+@click.option(
+    "--files-per-commit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Files a commit carries; a cut-off push resumes after the last commit.",
+)
+def push_cmd(
+    run_dir: Path, repo_id: str, private: bool, dry_run: bool, endpoint: str | None, files_per_commit: int
+) -> None:
+    """Upload RUN_DIR's dataset card and the data files its configs name to a Hub dataset repository.
+
+    The token comes from HF_TOKEN. Running again after an interruption sends only what is not there."""
+    from visinstruct.errors import EXIT_FAILED
+    from visinstruct.publish.hub import PushFailed, parse_repo_id, plan_upload, push, resolve_endpoint
+
+    repo_id = parse_repo_id(repo_id)
+    url = resolve_endpoint(endpoint)
+    if dry_run:
+        uploads = plan_upload(run_dir)
+        table = Table(title=f"dry run: {url}/datasets/{repo_id} (nothing sent)")
+        for col in ("path in repo", "bytes", "local file"):
+            table.add_column(col, justify="right" if col == "bytes" else "left", overflow="fold")
+        for u in uploads:
+            table.add_row(markup_escape(u.path), f"{u.size:,}", markup_escape(str(u.local)))
+        out.print(table)
+        total = sum(u.size for u in uploads)
+        out.print(
+            f"{len(uploads)} files, {total:,} bytes; files the Hub already has are skipped when pushing",
+            markup=False,
+        )
+        return
+    try:
+        summary = push(
+            run_dir,
+            repo_id,
+            private=private,
+            endpoint=url,
+            files_per_commit=files_per_commit,
+            say=console.print,
+        )
+    except PushFailed as e:
+        console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_FAILED)
+    sent = sum(u.size for u in summary.uploaded)
+    total = len(summary.uploaded) + len(summary.skipped)
+    parts = [f"{len(summary.uploaded)} uploaded ({sent:,} bytes)", f"{len(summary.skipped)} already there"]
+    if summary.deleted:
+        parts.append(f"{len(summary.deleted)} stale data files deleted")
+    console.print(f"{total} files: {', '.join(parts)} → {summary.url}", markup=False, soft_wrap=True)
+
+
 def _dry_run(rec, run_dir: Path) -> None:
     """What the recipe would send, per stage, before anything is sent."""
     from visinstruct.models import run_async
