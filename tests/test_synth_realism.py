@@ -124,7 +124,10 @@ def test_other_domains_keep_their_questions(name):
     for seed in range(6):
         plain = d.make(random.Random(seed), "en")
         item, steps = realism.apply(d, d.make(random.Random(seed), "en"), random.Random(seed), 1.0, "en")
-        assert steps and item.facts == plain.facts
+        moved = set(d.coordinates)  # text boxes and vertices move with the pixels; nothing else does
+        assert steps and {k: v for k, v in item.facts.items() if k not in moved} == {
+            k: v for k, v in plain.facts.items() if k not in moved
+        }
         assert [q.turns for q in item.questions] == [q.turns for q in plain.questions]
         assert item.images[0].size == plain.images[0].size and item.images[0].mode == "RGB"
         diff = np.abs(
@@ -184,3 +187,32 @@ def test_a_run_records_the_treatment_and_repeats_it(tmp_path):
     kinds = [st["kind"] for st in img.provenance["realism"]]
     assert kinds and set(kinds) <= {"perspective", "skew", "lighting", "blur", "noise", "jpeg"}
     store.close()
+
+
+def warped(name: str, seed: int):
+    d = get_domain(name)
+    item = d.make(random.Random(seed), "en")
+    w, h = item.images[0].size
+    steps = geometric_plan(seed, w, h)
+    warp = realism.warp_of(steps, w, h)
+    item.images = realism.render(item.images, steps, warp)
+    realism.move_coordinates(d, item.facts, warp)
+    return item
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_text_boxes_and_vertices_move_with_the_pixels(seed):
+    """OCR: ink inside every moved line box, and little outside them on the page; geometry:
+    a drawn line within 3 px of every moved vertex."""
+    item = warped("ocr", seed)
+    lum = np.asarray(item.images[0].convert("L"), np.int16)
+    boxes = item.facts["boxes"]
+    for x0, y0, x1, y1 in boxes:
+        patch = lum[max(0, y0) : y1 + 1, max(0, x0) : x1 + 1]
+        assert patch.size and patch.std() > 12, f"seed {seed}: no text in the moved box {[x0, y0, x1, y1]}"
+    item = warped("geometry", seed)
+    lum = np.asarray(item.images[0].convert("L"), np.int16)
+    for name, (x, y) in item.facts["points"].items():
+        x, y = int(round(x)), int(round(y))
+        near = lum[max(0, y - 3) : y + 4, max(0, x - 3) : x + 4]
+        assert near.size and near.min() < np.median(lum) - 60, f"seed {seed}: no line at vertex {name}"

@@ -87,6 +87,9 @@ class SynthDomain:
     # A domain whose answers do either moves its facts with `relocate(item, warp, rng, lang)`
     # or sets this False (photometric changes only); see `realism.py`.
     geometric: bool = True
+    # facts holding pixel coordinates, moved with the pixels when realism warps the image:
+    # fact key -> "boxes" (a list of [x0, y0, x1, y1]) or "points" (a dict of name -> [x, y])
+    coordinates: dict[str, str] = {}
 
     def make(self, rng: random.Random, lang: str) -> Item:
         """One item: its image(s), the facts behind them and draft questions."""

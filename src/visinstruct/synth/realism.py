@@ -9,10 +9,11 @@ into every sample's and image's provenance, so a dataset says which pictures wer
 
 Geometry moves pixels, so it is used only where answers survive it: values, text, times and
 labelled lengths do; coordinates do not, unless the domain moves them too. A domain either
-has no coordinates in its answers (`SynthDomain.geometric = True`, the default), moves its
-facts with the image (`SynthDomain.relocate(item, warp, rng, lang)`, which also asks its
-questions again from the moved facts), or takes photometric changes only (`geometric =
-False`, e.g. two images that must stay aligned). Several images of one item get the same
+has no coordinates in its answers (`SynthDomain.geometric = True`, the default; the facts
+named in `SynthDomain.coordinates`, text boxes or vertices, are moved with the pixels), moves
+its facts itself (`SynthDomain.relocate(item, warp, rng, lang)`, which also asks its questions
+again from the moved facts), or takes photometric changes only (`geometric = False`, e.g. two
+images that must stay aligned). Several images of one item get the same
 treatment, noise included, so they differ only where their content does.
 """
 
@@ -268,6 +269,24 @@ def apply(
     item.images = [im for im, _ in treated]
     if all(data is not None for _, data in treated):
         item.encoded = [(data, "jpeg") for _, data in treated]
-    if warp is not None and relocate is not None:
-        item = relocate(item, warp, rng, lang)
+    if warp is not None:
+        move_coordinates(domain, item.facts, warp)
+        if relocate is not None:
+            item = relocate(item, warp, rng, lang)
     return item, steps
+
+
+def move_coordinates(domain: SynthDomain, facts: dict[str, Any], warp: Warp) -> None:
+    """Move the facts the domain names in `coordinates` (text boxes, vertices) with the pixels."""
+    for key, kind in domain.coordinates.items():
+        if key in facts:
+            facts[key] = _moved(facts[key], kind, warp)
+
+
+def _moved(value: Any, kind: str, warp: Warp) -> Any:
+    """Pixel coordinates of the facts where they are after the warp."""
+    if kind == "boxes":
+        return [warp.box([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]) for x0, y0, x1, y1 in value]
+    if kind == "points":
+        return {k: [round(c, 1) for c in warp.point(*p)] for k, p in value.items()}
+    raise ValueError(f"unknown kind of coordinates {kind!r}")

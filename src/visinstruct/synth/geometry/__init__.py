@@ -56,6 +56,8 @@ class Geometry(SynthDomain):
         "lengths, angles, areas and perimeters are computed exactly."
     )
 
+    coordinates = {"points": "points"}  # where each vertex is drawn
+
     def make(self, rng: random.Random, lang: str) -> Item:
         kind = pick_kind(rng)
         ctx = Ctx(self, rng, lang)

@@ -31,6 +31,8 @@ class Ocr(SynthDomain):
         "with exact line strings, boxes and fields."
     )
 
+    coordinates = {"boxes": "boxes"}  # each line's box, moved when realism warps the image
+
     def make(self, rng: random.Random, lang: str) -> Item:
         layout = rng.choice(LAYOUTS)
         for _ in range(20):
