@@ -105,7 +105,7 @@ def plan(rng: random.Random, level: float, geometric: bool, w: int, h: int) -> l
             }
         )
     if rng.random() < 0.45:
-        steps.append({"kind": "blur", "radius": round(rng.uniform(0.4, 1.2) * s, 2)})
+        steps.append({"kind": "blur", "radius": round(rng.uniform(0.4, 1.0) * s, 2)})
     if rng.random() < 0.5:
         steps.append({"kind": "noise", "sigma": round(rng.uniform(2, 7) * s, 1), "seed": rng.getrandbits(32)})
     steps.append({"kind": "jpeg", "quality": rng.randint(int(92 - 40 * s), 92)})  # photographs are JPEGs
@@ -208,7 +208,7 @@ def _blur(im: Image.Image, st: dict[str, Any]) -> Image.Image:
     """Out of focus: the picture sampled down and up again (a blur of about `radius` pixels,
     a fraction of a Gaussian filter's cost)."""
     w, h = im.size
-    f = 1 / (1 + st["radius"])
+    f = 1 / (1 + 0.5 * st["radius"])  # sampled at 1/1.5 for radius 1: small print stays legible
     small = im.resize((max(1, int(w * f)), max(1, int(h * f))), Image.Resampling.BILINEAR)
     return small.resize((w, h), Image.Resampling.BILINEAR)
 
