@@ -77,6 +77,14 @@ def load_phrasings(name: str) -> dict[str, dict[str, list[str]]]:
     return yaml.load(text, Loader=_LOADER) or {}
 
 
+@cache
+def load_words(name: str) -> dict[str, Any]:
+    """A word list file, `synth/words/<name>.yaml` (e.g. "charts.zh": what Chinese charts are
+    about), loaded once per process: Chinese items draw and quote native Chinese labels."""
+    path = resources.files("visinstruct.synth").joinpath("words").joinpath(f"{name}.yaml")
+    return yaml.load(path.read_text("utf-8"), Loader=_LOADER) or {}
+
+
 class SynthDomain:
     """Base class of a programmatic domain. Subclasses set `name` and implement `make`."""
 

@@ -28,11 +28,12 @@ from visinstruct.synth.charts.questions import ChartFacts, ChartVoice
 from visinstruct.synth.charts.xy import draw_xy
 
 
-def draw(rng: random.Random, facts: dict[str, Any], attempt: int) -> Image.Image:
-    """The chart's image (Unfit when this layout does not fit; the caller tries anew)."""
+def draw(rng: random.Random, facts: dict[str, Any], attempt: int, lang: str = "en") -> Image.Image:
+    """The chart's image, its text in fonts of `lang` (Unfit when this layout does not fit; the
+    caller tries anew)."""
     if facts["chart"] == "pie":
-        return draw_pie(rng, facts, attempt)
-    return draw_xy(rng, facts, attempt)
+        return draw_pie(rng, facts, attempt, lang)
+    return draw_xy(rng, facts, attempt, lang)
 
 
 class Charts(SynthDomain):
@@ -41,12 +42,12 @@ class Charts(SynthDomain):
 
     def make(self, rng: random.Random, lang: str) -> Item:
         for attempt in range(40):
-            data = chart_data(rng, attempt)
+            data = chart_data(rng, attempt, lang)
             if data is None:
                 continue
             facts, unit = data
             try:
-                img = draw(rng, facts, attempt)
+                img = draw(rng, facts, attempt, lang)
             except Unfit:
                 continue
             break

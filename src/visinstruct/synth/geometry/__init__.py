@@ -62,7 +62,7 @@ class Geometry(SynthDomain):
         kind = pick_kind(rng)
         ctx = Ctx(self, rng, lang)
         fig, facts, quants, givens, shape, shape_q = BUILDERS[kind](ctx)
-        img, layout = render(rng, fig)
+        img, layout = render(rng, fig, lang)
         asked = ask_figure(ctx, quants, givens, shape, shape_q)
         facts = {
             "figure": kind,
