@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -476,3 +479,32 @@ def test_report_shows_caption_lengths_per_language(fake_openai, tmp_path):
         html = write_report(store, tmp_path / "report.html").read_text("utf-8")
     assert "Caption length (en)" in html and "Caption length (zh)" in html
     assert "caption length (words)" in html and "caption length (characters)" in html
+
+
+def test_cli_dry_run_counts_translations_and_a_bad_pool_is_one_line(fake_openai, tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from visinstruct.cli import cli
+
+    images = folder(tmp_path / "images", 3)
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe(fake_openai, images, caption_samples={"zh": "translate"})))
+    res = CliRunner().invoke(cli, ["run", str(path), "--run-dir", str(tmp_path / "run"), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.output.splitlines() if "translate_caption" in line)
+    assert " 3 " in row and fake_openai.requests == 0  # one translation per image, nothing sent
+
+    missing = tmp_path / "no-such-pool.yaml"
+    path.write_text(yaml.safe_dump(recipe(fake_openai, images, caption_samples={"pool": str(missing)})))
+    p = subprocess.run(
+        [sys.executable, "-m", "visinstruct.cli", "run", str(path), "--run-dir", str(tmp_path / "run2")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "VISINSTRUCT_TEST_KEY": "sk-test"},
+    )
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    [line] = [x for x in p.stderr.splitlines() if x.strip()]
+    assert str(missing) in line and "cannot read the caption request pool" in line
+    assert fake_openai.requests == 0
