@@ -289,6 +289,17 @@ def test_caption_quotas_cap_samples_per_language(fake_openai, tmp_path):
     assert sorted(s.images[0] for s in caps if s.language == "zh") == sorted(first_two)  # in source order
 
 
+def test_an_image_without_a_domain_gets_its_caption_samples_all_the_same(fake_openai, tmp_path):
+    images = tmp_path / "images"
+    tile(images / "loose.png", 1)  # no sub-folder names its domain, and none is assigned
+    Captioner(fake_openai)
+    rec = parse_recipe(recipe(fake_openai, images, languages=["en"]))
+    run(rec, tmp_path / "run", workers=1)
+    with RunStore(tmp_path / "run", create=False) as store:
+        samples = list(store.iter_samples())
+    assert [(s.type, s.domain) for s in samples] == [("caption", "image_description")]
+
+
 # -- checks --------------------------------------------------------------------------------------
 
 

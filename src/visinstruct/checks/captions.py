@@ -11,8 +11,9 @@ too short or in the wrong language is still a caption a person may keep or mend.
   (a sign that reads "Sorry, we are closed") does not count;
 - `caption_language`: a Chinese caption is mostly Chinese (`MIN_HAN_SHARE` of its Han characters
   and Latin words, quoted text left out), an English one holds next to no CJK text;
-- near-duplicates across images: `caption_duplicates` over many captions (MinHash over character
-  shingles, `checks/dedup.py`'s `dedup_texts`); the `caption_dedup` stage runs it over a run.
+- near-duplicates across images: `caption_duplicates` over many captions (MinHash over shingles
+  of 2 and 3 words, `checks/dedup.py`'s `dedup_texts` on the captions' token strings); the
+  `caption_dedup` stage runs it over a run.
 
 `opening_refusal` is also what the caption stage refuses a reply for before anything is built on
 it (`generate/caption.py`).
@@ -158,20 +159,56 @@ def sample_checks(
     return out
 
 
+#: Shingles of a caption: runs of 2 and 3 tokens (a token: a word, a number, a Chinese character).
+SHINGLE = 4  # `dedup_texts`' size for CJK runs is one less than this and two less
+
+
+def tokens(text: str) -> str:
+    """A caption as a string of tokens, one character each: every word or number of its
+    normalised text (`dedup.normalise`) becomes one character of a CJK extension plane (a stable
+    hash of it), Chinese characters stay. Character shingles of the token string are then word
+    shingles: a long caption's character n-grams would be nearly all of a language's common ones,
+    so that two unrelated captions looked alike."""
+    import zlib
+
+    from visinstruct.checks.dedup import normalise
+
+    out = []
+    for chunk in normalise(text).split():
+        word = []
+        for ch in chunk:
+            if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff":
+                if word:
+                    out.append(_token("".join(word), zlib.crc32))
+                    word = []
+                out.append(ch)
+            else:
+                word.append(ch)
+        if word:
+            out.append(_token("".join(word), zlib.crc32))
+    return "".join(out)
+
+
+def _token(word: str, crc: Any) -> str:
+    return chr(0x20000 + (crc(word.encode()) & 0xFFFF))
+
+
 def caption_duplicates(texts: Iterable[str], threshold: float = 0.8) -> list[int | None]:
-    """For each caption, the index of an earlier near-duplicate (shingle Jaccard at or above
-    `threshold`, estimated by MinHash), or None. Numbers need not match: in a long caption they
-    are a detail, and two captions that differ in one count are still one caption twice."""
+    """For each caption, the index of an earlier near-duplicate (Jaccard of their word shingles,
+    see `tokens`, at or above `threshold`, estimated by MinHash), or None. Numbers need not match:
+    in a long caption they are a detail, and two captions that differ in one count are still one
+    caption twice."""
     from visinstruct.checks.dedup import dedup_texts
 
-    return dedup_texts(texts, threshold, numbers_must_match=False)
+    return dedup_texts((tokens(t) for t in texts), threshold, shingle=SHINGLE, numbers_must_match=False)
 
 
 def similarity(a: str, b: str) -> float:
-    """The shingle Jaccard of two captions (what `caption_duplicates` estimates)."""
+    """The Jaccard of two captions' word shingles (what `caption_duplicates` estimates)."""
     from visinstruct.checks.dedup import shingles
 
-    x, y = shingles(a, numbers_must_match=False), shingles(b, numbers_must_match=False)
+    x = shingles(tokens(a), SHINGLE, numbers_must_match=False)
+    y = shingles(tokens(b), SHINGLE, numbers_must_match=False)
     return len(x & y) / max(1, len(x | y))
 
 

@@ -12,8 +12,9 @@ cached, asked again by the next run); what a translation or a caption gets wrong
 (length, talk as a model, language, a near-copy of another image's caption) is for the checks,
 which send the sample to review.
 
-Several inputs may show one image: the first of them to reach this stage in a run makes the
-image's caption samples.
+A caption sample's domain is its image's (`image_description` when the recipe assigns none and
+the source names none). Several inputs may show one image: the first of them to reach this stage
+in a run makes the image's caption samples.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from visinstruct.stages.instructions import MM_SEQ, _why_not
 SLOT = {"en": 6, "zh": 7}
 START = 900
 KIND = "caption_translation"  # context kind of a stored translation
+UNSORTED = "image_description"  # the domain of an image's caption samples when it has none
 
 
 def translation_request(
@@ -100,6 +102,8 @@ class CaptionSamplesStage(ModelStage):
             self._seen.popitem(last=False)
         spec, failed = ctx.recipe.caption_samples, info.get("failed") or {}
         domain = ctx.catalog.get(info.get("domain") or "")
+        if domain is None and ctx.recipe.domain_assignment is None:  # none is coming: a caption's own
+            domain = ctx.catalog.get(UNSORTED)
         units = []
         for lang in self.langs:
             key = f"caption/{image_id[:16]}/{lang}"
