@@ -30,7 +30,7 @@ from visinstruct.models.client import ChatRequest, Outcome
 from visinstruct.stages.base import ModelStage, Result, Subject, Unit, UnitFailed, made_info
 from visinstruct.stages.caption import finish_reason, known_captions
 from visinstruct.stages.context import RunContext
-from visinstruct.stages.instructions import MM_SEQ, _why_not
+from visinstruct.stages.instructions import MM_SEQ, why_not
 
 #: Where an image's caption samples go among its samples: after its long VQA of the same
 #: language (slots 6 and 7 of `mm_span`), numbered from 900 (a unit makes at most 50).
@@ -110,7 +110,7 @@ class CaptionSamplesStage(ModelStage):
             seq = MM_SEQ + subject.seq * 8 + SLOT.get(lang, 7)
             if domain is None:  # its domain assignment (or the caption it needs) failed: so does this
                 assigned = failed.get("domains") or failed.get("zero_shot_domains")
-                why = _why_not("domain assignment", assigned) or _why_not("caption", failed.get("captions"))
+                why = why_not("domain assignment", assigned) or why_not("caption", failed.get("captions"))
                 if why:
                     units.append(Unit(key, seq, {"blocked": why}))
                 continue
@@ -118,7 +118,7 @@ class CaptionSamplesStage(ModelStage):
             src = spec.source if translate else lang
             hit = known_captions(subject, ctx).get(src)
             if hit is None or not hit[0]:
-                why = _why_not("caption", failed.get("captions"))
+                why = why_not("caption", failed.get("captions"))
                 if why:
                     units.append(Unit(key, seq, {"blocked": why}))
                 continue
