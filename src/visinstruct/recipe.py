@@ -27,6 +27,10 @@ from visinstruct.synth import REGISTRY
 
 Language = Literal["en", "zh"]
 InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa"]
+#: What a recipe's `types` may name: the four instruction types, and `caption` (an image's caption
+#: as a sample, its instruction drawn from a pool of caption requests).
+SampleType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa", "caption"]
+CaptionMode = Literal["direct", "translate"]
 ExportFormat = Literal["jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine"]
 ALL_TYPES: list[InstructionType] = ["judgement", "multiple_choice", "short_vqa", "long_vqa"]
 
@@ -226,6 +230,35 @@ class CaptionSpec(Strict):
     )
 
 
+class CaptionSamplesSpec(Strict):
+    """Caption samples (`caption` in `types`): one per source image and language, the instruction
+    drawn (seeded by the image and language) from a pool of caption requests, the answer the
+    image's caption. Per language, the caption is the VLM's own in that language (`direct`, as
+    MMInstruct's Chinese captions) or the LLM's translation of the `source` language's (`translate`)."""
+
+    languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
+    en: CaptionMode = "direct"
+    zh: CaptionMode = "direct"
+    source: Language = Field(default="en", description="the language translations are made from")
+    endpoint: str = Field(default="llm", description="the endpoint that translates")
+    pool: str = Field(default="bundled", description="`bundled`, or a caption request file (pool.yaml)")
+    kind: Literal["detailed"] = Field(
+        default="detailed", description="the kind of request drawn: the VLM writes detailed captions"
+    )
+    quotas: dict[Language, Count] = Field(
+        default_factory=dict, description="at most this many caption samples per language, in source order"
+    )
+    max_tokens: int = Field(default=1500, ge=16, description="of a translation")
+    temperature: float = Field(default=0.2, ge=0, le=2)
+
+    def mode(self, lang: str) -> str:
+        return str(getattr(self, lang, "direct"))
+
+    def translated(self, langs: list[str]) -> list[str]:
+        """The languages of `langs` whose captions are translations."""
+        return [lang for lang in langs if self.mode(lang) == "translate"]
+
+
 class InstructionSpec(Strict):
     endpoint: str = "llm"
     languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
@@ -293,6 +326,25 @@ class JudgeSpec(Strict):
     min_score: int = Field(default=3, ge=1, le=5)
 
 
+class CaptionChecksSpec(Strict):
+    """Checks of caption samples (`checks/captions.py`); a failure sends the sample to review."""
+
+    min_length: dict[Language, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="shortest caption: words in English, characters in Chinese (default 200 and 300)",
+    )
+    max_length: dict[Language, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="longest caption (default 1000 words and 2000 characters)"
+    )
+    dedup: bool = Field(default=True, description="near-duplicate captions across images")
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1, description="shingle Jaccard")
+
+    def limits(self) -> dict[str, tuple[int | None, int | None]]:
+        """language → (min, max) given by the recipe (None: the default)."""
+        langs = sorted(set(self.min_length) | set(self.max_length))
+        return {lang: (self.min_length.get(lang), self.max_length.get(lang)) for lang in langs}  # type: ignore[call-overload]
+
+
 class ChecksSpec(Strict):
     rules: bool = True  # options, lengths, language, refusals, unfilled slots, turn consistency
     lengths: dict[InstructionType, tuple[int, int]] = Field(default_factory=dict)  # answer length bounds
@@ -306,6 +358,7 @@ class ChecksSpec(Strict):
     semantic_threshold: float = Field(
         default=0.95, gt=0, le=1, description="cosine similarity at or above which an image near-copies"
     )
+    captions: CaptionChecksSpec = Field(default_factory=CaptionChecksSpec)
     verify: VerifySpec | None = None
     judge: JudgeSpec | None = None
 
@@ -365,7 +418,7 @@ class Recipe(Strict):
     name: str = "run"
     seed: int = 0
     languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
-    types: list[InstructionType] = Field(default_factory=lambda: list(ALL_TYPES), min_length=1)
+    types: list[SampleType] = Field(default_factory=lambda: list(ALL_TYPES), min_length=1)
     synthetic: dict[str, SynthSpec] = Field(default_factory=dict)
     realism: float = Field(
         default=0,
@@ -382,6 +435,7 @@ class Recipe(Strict):
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     caption: CaptionSpec = Field(default_factory=CaptionSpec)
     instructions: InstructionSpec = Field(default_factory=InstructionSpec)
+    caption_samples: CaptionSamplesSpec = Field(default_factory=CaptionSamplesSpec)
     # a domain for a source image that has none: true (an LLM reads the caption), false,
     # `zero_shot` (the embedder compares it with the domain descriptions) or an AssignDomainsSpec
     assign_domains: bool | DomainMethod | AssignDomainsSpec = True
@@ -451,6 +505,42 @@ class Recipe(Strict):
             return a
         return AssignDomainsSpec(method="llm" if a is True else a)
 
+    @property
+    def instruction_types(self) -> list[InstructionType]:
+        """The recipe's types an LLM writes from a context (all but `caption`)."""
+        return [t for t in self.types if t != "caption"]  # type: ignore[misc]
+
+    @property
+    def caption_sample_languages(self) -> list[str]:
+        """The languages of the caption samples made of source images (none without `caption`)."""
+        if "caption" not in self.types or not self.image_sources:
+            return []
+        return self.languages_of(self.caption_samples)
+
+    @property
+    def translates_captions(self) -> bool:
+        """Whether some caption samples are the LLM's translations."""
+        return bool(self.caption_samples.translated(self.caption_sample_languages))
+
+    def _caption_languages(self) -> None:
+        """A caption sample language written directly is one the VLM captions in (added to
+        `caption.languages`); a translated one needs its source language written directly."""
+        spec, langs = self.caption_samples, self.caption_sample_languages
+        if not langs:
+            return
+        translated = spec.translated(langs)
+        if spec.source in translated:
+            raise ValueError(
+                f"caption_samples.{spec.source}: translate, but {spec.source} is the language translations "
+                "are made from (caption_samples.source); it is written by the VLM"
+            )
+        direct = [lang for lang in langs if lang not in translated]
+        if translated and spec.source not in direct:
+            direct.append(spec.source)
+        for lang in direct:
+            if lang not in self.caption.languages:
+                self.caption.languages.append(lang)  # type: ignore[arg-type]
+
     def uses_llm_on_facts(self) -> bool:
         return any(s.llm for s in self.synthetic.values())
 
@@ -485,6 +575,9 @@ class Recipe(Strict):
         if self.targeted is not None and not self.image_sources:
             raise ValueError("targeted questions are written about source images: add `sources:`")
         needed = [("caption", self.caption)] if self.image_sources else []
+        self._caption_languages()
+        if self.translates_captions:
+            needed.append(("caption_samples", self.caption_samples))
         if self.image_sources or self.uses_llm_on_facts():
             needed.append(("instructions", self.instructions))
         if self.targeted is not None:

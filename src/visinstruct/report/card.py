@@ -248,6 +248,9 @@ def _tally(samples: Iterable[Sample], making: Making) -> Iterator[Sample]:
         for key in ("prompt", "caption_prompt"):
             if p.get(key):
                 making.prompts[key, str(p[key])] += 1
+        translation = p.get("translation")
+        if isinstance(translation, dict) and translation.get("prompt"):
+            making.prompts["translation_prompt", str(translation["prompt"])] += 1
         if p.get("engine"):
             making.engines[str(p["engine"])] += 1
         yield s
@@ -349,7 +352,7 @@ def _intro(name: str, stats: Stats, files: list[DataFile], lic: Licenses) -> str
         f"{fmt_num(stats.by_status['needs_review'])} await review and "
         f"{fmt_num(stats.by_status['rejected'])} were rejected. Each sample is one or more images with "
         "a question and its answer (several turns for `long_vqa`; four options and a correct letter "
-        "for `multiple_choice`).",
+        "for `multiple_choice`; a caption request and the image's caption for `caption`).",
     ]
     if not files:
         lines += ["", "**No export of the run is on disk yet**: this card names no data file."]

@@ -173,7 +173,7 @@ def render(store: RunStore, stats: Stats, picks: list[Sample]) -> str:
         _samples(stats),
         _datasets(store),
         _balance(stats),
-        _lengths(stats),
+        _lengths(stats, recipe),
         _checks(stats),
         _verification(stats),
         _cost(stats, ledger),
@@ -541,8 +541,39 @@ def _empty_note(text: str) -> str:
     return f'<p class="empty" style="font-style:normal;font-size:12px">{esc(text)}</p>'
 
 
-def _lengths(stats: Stats) -> str:
+def _caption_cards(stats: Stats, recipe: dict) -> list[str]:
+    """A histogram of caption lengths per language: words in English, characters in Chinese,
+    counted as the caption checks count them, with how many fall short of the minimum."""
+    from visinstruct.checks.captions import bounds
+
+    given = ((recipe.get("checks") or {}).get("captions") or {}).get("min_length") or {}
     cards = []
+    for i, lang in enumerate(stats.languages()):
+        counts = {n: c for (ll, n), c in stats.captions.items() if ll == lang}
+        if not counts:
+            continue
+        unit = "characters" if lang == "zh" else "words"
+        low = given.get(lang, bounds(lang)[0])
+        total = sum(counts.values())
+        mean = sum(n * c for n, c in counts.items()) / total
+        short = sum(c for n, c in counts.items() if n < low)
+        chart = histogram(
+            counts,
+            x_label=f"caption length ({unit})",
+            y_label="captions",
+            title=f"Caption length ({lang})",
+            color=PALETTE[(i + 3) % len(PALETTE)],
+        )
+        note = _empty_note(
+            f"{fmt_num(total)} captions · mean {mean:.1f} {unit} · max {max(counts)} · "
+            f"{fmt_num(short)} shorter than {low} {unit}"
+        )
+        cards.append(_card(f"caption · {lang}", chart + note))
+    return cards
+
+
+def _lengths(stats: Stats, recipe: dict | None = None) -> str:
+    cards = _caption_cards(stats, recipe or {})
     for t in stats.types():
         for i, lang in enumerate(stats.languages()):
             counts = {n: c for (tt, ll, n), c in stats.lengths.items() if tt == t and ll == lang}
@@ -574,7 +605,8 @@ def _lengths(stats: Stats) -> str:
     return _section(
         "lengths",
         "Lengths",
-        "Answer lengths per instruction type: words for English, characters for Chinese.",
+        "Answer lengths per instruction type, and caption lengths: words for English, characters "
+        "for Chinese.",
         f'<div class="grid small">{"".join(cards)}</div>',
     )
 

@@ -83,8 +83,10 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
                     )
                 )
             domain = domain or catalog[sorted(catalog)[0]]
+            for lang in recipe.caption_samples.translated(recipe.caption_sample_languages):
+                reqs.append(translation_request(recipe, lang, placeholder))
             for lang in recipe.languages_of(ispec):
-                for itype in recipe.types:
+                for itype in recipe.instruction_types:
                     seeds = domain.sample_seeds(random.Random(0), FAMILY[itype], lang, ispec.seeds_per_prompt)
                     reqs.append(
                         instruction_request(
@@ -103,6 +105,23 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
                     )
     reqs.extend(_targeted(recipe, catalog))
     return reqs
+
+
+def translation_request(recipe: Any, lang: str, caption: str) -> ChatRequest:
+    """A caption translation as long as it may be."""
+    from visinstruct.prompts import load_prompt
+    from visinstruct.stages.caption_samples import translation_request as request
+
+    spec = recipe.caption_samples
+    return request(
+        load_prompt("translate_caption", recipe.prompts_dir),
+        caption=caption,
+        source=spec.source,
+        lang=lang,
+        endpoint=spec.endpoint,
+        max_tokens=spec.max_tokens,
+        temperature=spec.temperature,
+    )
 
 
 def _targeted(recipe: Any, catalog: dict) -> list[ChatRequest]:
