@@ -362,7 +362,7 @@ def test_caption_minimums_come_from_the_recipe(fake_openai, tmp_path):
         (en_caption(1), "en", set()),
         (zh_caption(1), "zh", set()),
         (en_caption(1, 150), "en", {"caption_length"}),
-        (zh_caption(1, 250), "zh", {"caption_length"}),
+        (zh_caption(1, 150), "zh", {"caption_length"}),
         (en_caption(1) + " I cannot tell what the building is.", "en", {"caption_talk"}),
         ("As an AI, " + en_caption(1), "en", {"caption_talk"}),
         (en_caption(1) + " In summary, the description above covers it.", "en", {"caption_talk"}),
@@ -370,7 +370,7 @@ def test_caption_minimums_come_from_the_recipe(fake_openai, tmp_path):
         (zh_caption(1) + "以上就是这段描述。", "zh", {"caption_talk"}),
         ("无法描述这张图片。" + zh_caption(1), "zh", {"caption_talk"}),
         (en_caption(1) + " " + hanzi(2, 40), "en", {"caption_language"}),
-        (en_caption(1, 250), "zh", {"caption_language", "caption_length"}),
+        (en_caption(1, 150), "zh", {"caption_language", "caption_length"}),
         (
             'A shop window with a poster that says "Sorry, I cannot help you today". ' + en_caption(1),
             "en",

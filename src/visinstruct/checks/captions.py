@@ -5,7 +5,7 @@ too short or in the wrong language is still a caption a person may keep or mend.
 
 - `caption_length`: words in English, characters in Chinese (a Latin word or a number counts as
   one character, as `rules.units` counts), within per-language bounds: by default a detailed
-  caption has at least 200 words (what MMInstruct asks its captioner for) or 300 characters;
+  caption has at least 200 words or 200 characters (what the caption prompt, like MMInstruct's, asks for);
 - `caption_talk`: no refusal and no talk as a model ("As an AI…", "I cannot", "作为一个AI",
   "我无法") and no caption that speaks of itself ("the description", "这段描述"); quoted text
   (a sign that reads "Sorry, we are closed") does not count;
@@ -34,7 +34,7 @@ CHECKS = ("caption_length", "caption_talk", "caption_language")
 
 #: Default bounds (min, max) per kind and language: words (en), characters (zh).
 DEFAULT_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
-    "detailed": {"en": (200, 1000), "zh": (300, 2000)},
+    "detailed": {"en": (200, 1000), "zh": (200, 2000)},  # the caption prompt asks for 200 of each
     "brief": {"en": (5, 100), "zh": (8, 200)},
 }
 KINDS = tuple(DEFAULT_LIMITS)
