@@ -17,6 +17,7 @@ only about what can be seen.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
 import os
 import queue
@@ -108,7 +109,9 @@ def _ink(img: Image.Image, box: list[float]) -> bool:
     if x1 - x0 < 1 or y1 - y0 < 1:
         return False
     # a little of the surroundings too: a filled shape on another colour shows at its edge
-    crop = img.convert("RGB").crop((max(0, x0 - 2), max(0, y0 - 2), min(img.width, x1 + 2), min(img.height, y1 + 2)))
+    crop = img.convert("RGB").crop(
+        (max(0, x0 - 2), max(0, y0 - 2), min(img.width, x1 + 2), min(img.height, y1 + 2))
+    )
     return any(hi - lo >= 40 for lo, hi in crop.getextrema())
 
 
@@ -149,7 +152,11 @@ def draw_table(source: dict[str, Any]) -> Image.Image:
     from visinstruct.synth.base import fmt_num
     from visinstruct.synth.style import font
 
-    body, bold, big = font("DejaVuSans.ttf", 16), font("DejaVuSans-Bold.ttf", 16), font("DejaVuSans-Bold.ttf", 20)
+    body, bold, big = (
+        font("DejaVuSans.ttf", 16),
+        font("DejaVuSans-Bold.ttf", 16),
+        font("DejaVuSans-Bold.ttf", 20),
+    )
     cols = source["columns"]
     rows = [[c if isinstance(c, str) else fmt_num(c) for c in r] for r in source["rows"]]
     pad, row_h, margin = 12, 32, 20
@@ -258,15 +265,17 @@ class Chromium:
                 except BaseException as e:  # handed to the caller; the thread serves on
                     if browser is not None and "Timeout" in type(e).__name__:
                         browser = self._drop(browser)  # a page that hangs may hang its browser
-                    fut.set_exception(e if isinstance(e, SpecError | RenderError) else RenderError(f"{type(e).__name__}: {e}"))
+                    fut.set_exception(
+                        e
+                        if isinstance(e, SpecError | RenderError)
+                        else RenderError(f"{type(e).__name__}: {e}")
+                    )
         finally:
             if browser is not None:
                 self._drop(browser)
             if pw is not None:
-                try:
+                with contextlib.suppress(Exception):
                     pw.stop()
-                except Exception:
-                    pass
 
     @staticmethod
     def _launch(pw: Any) -> tuple[Any, Any]:
@@ -275,17 +284,17 @@ class Chromium:
         try:
             from playwright.sync_api import sync_playwright
         except ImportError:
-            raise RenderError("svg and html specs need Playwright: pip install 'visinstruct[coded]'") from None
+            raise RenderError(
+                "svg and html specs need Playwright: pip install 'visinstruct[coded]'"
+            ) from None
         if pw is None:
             pw = sync_playwright().start()
         return pw, pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
 
     @staticmethod
     def _drop(browser: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):
             browser.close()
-        except Exception:
-            pass
         return None
 
     @staticmethod
@@ -310,12 +319,12 @@ class Chromium:
             page = ctx.new_page()
             page.set_content(page_html, wait_until="load", timeout=timeout * 1000)
             seen = page.evaluate(MEASURE, {"w": width, "h": height})
-            png = page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": height}, timeout=timeout * 1000)
+            png = page.screenshot(
+                clip={"x": 0, "y": 0, "width": width, "height": height}, timeout=timeout * 1000
+            )
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 ctx.close()
-            except Exception:
-                pass
         img = Image.open(io.BytesIO(png))
         img.load()
         return Drawn(_flat(img), seen, blocked)

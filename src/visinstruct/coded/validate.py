@@ -177,7 +177,6 @@ def _n(v: float) -> str:
 
 @cache
 def _glyphs() -> tuple[Any, bytes]:
-    from PIL import ImageFont
 
     from visinstruct.synth.style import font
 
@@ -286,7 +285,8 @@ def vega_lite(spec: Any) -> Spec:
     height = _number(spec.get("height", 300), "vega-lite: height")
     w, h = check_canvas(width, height)
     if "$schema" in spec and not (
-        isinstance(spec["$schema"], str) and re.fullmatch(r"https://vega\.github\.io/schema/vega-lite/v\d+(\.\d+)*\.json", spec["$schema"])
+        isinstance(spec["$schema"], str)
+        and re.fullmatch(r"https://vega\.github\.io/schema/vega-lite/v\d+(\.\d+)*\.json", spec["$schema"])
     ):
         raise SpecError("vega-lite: $schema is not a Vega-Lite schema URL")
     mark = spec.get("mark")
@@ -298,7 +298,9 @@ def vega_lite(spec: Any) -> Spec:
         props = {k: v for k, v in mark.items() if k != "type"}
         mark = mark.get("type")
     if mark not in VL_MARKS:
-        raise SpecError(f"vega-lite: mark {json.dumps(mark)[:30]} is not one of {', '.join(sorted(VL_MARKS))}")
+        raise SpecError(
+            f"vega-lite: mark {json.dumps(mark)[:30]} is not one of {', '.join(sorted(VL_MARKS))}"
+        )
     for k, v in props.items():
         if k == "color" and not (isinstance(v, str) and COLOUR_VALUE.match(v)):
             raise SpecError("vega-lite: mark.color must be a colour name or #hex")
@@ -310,7 +312,7 @@ def vega_lite(spec: Any) -> Spec:
                 raise SpecError(f"vega-lite: mark.{k} {x:g} is outside 0..200")
     data = spec.get("data")
     if not isinstance(data, dict) or set(data) != {"values"}:
-        raise SpecError("vega-lite: data must be {\"values\": [...]} (inline rows only)")
+        raise SpecError('vega-lite: data must be {"values": [...]} (inline rows only)')
     rows = data["values"]
     if not isinstance(rows, list) or not rows:
         raise SpecError("vega-lite: data.values must be a non-empty list of rows")
@@ -395,7 +397,11 @@ def vega_lite(spec: Any) -> Spec:
         if not cat or (sf and not ser):
             raise SpecError(f"vega-lite: data.values[{i}] has an empty label")
         if (cat, ser) in seen:
-            raise SpecError(f"vega-lite: two data rows for {cat!r}" + (f" in {ser!r}" if ser else "") + " (they would be stacked)")
+            raise SpecError(
+                f"vega-lite: two data rows for {cat!r}"
+                + (f" in {ser!r}" if ser else "")
+                + " (they would be stacked)"
+            )
         seen.add((cat, ser))
         v = round(float(v), 2)
         if mark == "arc" and v <= 0:
@@ -419,7 +425,9 @@ def vega_lite(spec: Any) -> Spec:
         "series": series,
         "points": points,
     }
-    source = _vl_source(spec, mark, props, chans, cat_ch, value_ch, series_ch, points, cf, vf, sf, w, h, title)
+    source = _vl_source(
+        spec, mark, props, chans, cat_ch, value_ch, series_ch, points, cf, vf, sf, w, h, title
+    )
     return Spec("vega-lite", w, h, source, facts)
 
 
@@ -447,8 +455,10 @@ def _vl_source(
         "width": w,
         "height": h,
         "data": {"values": values},
-        "background": spec["background"] if isinstance(spec.get("background"), str) and COLOUR_VALUE.match(spec["background"]) else "white",
-    }  # fmt: skip
+        "background": bg
+        if isinstance(bg := spec.get("background"), str) and COLOUR_VALUE.match(bg)
+        else "white",
+    }
     if title:
         out["title"] = title
     m = {"type": mark, **props}
@@ -478,7 +488,10 @@ def _vl_source(
             enc[f"{cat_ch}Offset"] = {"field": sf, "type": "nominal"}
     horizontal = cat_ch == "y"
     label = {"type": "text", "fontSize": 11, **({"dx": 4, "align": "left"} if horizontal else {"dy": -7})}
-    text_enc = {**{k: v for k, v in enc.items() if k != "color"}, "text": {"field": vf, "type": "quantitative", "format": ".2~f"}}
+    text_enc = {
+        **{k: v for k, v in enc.items() if k != "color"},
+        "text": {"field": vf, "type": "quantitative", "format": ".2~f"},
+    }
     if series_ch and mark != "bar":
         text_enc["color"] = enc["color"]
     out["layer"] = [{"mark": m, "encoding": enc}, {"mark": label, "encoding": text_enc}]
@@ -519,7 +532,9 @@ def table(spec: Any) -> Spec:
         for j, c in enumerate(r):
             if isinstance(c, str):
                 cells.append(check_text(squash(c), f"table cell {i},{j}", 40))
-            elif isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) and abs(c) < 1e12:
+            elif (
+                isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) and abs(c) < 1e12
+            ):
                 v = round(float(c), 2)
                 cells.append(int(v) if v.is_integer() else v)
             else:
@@ -777,7 +792,21 @@ HTML_ATTRS = {
     "class", "id", "style", "colspan", "rowspan", "lang", "dir", "title", "alt", "width", "height",
     "align", "valign", "scope", "span", "datetime",
 }  # fmt: skip
-HTML_TEXT_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "caption", "figcaption", "dt", "dd", "blockquote"}
+HTML_TEXT_TAGS = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "li",
+    "caption",
+    "figcaption",
+    "dt",
+    "dd",
+    "blockquote",
+}
 VIEWPORT = re.compile(r"^\s*width\s*=\s*(\d+(\.\d+)?)\s*[,;]\s*height\s*=\s*(\d+(\.\d+)?)\s*$")
 
 
@@ -820,7 +849,17 @@ class _Reader(HTMLParser):
                 if name not in ("charset", "name", "content"):
                     raise SpecError(f"html: attribute {name} on <meta> is not allowed")
                 continue
-            if name in ("href", "src", "srcset", "action", "formaction", "poster", "background", "data", "xlink:href"):
+            if name in (
+                "href",
+                "src",
+                "srcset",
+                "action",
+                "formaction",
+                "poster",
+                "background",
+                "data",
+                "xlink:href",
+            ):
                 if tag == "img" and name == "src":
                     check_url(v, "src of <img>", data_images=True)
                     if not DATA_IMAGE.match(v.strip()):
