@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from visinstruct.synth.ask import (
+    Asked,
     Fact,
     Kinds,
     Said,
@@ -32,7 +33,7 @@ from visinstruct.synth.ask import (
     nearby,
     short_answer,
 )
-from visinstruct.synth.base import Question, fmt_num
+from visinstruct.synth.base import fmt_num
 from visinstruct.templates import render
 
 SHAPE_WORDS = ("rect", "circle", "ellipse", "line", "polygon", "polyline")
@@ -722,9 +723,10 @@ def altered(text: str, taken: list[str], rng: random.Random) -> str | None:
 # an item's drafts
 
 
-def drafts(kind: str, facts: dict[str, Any], rng: random.Random, lang: str) -> list[Question]:
-    """The item's draft questions: a judgement pair or two, one or two multiple-choice and
-    short answers, and one long answer, of whatever the facts can be asked as."""
+def drafts(kind: str, facts: dict[str, Any], rng: random.Random, lang: str) -> list[Asked]:
+    """The item's draft questions (with the facts each asks about): a judgement pair or two,
+    one or two multiple-choice and short answers, and one long answer, of whatever the facts
+    can be asked as."""
     v = Voice(rng, lang)
     if kind == "vega-lite":
         builders, weights = chart_kinds(facts, rng, v)
@@ -735,25 +737,24 @@ def drafts(kind: str, facts: dict[str, Any], rng: random.Random, lang: str) -> l
     if not builders:
         return []
     kinds = Kinds(rng, builders, weights)
-    out: list[Question] = []
+    out: list[Asked] = []
     facts_j = kinds.pick("judgement", 2 * (2 if rng.random() < 0.4 else 1))
     facts_j = facts_j[: len(facts_j) // 2 * 2]
     truths = [True, False] * (len(facts_j) // 2)
     rng.shuffle(truths)
-    out += [judgement(f, t, rng).question for f, t in zip(facts_j, truths, strict=True)]
-    seen = {q.turns[0][0] for q in out}
+    out += [judgement(f, t, rng) for f, t in zip(facts_j, truths, strict=True)]
+    seen = {a.question.turns[0][0] for a in out}
     for f in kinds.pick("multiple_choice", rng.randint(1, 2)):
-        q = multiple_choice(f, rng).question
-        if q.turns[0][0] not in seen:
-            seen.add(q.turns[0][0])
-            out.append(q)
+        a = multiple_choice(f, rng)
+        if a.question.turns[0][0] not in seen:
+            seen.add(a.question.turns[0][0])
+            out.append(a)
     for f in kinds.pick("short_vqa", rng.randint(1, 2)):
-        q = short_answer(f).question
-        if q.turns[0][0] not in seen:
-            seen.add(q.turns[0][0])
-            out.append(q)
-    for f in kinds.pick("long_vqa", 1):
-        out.append(long_answer(f).question)
+        a = short_answer(f)
+        if a.question.turns[0][0] not in seen:
+            seen.add(a.question.turns[0][0])
+            out.append(a)
+    out += [long_answer(f) for f in kinds.pick("long_vqa", 1)]
     return out
 
 
