@@ -128,7 +128,8 @@ def vega_lite(source: dict[str, Any]) -> Image.Image:
     try:
         png = vlc.vegalite_to_png(source, scale=1, allowed_base_urls=[])
     except Exception as e:  # vl-convert reports a bad spec as a plain ValueError
-        raise SpecError(f"vega-lite: not drawable ({str(e).splitlines()[0][:200]})") from None
+        why = " ".join(line.strip() for line in str(e).splitlines() if line.strip() and " at " not in line)
+        raise SpecError(f"vega-lite: not drawable ({why[:300]})") from None
     img = Image.open(io.BytesIO(png))
     img.load()
     return _flat(img)
