@@ -321,6 +321,9 @@ def test_coded_run_end_to_end_hostile_refused_answers_exact_and_resumed(fake_ope
             assert reason in failed[key], (key, failed[key])
         rows = list(store.samples_between(0, 10**18))
         samples = [s for s, _v, _d in rows]
+        for s in samples:  # every sample passes the rules (options, lengths, language, ...)
+            rules = store.stage_result(s.id, "rules")
+            assert all(r.get("pass") for r in rules.values()), (s.turns, rules)
         images = {i: store.image(i) for s in samples for i in s.images}
         paths = {i: store.image_path(i) for i in images}
 

@@ -270,7 +270,7 @@ def chart_kinds(facts: dict[str, Any], rng: random.Random, v: Voice) -> tuple[di
         ask = {"field": field, "cat_field": cat_field, "scope": sc}
 
         def explain() -> list[tuple[str, str]]:
-            listing = v.listing([f"{c}: {fmt_num(x)}" for c, x in row.items()])
+            listing = v.listing([v.say("pair", label=c, value=fmt_num(x)) for c, x in row.items()])
             return [
                 (v.say("chart_values_q", **ask), listing),
                 (
@@ -416,7 +416,9 @@ def table_kinds(t: dict[str, Any], rng: random.Random, v: Voice) -> tuple[dict[s
         ask = {"column": cols[j], "row_field": row_field}
 
         def explain() -> list[tuple[str, str]]:
-            listing = v.listing([f"{_show(r[0])}: {fmt_num(x)}" for r, x in zip(rows, vals, strict=True)])  # type: ignore[arg-type]
+            listing = v.listing(
+                [v.say("pair", label=_show(r[0]), value=fmt_num(x)) for r, x in zip(rows, vals, strict=True)]
+            )  # type: ignore[arg-type]
             return [
                 (v.say("table_values_q", **ask), listing),
                 (
@@ -548,7 +550,12 @@ def markup_kinds(
                     names = v.listing([v.word("colours", c) for c in colours])  # type: ignore[index]
                     return [first, (v.say("shape_colours_q"), v.say("shape_colours_a", colours=names))]
                 if not unclear and not paths and len(countable) > 1:
-                    parts = v.listing([f"{len(by_kind[x])} {plural(x, len(by_kind[x]))}" for x in countable])
+                    parts = v.listing(
+                        [
+                            v.say("count_of", n=len(by_kind[x]), shapes=plural(x, len(by_kind[x])))
+                            for x in countable
+                        ]
+                    )
                     return [
                         first,
                         (v.say("shape_all_q"), v.say("shape_all_a", parts=parts, value=len(shapes))),
