@@ -253,6 +253,7 @@ class Chromium:
 
     def _serve(self) -> None:
         pw = browser = None
+        tab: _Tab | None = None
         try:
             while True:
                 job = self.jobs.get()
@@ -261,16 +262,25 @@ class Chromium:
                 page, width, height, timeout, fut = job
                 try:
                     if browser is None or not browser.is_connected():
+                        tab = None
                         pw, browser = self._launch(pw)
-                    fut.set_result(self._one(browser, page, width, height, timeout))
+                    if tab is None or tab.used >= PAGE_USES:
+                        if tab is not None:
+                            tab.close()
+                        tab = _Tab(browser)
+                    fut.set_result(tab.render(page, width, height, timeout))
                 except BaseException as e:  # handed to the caller; the thread serves on
+                    if tab is not None:  # a page that failed is not drawn on again
+                        tab.close()
+                        tab = None
                     if browser is not None and "Timeout" in type(e).__name__:
                         browser = self._drop(browser)  # a page that hangs may hang its browser
-                    fut.set_exception(
+                    err = (
                         e
                         if isinstance(e, SpecError | RenderError)
                         else RenderError(f"{type(e).__name__}: {e}")
                     )
+                    fut.set_exception(err)
         finally:
             if browser is not None:
                 self._drop(browser)
@@ -296,39 +306,51 @@ class Chromium:
     def _drop(browser: Any) -> None:
         with contextlib.suppress(Exception):
             browser.close()
-        return None
 
-    @staticmethod
-    def _one(browser: Any, page_html: str, width: int, height: int, timeout: float) -> Drawn:
-        blocked: list[str] = []
 
-        def refuse(route: Any) -> None:
-            blocked.append(route.request.url)
-            route.abort()
+PAGE_USES = 500  # drawings on one page before it is replaced by a fresh one
 
-        ctx = browser.new_context(
-            viewport={"width": width, "height": height},
+
+class _Tab:
+    """A browser context and its one page, drawn on again and again: a new context costs a
+    renderer process (a quarter of a second); the page runs no script and loads nothing, so a
+    drawing leaves nothing behind for the next one."""
+
+    def __init__(self, browser: Any) -> None:
+        self.blocked: list[str] = []
+        self.used = 0
+        self.ctx = browser.new_context(
+            viewport={"width": 800, "height": 600},
             device_scale_factor=1,
             java_script_enabled=False,
             offline=True,
             accept_downloads=False,
             service_workers="block",
         )
-        try:
-            ctx.route("**/*", refuse)
-            ctx.set_default_timeout(timeout * 1000)
-            page = ctx.new_page()
-            page.set_content(page_html, wait_until="load", timeout=timeout * 1000)
-            seen = page.evaluate(MEASURE, {"w": width, "h": height})
-            png = page.screenshot(
-                clip={"x": 0, "y": 0, "width": width, "height": height}, timeout=timeout * 1000
-            )
-        finally:
-            with contextlib.suppress(Exception):
-                ctx.close()
+        self.ctx.route("**/*", self._refuse)
+        self.page = self.ctx.new_page()
+
+    def _refuse(self, route: Any) -> None:
+        self.blocked.append(route.request.url)
+        route.abort()
+
+    def render(self, page_html: str, width: int, height: int, timeout: float) -> Drawn:
+        self.used += 1
+        self.blocked = []
+        ms = timeout * 1000
+        self.page.set_viewport_size({"width": width, "height": height})
+        self.page.set_content(page_html, wait_until="load", timeout=ms)
+        seen = self.page.evaluate(MEASURE, {"w": width, "h": height})
+        png = self.page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": height}, timeout=ms)
+        blocked = list(self.blocked)
+        self.page.set_content("<!DOCTYPE html><html><body></body></html>", timeout=ms)
         img = Image.open(io.BytesIO(png))
         img.load()
         return Drawn(_flat(img), seen, blocked)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ctx.close()
 
 
 _CHROMIUM: Chromium | None = None
