@@ -475,3 +475,26 @@ def test_the_sandbox_aborts_every_request_and_runs_no_script(trap):
     with pytest.raises(SpecError, match="External data url not allowed"):
         render(Spec("vega-lite", 300, 200, {**BAR, "data": {"url": f"{url}/data.json"}}, {}))
     assert trap.hits() == []
+
+
+def test_a_wrong_coded_section_is_refused_in_one_line(fake_openai, tmp_path):
+    from visinstruct.errors import RecipeError
+
+    bad = recipe(fake_openai, topics=["no_such_domain"])
+    with pytest.raises(RecipeError, match=r"coded\.topics: 'no_such_domain' is not in the domain catalog"):
+        run_recipe(parse_recipe(bad), tmp_path / "run", workers=1)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(RecipeError, match=r"coded\.endpoint 'llm' is not in endpoints"):
+        parse_recipe({**recipe(fake_openai), "endpoints": {}})
+    with pytest.raises(RecipeError, match=r"coded\.kinds\.0: Input should be"):
+        parse_recipe(recipe(fake_openai, kinds=["python"]))
+
+
+def test_a_dry_run_counts_one_request_per_planned_spec(fake_openai, tmp_path):
+    from visinstruct.stages.estimate import requests
+
+    reqs = requests(parse_recipe(recipe(fake_openai)), tmp_path)
+    assert len(reqs) == 16 and {r.stage for r in reqs} == {"coded"}
+    variants = [re.search(r"Variant (\S+):", r.messages[-1]["content"]).group(1) for r in reqs]
+    assert variants[:4] == ["coded/vega-lite/en/0", "coded/svg/en/0", "coded/html/en/0", "coded/table/en/0"]
+    assert len(set(variants)) == 16

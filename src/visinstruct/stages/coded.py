@@ -46,34 +46,49 @@ class CodedTask:
     round: int = 0
 
 
-def topics(ctx: RunContext) -> list[str]:
-    spec = ctx.recipe.coded
-    assert spec is not None
-    return list(spec.topics) if spec.topics else sorted(ctx.catalog)
-
-
-def plan(ctx: RunContext) -> Iterator[CodedTask]:
+def plan(recipe: Any, catalog: dict[str, Any]) -> Iterator[CodedTask]:
     """Every image the recipe's `coded:` asks for, in a fixed order: kinds in turn, then
     languages, each (kind, language) stream numbered on its own."""
-    r, spec = ctx.recipe, ctx.recipe.coded
+    spec = recipe.coded
     if spec is None:
         return
-    names = topics(ctx)
-    langs = r.languages_of(spec)
-    types = tuple(spec.types or r.types)
+    names = list(spec.topics) if spec.topics else sorted(catalog)
+    langs = recipe.languages_of(spec)
+    types = tuple(spec.types or recipe.types)
     k = len(spec.kinds)
     for i in range(spec.count):
         kind = spec.kinds[i % k]
         lang = langs[(i // k) % len(langs)]
         index = i // (k * len(langs))
         key = f"coded/{kind}/{lang}/{index}"
-        seed = r.unit_seed(key)
+        seed = recipe.unit_seed(key)
         topic = random.Random(f"{seed}:topic").choice(names)
-        yield CodedTask(CODED_SEQ + i, key, kind, lang, index, topic, seed, types, r.round)
+        yield CodedTask(CODED_SEQ + i, key, kind, lang, index, topic, seed, types, recipe.round)
+
+
+def spec_request(prompt: Any, domain: Any, task: CodedTask, spec: Any) -> ChatRequest:
+    """The request for one unit's spec: the topic, the kind's rules, the unit as a variant."""
+    values = {
+        "kind": task.kind,
+        "title": domain.title.en,
+        "description": domain.description.en,
+        "rules": prompt.text("rules", task.kind, lang="en"),
+        "variant": task.key,
+    }
+    return ChatRequest(
+        [
+            {"role": "system", "content": prompt.text("system", lang="en", **values)},
+            {"role": "user", "content": prompt.text("user", lang="en", **values)},
+        ],
+        endpoint=spec.endpoint,
+        stage=CODED,
+        params={"max_tokens": spec.max_tokens, "temperature": spec.temperature},
+        meta=task.key,
+    )
 
 
 def subjects(ctx: RunContext) -> Iterator[Subject]:
-    for task in plan(ctx):
+    for task in plan(ctx.recipe, ctx.catalog):
         yield Subject(task.key, task.seq, {"task": task})
 
 
@@ -154,25 +169,7 @@ class CodedStage(ModelStage):
 
     def request(self, unit: Unit, ctx: RunContext) -> ChatRequest:
         task: CodedTask = unit.data
-        prompt = ctx.prompt("coded")
-        domain = ctx.catalog[task.topic]
-        values = {
-            "kind": task.kind,
-            "title": domain.title.en,
-            "description": domain.description.en,
-            "rules": prompt.text("rules", task.kind, lang="en"),
-            "variant": task.key,
-        }
-        return ChatRequest(
-            [
-                {"role": "system", "content": prompt.text("system", lang="en", **values)},
-                {"role": "user", "content": prompt.text("user", lang="en", **values)},
-            ],
-            endpoint=self.spec.endpoint,
-            stage=CODED,
-            params={"max_tokens": self.spec.max_tokens, "temperature": self.spec.temperature},
-            meta=unit.key,
-        )
+        return spec_request(ctx.prompt("coded"), ctx.catalog[task.topic], task, self.spec)
 
     def parse(self, unit: Unit, outcome: Outcome, ctx: RunContext) -> Any:
         """The reply's spec, validated: an unsafe or undrawable one fails here, uncached."""
