@@ -295,7 +295,7 @@ def _dry_run(rec, run_dir: Path) -> None:
         out.print(f"synthetic: {n} items, drawn offline (no model requests)")
     for spec in rec.dataset_sources:
         out.print(f"dataset {spec.dataset}: imported with its own answers, offline (no model requests)")
-    if not rec.image_sources:
+    if not rec.image_sources and rec.coded is None:
         return
     estimates = run_async(estimate(rec, Path.cwd(), run_dir))
     table = Table(title="dry run: model requests (nothing sent)")

@@ -98,6 +98,35 @@ class SynthSpec(Strict):
         return v
 
 
+CodedKind = Literal["vega-lite", "svg", "html", "table"]
+CODED_KINDS: list[CodedKind] = ["vega-lite", "svg", "html", "table"]
+
+
+class CodedSpec(Strict):
+    """Code-guided synthesis: an LLM writes a declarative spec (Vega-Lite, SVG, HTML, table
+    JSON) of an image about a catalog topic; the engine validates it, draws it in a sandbox
+    and computes every answer from it (docs/coded.md)."""
+
+    count: Count = Field(description="images to make, spread over kinds and languages")
+    endpoint: str = "llm"
+    kinds: list[CodedKind] = Field(default_factory=lambda: list(CODED_KINDS), min_length=1)
+    topics: list[str] | None = Field(
+        default=None, min_length=1, description="catalog domains to draw topics from; default: all"
+    )
+    languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
+    types: list[InstructionType] | None = Field(default=None, min_length=1)  # default: the recipe's
+    max_tokens: int = Field(default=4000, ge=256)
+    temperature: float = Field(default=0.9, ge=0, le=2)
+    render_timeout: float = Field(default=20, gt=0, le=300, description="seconds one drawing may take")
+
+    @field_validator("kinds")
+    @classmethod
+    def distinct_kinds(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a kind is named twice")
+        return v
+
+
 class ExportSpec(Strict):
     format: ExportFormat
     out: str = Field(description="file name inside the run's exports/ folder")
@@ -426,6 +455,7 @@ class Recipe(Strict):
         le=1,
         description="share of synthetic items shown as a photograph or scan (and how strongly)",
     )
+    coded: CodedSpec | None = None  # images an LLM specifies and the engine draws
     workers: int | None = Field(
         default=None, ge=1, le=MAX_WORKERS, description="processes; default: all cores"
     )
@@ -570,8 +600,10 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def has_work(self) -> Recipe:
-        if not self.synthetic and not self.sources:
-            raise ValueError("the recipe makes nothing: add `synthetic:` domain counts or `sources:`")
+        if not self.synthetic and not self.sources and self.coded is None:
+            raise ValueError(
+                "the recipe makes nothing: add `synthetic:` domain counts, `coded:` or `sources:`"
+            )
         if self.targeted is not None and not self.image_sources:
             raise ValueError("targeted questions are written about source images: add `sources:`")
         needed = [("caption", self.caption)] if self.image_sources else []
@@ -582,6 +614,8 @@ class Recipe(Strict):
             needed.append(("instructions", self.instructions))
         if self.targeted is not None:
             needed.append(("targeted", self.targeted))
+        if self.coded is not None:
+            needed.append(("coded", self.coded))
         if self.checks.verify is not None:
             needed.append(("checks.verify", self.checks.verify))
         if self.checks.judge is not None:

@@ -100,7 +100,8 @@ def _custom(recipe: Any, taken: set[str]) -> list[Stage]:
 
 
 def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
-    """The recipe's plan: flows (synthetic items, open datasets, source images) and dataset stages. With
+    """The recipe's plan: flows (synthetic items, coded specs, open datasets, source images) and
+    dataset stages. With
     `make=False` only the checks (`visinstruct check`)."""
     from visinstruct.stages import datasets, synthetic
     from visinstruct.stages.export import ExportStage
@@ -124,6 +125,10 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
         if r.uses_llm_on_facts():
             stages += [FactsStage(), *model_checks]
         plan.flows.append(Flow("synthetic", synthetic.subjects, stages))
+    if make and r.coded is not None and r.coded.count:
+        from visinstruct.stages import coded
+
+        plan.flows.append(Flow("coded", coded.subjects, [coded.CodedStage(ctx)]))
     if make and r.dataset_sources:
         plan.flows.append(Flow("datasets", datasets.subjects, [datasets.DatasetStage(ctx)]))
     if make and r.image_sources:
@@ -146,7 +151,7 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
         plan.dataset.append(TargetedStage())
     plan.dataset.append(ctx.make_checks.rules)
     taken = {s.name for s in plan.stages} | {"facts", "dedup", "image_dedup", "verify", "judge", "export"}
-    taken |= {"semantic_dedup", "domains", "zero_shot_domains", "caption_samples", "caption_dedup"}
+    taken |= {"semantic_dedup", "domains", "zero_shot_domains", "caption_samples", "caption_dedup", "coded"}
     plan.dataset += _custom(r, taken)
     if c.dedup:
         plan.dataset.append(DedupStage(c.near_duplicate_threshold))

@@ -104,6 +104,7 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
                         )
                     )
     reqs.extend(_targeted(recipe, catalog))
+    reqs.extend(_coded(recipe, catalog))
     return reqs
 
 
@@ -122,6 +123,17 @@ def translation_request(recipe: Any, lang: str, caption: str) -> ChatRequest:
         max_tokens=spec.max_tokens,
         temperature=spec.temperature,
     )
+
+
+def _coded(recipe: Any, catalog: dict) -> list[ChatRequest]:
+    """One request per planned image spec (its reply as long as `max_tokens` allows)."""
+    if recipe.coded is None:
+        return []
+    from visinstruct.prompts import load_prompt
+    from visinstruct.stages.coded import plan, spec_request
+
+    prompt = load_prompt("coded", recipe.prompts_dir)
+    return [spec_request(prompt, catalog[t.topic], t, recipe.coded) for t in plan(recipe, catalog)]
 
 
 def _targeted(recipe: Any, catalog: dict) -> list[ChatRequest]:
