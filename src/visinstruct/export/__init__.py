@@ -55,7 +55,7 @@ def export(
         raise ExportError(f"single-image rows are a llava option; {fmt} rows take several images")
     if options.shard_size is not None and fmt not in SHARDED:
         raise ExportError(
-            f"shard_size is an option of the sharded formats ({', '.join(SHARDED)}), not of {fmt}"
+            f"a shard size is an option of the sharded formats ({', '.join(SHARDED)}), not of {fmt}"
         )
     statuses = check_include(include)
     path = Path(out)

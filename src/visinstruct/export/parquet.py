@@ -119,12 +119,14 @@ class RowGroups:
         self.read: dict[Path, bytes] = {}  # the group's image files, each read once
         self.size = 0  # image bytes in the group, repeats counted
         self.pending = 0  # the group's distinct image bytes and its text: about what it adds
+        self.new = 0  # of those, the bytes of the images the last `row` read first
 
     def row(self, sample: Sample, images: Images) -> dict[str, Any]:
         """The sample's row, its images read once per group; `add` it next."""
         new = {im.src for im in images.of(sample) if im.src not in self.read}
         out = row(sample, images, self.read)
-        self.pending += sum(len(self.read[src]) for src in new)
+        self.new = sum(len(self.read[src]) for src in new)
+        self.pending += self.new
         return out
 
     def add(self, out: dict[str, Any]) -> None:

@@ -17,10 +17,11 @@ Three formats write into a folder (`out`), each shard as `train-00000.<ext>`, `t
   no dot and no slash, and two ids never share a key). Members have fixed owner, mode and time,
   so the same rows give the same bytes.
 
-Shards are cut by bytes as rows stream by, a shard closed before the row that would take it past
-`shard_size` (Parquet: by the bytes written so far plus an estimate of the row group in memory and
-of the footer). Memory is one row (JSONL, tar) or one row group (Parquet) whatever the run's size,
-and a shard's bounds follow from the rows alone, so the same run gives the same shards.
+Shards are cut by bytes as rows stream by: a shard takes the next row while that brings it
+nearer `shard_size`, so it ends within half a row of it (Parquet: as estimated from the bytes
+written so far, the row group in memory and the footer; a row larger than a shard is a shard).
+Memory is one row (JSONL, tar) or one row group (Parquet) whatever the run's size, and a
+shard's bounds follow from the rows alone, so the same run gives the same shards.
 
 Each shard is written under a temporary name and renamed into place when complete, and the index
 is rewritten after each one (`"complete": false` until the last). An export run again (after
@@ -105,7 +106,7 @@ class JsonlShard:
         return (dumps(jsonl.record(sample, ims, [im.ref for im in ims])) + "\n").encode()
 
     def fits(self, line: bytes) -> bool:
-        return self.size + len(line) <= self.target
+        return nearer(self.size, self.size + len(line), self.target)
 
     def add(self, line: bytes) -> None:
         self.f.write(line)
@@ -167,8 +168,10 @@ class TarShard:
         return n
 
     def fits(self, members: list[tuple[tarfile.TarInfo, bytes]]) -> bool:
-        end = self.size + self._bytes(members) + 2 * tarfile.BLOCKSIZE  # the archive's end
-        return -(-end // TAR_RECORD) * TAR_RECORD <= self.target
+        def closed(size: int) -> int:  # two zero blocks end the archive, padded to a whole record
+            return -(-(size + 2 * tarfile.BLOCKSIZE) // TAR_RECORD) * TAR_RECORD
+
+        return nearer(closed(self.size), closed(self.size + self._bytes(members)), self.target)
 
     def add(self, members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
         for info, data in members:
@@ -204,13 +207,19 @@ class ParquetShard:
     def fits(self, row: dict[str, Any]) -> bool:
         g = self.groups
         footer = FOOTER_BYTES + FOOTER_GROUP_BYTES * (g.groups + 1)
-        return g.written + g.pending + parquet.text_bytes(row) + footer <= self.target
+        now = g.written + g.pending - g.new + footer  # `row` already counted its new images
+        return nearer(now, now + g.new + parquet.text_bytes(row), self.target)
 
     def add(self, row: dict[str, Any]) -> None:
         self.groups.add(row)
 
     def close(self, complete: bool = True) -> None:
         self.groups.close(complete)
+
+
+def nearer(now: int, after: int, target: int) -> bool:
+    """Whether a shard of `now` bytes, `after` with one more row, is nearer `target` with it."""
+    return after <= target or after - target < target - now
 
 
 SHARD_FORMATS: dict[str, type[JsonlShard] | type[TarShard] | type[ParquetShard]] = {
@@ -347,7 +356,7 @@ def write(
 def _fill(
     shard: JsonlShard | TarShard | ParquetShard, sample: Sample, samples: Iterator[Sample], images: Images
 ) -> tuple[dict[str, Any], Sample | None]:
-    """Add rows to `shard`, `sample` first, until the next would take it past its size; returns
+    """Add rows to `shard`, `sample` first, while they bring it nearer its size; returns
     the shard's index entry and that next sample (None when the samples are done)."""
     first, last, digest = sample.id, sample.id, hashlib.sha256()
     next_sample: Sample | None = sample
