@@ -149,7 +149,16 @@ def main() -> None:
     for fmt in ("jsonl", *FORMATS):
         ratio = large[fmt]["self_mb"] / small[fmt]["self_mb"]
         worst = max(worst, ratio) if fmt in FORMATS else worst  # jsonl: the single-file reference
-        print(f"  {fmt:<15} {small[fmt]['self_mb']:6.0f} MB → {large[fmt]['self_mb']:6.0f} MB   {ratio:.2f}x")
+        over = (
+            ""
+            if fmt == "jsonl"
+            else (
+                f"   above the jsonl export: {small[fmt]['self_mb'] - small['jsonl']['self_mb']:+.0f} MB → "
+                f"{large[fmt]['self_mb'] - large['jsonl']['self_mb']:+.0f} MB"
+            )
+        )
+        mb = f"{small[fmt]['self_mb']:6.0f} MB → {large[fmt]['self_mb']:6.0f} MB"
+        print(f"  {fmt:<15} {mb}   {ratio:.2f}x{over}")
     print(f"worst sharded ratio {worst:.2f}x (target ≤ 1.3x) — {'flat' if worst <= 1.3 else 'GROWS'}")
 
 
