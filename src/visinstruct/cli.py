@@ -15,7 +15,17 @@ from visinstruct.shell import console, run_command
 
 out = Console(width=None if sys.stdout.isatty() else 200)  # piped output: don't squeeze tables
 
-FORMATS = ("jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine")
+FORMATS = (
+    "jsonl",
+    "llava",
+    "sharegpt",
+    "internvl",
+    "parquet",
+    "dataengine",
+    "parquet-shards",
+    "jsonl-shards",
+    "webdataset",
+)
 STATUSES = ("accepted", "edited", "needs_review", "rejected")
 
 
@@ -499,7 +509,12 @@ def _print_spend(store) -> None:
 @cli.command("export")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file (the sharded formats: a folder of shards train-00000.<ext>, ... and their index).",
+)
 @click.option(
     "--include",
     multiple=True,
@@ -516,15 +531,27 @@ def _print_spend(store) -> None:
     is_flag=True,
     help="llava: one image a row, for LLaVA-1.5; rows with several go to <stem>_multi_image.json.",
 )
+@click.option(
+    "--shard-size",
+    metavar="SIZE",
+    default=None,
+    help="parquet-shards, jsonl-shards, webdataset: bytes a shard, e.g. 500MB or 1GiB (default 256MB).",
+)
 def export_cmd(
-    run_dir: Path, fmt: str, out: Path, include: tuple[str, ...], absolute_paths: bool, single_image: bool
+    run_dir: Path,
+    fmt: str,
+    out: Path,
+    include: tuple[str, ...],
+    absolute_paths: bool,
+    single_image: bool,
+    shard_size: str | None,
 ) -> None:
     """Write RUN_DIR's samples in a training format."""
     from visinstruct.export import ExportOptions, export
     from visinstruct.store import RunStore
 
     statuses = tuple(dict.fromkeys(("accepted", "edited", *include)))
-    options = ExportOptions(absolute_paths=absolute_paths, single_image=single_image)
+    options = ExportOptions(absolute_paths=absolute_paths, single_image=single_image, shard_size=shard_size)
     with RunStore(run_dir, create=False) as store:
         res = export(store, fmt, out, include=statuses, options=options)
     console.print(f"{res.n_samples} samples, {res.n_images} images → {res.path}")
@@ -533,6 +560,16 @@ def export_cmd(
 
 def _print_export_files(res, indent: str) -> None:
     """The files an export wrote besides its main one, and what was kept out of it."""
+    if res.shards:
+        from visinstruct.export.shards import shard_glob
+
+        size = sum(p.stat().st_size for p in res.shards) / 1e6
+        where = shard_glob(res.shards[0].parent, res.format)
+        console.print(
+            f"{indent}{len(res.shards)} shards, {size:,.1f} MB → {where}",
+            markup=False,
+            soft_wrap=True,
+        )
     if res.format == "llava" and res.files:
         console.print(
             f"{indent}{res.set_aside} samples with several images left out (LLaVA-1.5 reads one a row)"

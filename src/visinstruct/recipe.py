@@ -31,7 +31,18 @@ InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa
 #: as a sample, its instruction drawn from a pool of caption requests).
 SampleType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa", "caption"]
 CaptionMode = Literal["direct", "translate"]
-ExportFormat = Literal["jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine"]
+ExportFormat = Literal[
+    "jsonl",
+    "llava",
+    "sharegpt",
+    "internvl",
+    "parquet",
+    "dataengine",
+    "parquet-shards",
+    "jsonl-shards",
+    "webdataset",
+]
+SHARDED_FORMATS = ("parquet-shards", "jsonl-shards", "webdataset")
 ALL_TYPES: list[InstructionType] = ["judgement", "multiple_choice", "short_vqa", "long_vqa"]
 
 #: The largest count any field may ask for (items per synthetic domain, samples per quota,
@@ -129,17 +140,31 @@ class CodedSpec(Strict):
 
 class ExportSpec(Strict):
     format: ExportFormat
-    out: str = Field(description="file name inside the run's exports/ folder")
+    out: str = Field(description="file name inside the run's exports/ folder (sharded formats: a folder)")
     include: list[Literal["accepted", "edited", "needs_review", "rejected"]] = ["accepted", "edited"]
     absolute_paths: bool = Field(False, description="absolute image paths: rows open from any directory")
     single_image: bool = Field(
         False, description="llava only: one image a row (LLaVA-1.5); the others to <stem>_multi_image.json"
+    )
+    shard_size: int | str | None = Field(
+        None, description="sharded formats: bytes a shard, e.g. 256MB (the default) or 1GB"
     )
 
     @model_validator(mode="after")
     def single_image_is_llava(self) -> ExportSpec:
         if self.single_image and self.format != "llava":
             raise ValueError(f"single_image is a llava option, not one of {self.format}")
+        if self.shard_size is not None:
+            if self.format not in SHARDED_FORMATS:
+                raise ValueError(
+                    f"shard_size is an option of {', '.join(SHARDED_FORMATS)}, not of {self.format}"
+                )
+            from visinstruct.export.shards import parse_size
+
+            try:
+                parse_size(self.shard_size)
+            except VisinstructError as e:
+                raise ValueError(str(e)) from None
         if self.format == "internvl" and not self.out.endswith("jsonl"):
             raise ValueError(f"{self.out!r}: InternVL reads only annotation files whose name ends in .jsonl")
         return self
