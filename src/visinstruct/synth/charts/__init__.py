@@ -22,12 +22,9 @@ from PIL import Image
 
 from visinstruct.synth.ask import Kinds, ask_all
 from visinstruct.synth.base import Item, SynthDomain
+from visinstruct.synth.charts.combo import ComboFacts, combo_data, draw_combo
 from visinstruct.synth.charts.data import chart_data
 from visinstruct.synth.charts.draw import Unfit
-from visinstruct.synth.charts.long import long_kinds
-from visinstruct.synth.charts.pie import draw_pie
-from visinstruct.synth.charts.questions import ChartFacts, ChartVoice
-from visinstruct.synth.charts.combo import ComboFacts, combo_data, draw_combo
 from visinstruct.synth.charts.funnel import (
     FunnelFacts,
     WaterfallFacts,
@@ -38,6 +35,9 @@ from visinstruct.synth.charts.funnel import (
     waterfall_data,
     waterfall_long,
 )
+from visinstruct.synth.charts.long import long_kinds
+from visinstruct.synth.charts.pie import draw_pie
+from visinstruct.synth.charts.questions import ChartFacts, ChartVoice
 from visinstruct.synth.charts.stacked import (
     AreaFacts,
     StackedFacts,

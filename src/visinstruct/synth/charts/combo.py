@@ -56,7 +56,6 @@ def draw_combo(rng: random.Random, f: dict[str, Any], attempt: int, lang: str = 
     f["gridlines"] = rng.random() < 0.5
     legend = [(bars["name"], cb, ""), (line["name"], cl, "")]
     fr = open_frame(rng, f, attempt, lang, legend=legend, headroom=26)
-    n = len(f["labels"])
     bw = fr.slot * rng.uniform(0.45, 0.7)
     vf = fr.value_font([fmt_num(v) for s in f["series"] for v in s["values"]], min(bw, fr.slot - 6) - 2)
     th = text_size(vf, "0")[1]

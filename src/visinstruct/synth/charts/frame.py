@@ -274,7 +274,7 @@ def open_frame(
                 raise Unfit("categories too dense") from None
             label_h = max(text_size(cat_f, lab)[0] for lab in f["labels"]) + 4
             if label_h > 110:
-                raise Unfit("category labels too long")
+                raise Unfit("category labels too long") from None
     y1 = H - pad - bottom_leg - title_h - gap - label_h - tick_len - 4
     box_top = top + 4
     inside_h = lh + 10 if pos == "inside" else 0

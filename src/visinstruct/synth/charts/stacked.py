@@ -15,7 +15,7 @@ from visinstruct.synth.ask import Fact, Kinds
 from visinstruct.synth.base import fmt_num
 from visinstruct.synth.charts.data import COLOR_BY_NAME, unique_extremes
 from visinstruct.synth.charts.draw import MARKERS, RGB, Unfit, marker, text_on, text_size
-from visinstruct.synth.charts.frame import Frame, open_frame
+from visinstruct.synth.charts.frame import open_frame
 from visinstruct.synth.charts.long import _fact, long_kinds
 from visinstruct.synth.charts.questions import ChartFacts
 from visinstruct.synth.charts.series import labelled, nice_axis
