@@ -35,9 +35,25 @@ from visinstruct.synth.charts.funnel import (
     waterfall_data,
     waterfall_long,
 )
+from visinstruct.synth.charts.heatmap import (
+    HeatmapFacts,
+    RadarFacts,
+    draw_heatmap,
+    draw_radar,
+    heatmap_data,
+    heatmap_long,
+    radar_data,
+)
 from visinstruct.synth.charts.long import long_kinds
 from visinstruct.synth.charts.pie import draw_pie
 from visinstruct.synth.charts.questions import ChartFacts, ChartVoice
+from visinstruct.synth.charts.scatter import (
+    BubbleFacts,
+    ScatterFacts,
+    draw_scatter,
+    scatter_data,
+    scatter_long,
+)
 from visinstruct.synth.charts.stacked import (
     AreaFacts,
     StackedFacts,
@@ -46,6 +62,16 @@ from visinstruct.synth.charts.stacked import (
     draw_stacked_bar,
     stacked_data,
     stacked_long,
+)
+from visinstruct.synth.charts.stats import (
+    BoxFacts,
+    HistogramFacts,
+    box_data,
+    box_long,
+    draw_box,
+    draw_histogram,
+    hist_long,
+    histogram_data,
 )
 from visinstruct.synth.charts.xy import draw_xy
 
@@ -97,6 +123,14 @@ TYPES: dict[str, ChartType] = {
         ("stacked", "area", "line"),
     ),
     "combo": ChartType(combo_data, draw_combo, ComboFacts, voice=("combo", "bar")),
+    "scatter": ChartType(scatter_data, draw_scatter, ScatterFacts, scatter_long),
+    "bubble": ChartType(
+        lambda rng, a, lang: scatter_data(rng, a, lang, bubble=True), draw_scatter, BubbleFacts, scatter_long
+    ),
+    "histogram": ChartType(histogram_data, draw_histogram, HistogramFacts, hist_long),
+    "box": ChartType(box_data, draw_box, BoxFacts, box_long),
+    "heatmap": ChartType(heatmap_data, draw_heatmap, HeatmapFacts, heatmap_long),
+    "radar": ChartType(radar_data, draw_radar, RadarFacts),
     "funnel": ChartType(funnel_data, draw_funnel, FunnelFacts, funnel_long),
     "waterfall": ChartType(waterfall_data, draw_waterfall, WaterfallFacts, waterfall_long),
 }
