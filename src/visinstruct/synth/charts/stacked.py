@@ -167,11 +167,18 @@ def draw_area(rng: random.Random, f: dict[str, Any], attempt: int, lang: str = "
         lo = [0] * n
         for s, top, rgb in zip(series, tops, cols, strict=True):
             for i in range(n):
-                ya, yb = fr.vy(top[i]), fr.vy(lo[i])
-                if yb - ya < th + 4:
+                # the first and last labels go inwards, where the band is drawn
+                j, x, anchor = i, xs[i], "mm"
+                if i == 0:
+                    j, x, anchor = 1, xs[0] + 3, "lm"
+                elif i == n - 1:
+                    j, x, anchor = n - 2, xs[-1] - 3, "rm"
+                thick = min(fr.vy(lo[i]) - fr.vy(top[i]), fr.vy(lo[j]) - fr.vy(top[j]))
+                if thick < th + 6:
                     raise Unfit("band too thin for its label")
+                ya, yb = fr.vy(top[i]), fr.vy(lo[i])
                 fr.texts.put(
-                    (xs[i], (ya + yb) / 2), fmt_num(s["values"][i]), vf, text_on(lighter(rgb, alpha)), "mm"
+                    (x, (ya + yb) / 2), fmt_num(s["values"][i]), vf, text_on(lighter(rgb, alpha)), anchor
                 )
             lo = top
         for i in range(n):
