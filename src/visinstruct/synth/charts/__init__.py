@@ -1,14 +1,23 @@
-"""Charts: bar, line and pie charts whose every value can be read exactly from the image.
+"""Charts of 19 kinds whose every value can be read exactly from the image.
 
-Values are integers. Either each bar/point carries a printed value label, or the values
-sit exactly on labelled ticks with gridlines; pie slices always print their percentages
+Bars (vertical, horizontal, grouped, stacked), lines (one or several), areas (plain or
+stacked), bar + line combinations, pies and donuts, scatter and bubble plots, histograms,
+box plots, heatmaps, radar charts, funnels and waterfalls. Values are integers. Either each
+mark carries a printed value label, or the values sit exactly on labelled ticks with
+gridlines (stacked segments are always labelled); pie slices always print their percentages
 (on the slice, next to it, or in the legend) and the percentages sum to 100.
 
-    data.py       topics, labels and values
+    data.py       topics, labels and values of plain bar, line and pie charts
+    series.py     values of the newer labels x series types (several series, stacks)
     draw.py       drawing pieces every chart kind uses
+    frame.py      the x-y frame the newer types share, keeping text in the canvas
     xy.py, pie.py bar/line charts and pie charts
+    stacked.py, combo.py, funnel.py, heatmap.py (+ radar), scatter.py, stats.py (histogram,
+                  box plot): the newer types' data, drawing and questions
     questions.py  the facts a chart shows, for the shared question engine
     long.py       worked long answers
+
+`TYPES` says, per type, how a chart is made, drawn and asked about, and how often it is drawn.
 """
 
 from __future__ import annotations
