@@ -248,17 +248,28 @@ def pie_values(rng: random.Random, n: int) -> list[int]:
     return base
 
 
-def chart_data(rng: random.Random, attempt: int, lang: str = "en") -> tuple[dict[str, Any], int] | None:
+def chart_data(
+    rng: random.Random,
+    attempt: int,
+    lang: str = "en",
+    chart: str = "",
+    ordered: bool | None = None,
+    n: int = 0,
+) -> tuple[dict[str, Any], int] | None:
     """A chart's facts and the unit its wrong values step by (None: draw again), labelled in `lang`.
 
-    Later attempts (`attempt` >= 12) make smaller, easier charts so a layout always fits.
+    `chart` (bar, line or pie), `ordered` (an ordered x axis) and `n` (how many labels) are
+    chosen at random unless given. Later attempts (`attempt` >= 12) make smaller, easier charts
+    so a layout always fits.
     """
     words = vocab(lang)
     easy = attempt >= 12
-    chart = rng.choice(("bar", "bar", "bar", "line", "line", "pie"))
+    chart = chart or rng.choice(("bar", "bar", "bar", "line", "line", "pie"))
     grouped = chart != "pie" and rng.random() < (0.1 if easy else 0.4)
     ns = 2 if grouped else 1
-    ordered = chart == "line" or (chart == "bar" and rng.random() < 0.3)
+    if ordered is None:
+        ordered = chart == "line" or (chart == "bar" and rng.random() < 0.3)
+    want_n = n
     if chart == "pie":
         n = rng.randint(3, 6)
     elif chart == "line":
@@ -267,6 +278,7 @@ def chart_data(rng: random.Random, attempt: int, lang: str = "en") -> tuple[dict
         n = rng.randint(3, 6 if grouped else 8)
     if easy:
         n = min(n, 5)
+    n = want_n or n
     if ordered:
         key, dim, measures = rng.choice(words.time_topics)
         if key == "Day":

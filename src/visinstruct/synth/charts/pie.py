@@ -37,7 +37,8 @@ def draw_pie(rng: random.Random, f: dict[str, Any], attempt: int, lang: str = "e
     lh = line_h(font_)
     mode = "outside" if attempt >= 25 else rng.choice(("outside", "legend_pct", "legend_inside"))
     f["pie_style"] = mode
-    donut = rng.random() < 0.25
+    donut = rng.random() < 0.45
+    f["donut"] = donut
     start = rng.choice((-90.0, 0.0, rng.uniform(-180, 180)))
     sep = rng.choice(("paren", "colon"))
     pct = [f"{v}%" for v in vals]
