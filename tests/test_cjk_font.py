@@ -35,8 +35,13 @@ def drawable_text() -> set[str]:
     """Every character a Chinese item can draw: word lists, colour names, time and date words."""
     text = ""
     for f in WORDS.iterdir():
+        if not f.name.endswith(".yaml"):
+            continue
+        words = yaml.safe_load(f.read_text("utf-8"))
         if f.name.endswith(".zh.yaml"):
-            text += "".join(strings(yaml.safe_load(f.read_text("utf-8"))))
+            text += "".join(strings(words))
+        elif isinstance(words, dict) and "zh" in words:  # one file, a section per language
+            text += "".join(strings(words["zh"]))
     text += "".join(c[1] for c in style.COLORS)
     text += "".join(p for _, p in ZH_PARTS) + "年月日号市区¥：—（）"
     return {c for c in text if not c.isspace()}
