@@ -162,7 +162,7 @@ def _geometry(img: Image.Image, st: dict[str, Any], warp: Warp) -> Image.Image:
     bg.paste(moved, (0, 0), moved)
     if st["kind"] == "perspective" and st.get("on") == "screen":
         glare = [(w * 0.55, 0), (w * 0.8, 0), (w * 0.35, h), (w * 0.1, h)]
-        ImageDraw.Draw(bg, "RGBA").polygon(glare, fill=(255, 255, 255, 18))
+        ImageDraw.Draw(bg, "RGBA").polygon(glare, fill=(255, 255, 255, 12))
     return bg
 
 

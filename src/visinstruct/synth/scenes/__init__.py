@@ -1,8 +1,11 @@
-"""CLEVR-like 2D object scenes: count, name colours and shapes, relate and locate objects.
+"""CLEVR-like object scenes: count, name colours and shapes, relate and locate objects.
 
-The layout and drawing code here is shared with the `differences` domain: a scene is a
-list of object dicts (id, shape, colour, size, centre, bounding box) placed without
-overlap, and a `Look` (background, outlines, shadows) that draws any such list the same way.
+A scene is of flat shapes (some with dotted fills) or of shaded solids (spheres, cubes,
+cylinders), lit from one side with soft shadows; some objects partly hide others
+(`occluded_by`), boxes being of whole objects. The layout and drawing code here is shared
+with the `differences` domain: a scene is a list of object dicts (id, shape, colour, size,
+centre, bounding box), and a `Look` (background, outlines, shadows) that draws any such list
+the same way.
 
     data.py       vocabulary and descriptions
     draw.py       shapes, backgrounds, the `Look`
@@ -17,8 +20,9 @@ import random
 from visinstruct.synth.ask import ask_all
 from visinstruct.synth.base import Item, SynthDomain
 from visinstruct.synth.realism import Warp
+from visinstruct.synth.scenes.data import SHAPES, SOLIDS
 from visinstruct.synth.scenes.draw import Look
-from visinstruct.synth.scenes.layout import canvas_dims, moved, pick_sizes, random_scene
+from visinstruct.synth.scenes.layout import add_overlaps, canvas_dims, moved, pick_sizes, random_scene
 from visinstruct.synth.scenes.questions import SceneFacts
 
 
@@ -30,19 +34,36 @@ class Scenes(SynthDomain):
 
     def make(self, rng: random.Random, lang: str) -> Item:
         w, h = canvas_dims(rng)
-        look = Look(rng, w, h)
+        look = Look(rng, w, h, lit=True)
         n = rng.randint(3, 10)
-        objs = random_scene(rng, look, n, pick_sizes(rng, w, h, n))
-        return self._item([look.render(objs)], objs, w, h, rng, lang)
+        radii = pick_sizes(rng, w, h, n)
+        solid = rng.random() < 0.4
+        kinds, looks = (SOLIDS, ("shaded",)) if solid else (SHAPES, ("flat", "flat", "flat", "dotted"))
+        objs = random_scene(rng, look, n, radii, kinds, looks)
+        if rng.random() < 0.5:
+            add_overlaps(rng, look, objs, radii, min(rng.randint(1, 2), 10 - len(objs)), looks)
+        lighting = {"light": "left" if look.light[0] < 0 else "right", "soft_shadows": look.soft}
+        return self._item([look.render(objs)], objs, w, h, rng, lang, "solids" if solid else "flat", lighting)
 
     def relocate(self, item: Item, warp: Warp, rng: random.Random, lang: str) -> Item:
         """The item after its image was warped: every object's centre and box moved with the
         image, and the questions asked again from where the objects now are."""
         w, h = item.facts["width"], item.facts["height"]
         objs = [moved(o, warp, w, h) for o in item.facts["objects"]]
-        return self._item(item.images, objs, w, h, rng, lang)
+        f = item.facts
+        return self._item(item.images, objs, w, h, rng, lang, f.get("kind", "flat"), f.get("lighting"))
 
-    def _item(self, images: list, objs: list[dict], w: int, h: int, rng: random.Random, lang: str) -> Item:
+    def _item(
+        self,
+        images: list,
+        objs: list[dict],
+        w: int,
+        h: int,
+        rng: random.Random,
+        lang: str,
+        kind: str = "flat",
+        lighting: dict | None = None,
+    ) -> Item:
         s = SceneFacts(self, rng, lang, objs, w, h)
         asked = ask_all(
             rng,
@@ -53,7 +74,9 @@ class Scenes(SynthDomain):
             long=s.long_kinds(),
             paired=True,
         )
-        facts = {"width": w, "height": h, "bbox_norm_scale": 1000, "objects": objs}
+        facts = {"width": w, "height": h, "bbox_norm_scale": 1000, "objects": objs, "kind": kind}
+        if lighting is not None:
+            facts["lighting"] = lighting
         return Item(images, facts, [a.question for a in asked])
 
 

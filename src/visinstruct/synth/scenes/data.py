@@ -1,7 +1,9 @@
 """Scenes' vocabulary and descriptions: shapes, colours, sizes, regions and relations in English and
 Chinese, and descriptions ("large red circle", "red objects") that pick out objects.
 
-An object is a dict (id, shape, colour, size, centre, radius, pixel and 0-1000 boxes); a
+An object is a dict (id, shape, colour, size, centre, radius, pixel and 0-1000 boxes of the
+whole object, hidden parts included; in a scene also how it is drawn, `look`, and the ids of
+the objects in front of it, `occluded_by`); a
 description filter is (size, colour, shape) with None where an attribute is not said.
 """
 
@@ -12,7 +14,13 @@ import random
 from visinstruct.synth import style
 
 SHAPES = ("circle", "square", "triangle", "star", "diamond", "hexagon")
+# shaded solids, as CLEVR draws them: a scene is of flat shapes or of solids, never both
+SOLIDS = ("sphere", "cube", "cylinder")
+ALL_SHAPES = SHAPES + SOLIDS
 SHAPE_ZH = {
+    "sphere": "球体",
+    "cube": "立方体",
+    "cylinder": "圆柱体",
     "circle": "圆形",
     "square": "正方形",
     "triangle": "三角形",

@@ -1,5 +1,10 @@
-"""Laying out a scene: objects of two sizes placed without overlap, with their boxes, and where
-an object is (one of five regions when clearly inside it, a 3x3 grid for explanations)."""
+"""Laying out a scene: objects of two sizes placed apart, with their boxes, and where an object
+is (one of five regions when clearly inside it, a 3x3 grid for explanations).
+
+A scene may also have objects that partly hide others (`add_overlaps`): one in front covers
+an edge of the one behind but never its centre nor the points where its box touches it, so
+the object behind still shows its colour and shape, and its box (of the whole object) is
+still where its pixels end."""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import random
 from typing import Any
 
 from visinstruct.synth import style
-from visinstruct.synth.scenes.data import AREA_EN, AREA_ZH, SHAPES, SIZES
-from visinstruct.synth.scenes.draw import Look, extent, shape_points
+from visinstruct.synth.scenes.data import AREA_EN, AREA_ZH, COLOR_RGB, SHAPES, SIZES
+from visinstruct.synth.scenes.draw import Look, extent, shape_points, unit_polygon
 
 
 def norm1000(v: float, total: int) -> int:
@@ -19,7 +24,7 @@ def norm1000(v: float, total: int) -> int:
 
 def make_object(oid: int, shape: str, color: str, size: str, x: int, y: int, r: int, w: int, h: int) -> dict:
     """An object dict with its pixel and 0-1000 normalised bounding box."""
-    if shape == "circle":
+    if shape in ("circle", "sphere"):
         box = [x - r, y - r, x + r, y + r]
     else:
         pts = shape_points(shape, x, y, r)
@@ -41,7 +46,7 @@ def outline(o: dict) -> list[tuple[float, float]]:
     """Points on an object's outline whose box is its box: a polygon's vertices, or 64 points
     around a circle."""
     x, y, r = o["x"], o["y"], o["radius"]
-    if o["shape"] == "circle":
+    if o["shape"] in ("circle", "sphere"):
         return [
             (x + r * math.cos(2 * math.pi * k / 64), y + r * math.sin(2 * math.pi * k / 64))
             for k in range(64)
@@ -133,11 +138,19 @@ def canvas_dims(rng: random.Random) -> tuple[int, int]:
     return style.canvas_size(rng, base=rng.choice((448, 512, 576, 640)), spread=0.2)
 
 
-def random_scene(rng: random.Random, look: Look, n: int, radii: dict[str, int]) -> list[dict]:
-    """Up to `n` objects from a small palette of colours and shapes, placed without overlap."""
+def random_scene(
+    rng: random.Random,
+    look: Look,
+    n: int,
+    radii: dict[str, int],
+    kinds: tuple[str, ...] = SHAPES,
+    looks: tuple[str, ...] = (),
+) -> list[dict]:
+    """Up to `n` objects from a small palette of colours and of shapes from `kinds`, placed
+    without overlap; `looks`: how each object is drawn, one picked per object (the key `look`)."""
     w, h = look.w, look.h
     colors = [c[0] for c in style.pick_colors(rng, rng.randint(3, 6))]
-    shapes = rng.sample(SHAPES, rng.randint(3, 5))
+    shapes = rng.sample(kinds, rng.randint(min(3, len(kinds)), min(5, len(kinds))))
     objs: list[dict] = []
     taken: list[tuple[int, int, int, int]] = []
     for _ in range(n):
@@ -150,6 +163,80 @@ def random_scene(rng: random.Random, look: Look, n: int, radii: dict[str, int]) 
         if spot is None:
             continue
         o = make_object(len(objs), rng.choice(shapes), rng.choice(colors), size, spot[0], spot[1], r, w, h)
+        if looks:
+            o["look"] = rng.choice(looks)
+            o["occluded_by"] = []
         objs.append(o)
         taken.append(collision_box(o))
     return objs
+
+
+def reach(shape: str, r: int) -> float:
+    """The radius of the circle about an object's centre that holds all of it."""
+    if shape in ("circle", "sphere"):
+        return float(r)
+    return r * max(math.hypot(px, py) for px, py in unit_polygon(shape))
+
+
+def extremes(o: dict) -> list[tuple[float, float]]:
+    """The points of an object's outline on its box's edges (its leftmost, topmost... points),
+    and its centre: an object in front never covers these."""
+    pts = outline(o)
+    out = [(float(o["x"]), float(o["y"]))]
+    for i, pick in ((0, min), (1, min), (0, max), (1, max)):
+        edge = pick(p[i] for p in pts)
+        out += [p for p in pts if abs(p[i] - edge) < 0.5]
+    return out
+
+
+def add_overlaps(
+    rng: random.Random, look: Look, objs: list[dict], radii: dict[str, int], k: int, looks: tuple[str, ...]
+) -> None:
+    """Up to `k` more objects, each partly in front of one object of the scene (recorded in the
+    hidden one's `occluded_by`), of a clearly different colour, clear of every other object."""
+    w, h = look.w, look.h
+    shapes = sorted({o["shape"] for o in objs})
+    colors = sorted({o["color"] for o in objs})
+    busy: set[int] = set()
+    for _ in range(k):
+        targets = [o for o in objs if o["id"] not in busy]
+        if not targets:
+            return
+        for _attempt in range(12):
+            t = rng.choice(targets)
+            size = rng.choice(("small", "small", "large"))
+            r, shape = radii[size], rng.choice(shapes)
+            others = [c for c in colors if _apart(c, t["color"])] or [
+                c for c in COLOR_RGB if _apart(c, t["color"])
+            ]
+            color = rng.choice(others)
+            a = math.radians(rng.choice((45, 135, 225, 315)) + rng.uniform(-15, 15))
+            hold = reach(shape, r) + look.width + (max(look.shadow) if look.shadow else 0) + 3
+            d = hold + reach(t["shape"], t["radius"]) * rng.uniform(0.35, 0.6)
+            x, y = int(round(t["x"] + d * math.cos(a))), int(round(t["y"] + d * math.sin(a)))
+            e = extent(r)
+            if not (
+                look.margin + e <= x <= w - look.margin - e and look.margin + e <= y <= h - look.margin - e
+            ):
+                continue
+            if any(math.hypot(px - x, py - y) <= hold for px, py in extremes(t)):
+                continue
+            box = (x - e - look.gap, y - e - look.gap, x + e + look.gap, y + e + look.gap)
+            clear = all(
+                box[2] <= c[0] or c[2] <= box[0] or box[3] <= c[1] or c[3] <= box[1]
+                for c in (collision_box(o) for o in objs if o is not t)
+            )
+            if not clear:
+                continue
+            o = make_object(len(objs), shape, color, size, x, y, r, w, h)
+            o["look"] = rng.choice(looks)
+            o["occluded_by"] = []
+            t["occluded_by"].append(o["id"])
+            busy |= {t["id"], o["id"]}
+            objs.append(o)
+            break
+
+
+def _apart(a: str, b: str) -> bool:
+    """Are two named colours far apart (no pixel of one could be taken for the other)?"""
+    return sum(abs(x - y) for x, y in zip(COLOR_RGB[a], COLOR_RGB[b], strict=True)) > 120

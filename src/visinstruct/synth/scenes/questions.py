@@ -13,12 +13,14 @@ from typing import Any
 from visinstruct.synth.ask import Fact, Kinds, Said, Voice, nearby, preferred_first
 from visinstruct.synth.base import SynthDomain
 from visinstruct.synth.scenes.data import (
+    ALL_SHAPES,
     COLOR_NAMES,
     OPPOSITE,
     REGIONS,
     REL_EN,
     REL_ZH,
     SHAPES,
+    SOLIDS,
     Filt,
     article,
     choose_filter,
@@ -64,7 +66,9 @@ class SceneFacts:
         self.say, self.said = self.v.say, self.v.said
         self.rng, self.lang, self.objs, self.w, self.h = rng, lang, objs, w, h
         self.present_colors = sorted({o["color"] for o in objs}, key=COLOR_NAMES.index)
-        self.present_shapes = sorted({o["shape"] for o in objs}, key=SHAPES.index)
+        self.present_shapes = sorted({o["shape"] for o in objs}, key=ALL_SHAPES.index)
+        # wrong shapes: of the scene's kind (flat shapes or solids) first
+        self.shape_pool = SOLIDS + SHAPES if any(s in SOLIDS for s in self.present_shapes) else SHAPES
         self._unique: dict[tuple, list[Filt]] = {}
 
     def kinds(self) -> Kinds:
@@ -237,7 +241,7 @@ class SceneFacts:
             "shape",
             "shape",
             o["shape"],
-            preferred_first(self.rng, self.present_shapes, SHAPES),
+            preferred_first(self.rng, self.present_shapes, self.shape_pool),
             show=lambda s: shape_word(s, self.lang),
             ask=lambda: self.said("shape_of", obj=obj),
             claim=lambda s: self.said("j_shape", obj=obj, shape=shape_word(s, self.lang)),
@@ -382,7 +386,7 @@ class SceneFacts:
         if attr == "color":
             wrong, word = preferred_first(self.rng, self.present_colors, COLOR_NAMES), color_word
         else:
-            wrong, word = preferred_first(self.rng, self.present_shapes, SHAPES), shape_word
+            wrong, word = preferred_first(self.rng, self.present_shapes, self.shape_pool), shape_word
         key = f"common_{attr}"
         return Fact(
             "common",
