@@ -123,3 +123,72 @@ def test_a_run_of_clocks_draws_many_faces_and_hands():
     assert len(faces) >= 5 and min(faces.values()) >= 10, faces
     assert len(hands) >= 3, hands
     assert 60 <= seconds <= 240
+
+
+# ------------------------------------------------------------------------------------ scenes
+
+
+def scenes(n: int = 40, lang: str = "en") -> list:
+    d = get_domain("scenes")
+    return [d.make(random.Random(f"faces:{i}"), lang) for i in range(n)]
+
+
+def test_scenes_draw_solids_textures_overlaps_and_light():
+    kinds, looks, hidden, soft = Counter(), Counter(), 0, 0
+    for item in scenes(60):
+        f = item.facts
+        kinds[f["kind"]] += 1
+        soft += f["lighting"]["soft_shadows"]
+        for o in f["objects"]:
+            looks[o["look"]] += 1
+            assert (o["look"] == "shaded") == (o["shape"] in ("sphere", "cube", "cylinder"))
+            assert (o["look"] == "shaded") == (f["kind"] == "solids")
+            hidden += bool(o["occluded_by"])
+    assert kinds["solids"] >= 10 and kinds["flat"] >= 10, kinds
+    assert looks["dotted"] >= 10 and hidden >= 10 and soft >= 10, (looks, hidden, soft)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_scene_answers_recomputed_from_facts(lang):
+    from test_synth_scenes import SHAPE_ZH, answer_of, check_choice, check_long, parse, truth_of
+
+    for item in scenes(40, lang):
+        facts = item.facts
+        for q in item.questions:
+            if lang == "zh":  # Chinese: shapes named in Chinese, solids too
+                if q.phrasing == "shape_of" and q.type == "short_vqa":
+                    assert q.short_answer in SHAPE_ZH, q.short_answer
+                continue
+            text = q.turns[0][0]
+            if q.type == "judgement":
+                assert truth_of(q.phrasing, parse(q.phrasing, text), facts) == q.truth, text
+            elif q.type == "short_vqa":
+                assert answer_of(q.phrasing, parse(q.phrasing, text), facts) == q.short_answer, text
+            elif q.type == "multiple_choice":
+                check_choice(q, text, facts)
+            else:
+                check_long(q, facts)
+
+
+def test_objects_found_where_the_facts_say():
+    """Every object's colour at its centre, filling its box (of the whole object) to within a few
+    pixels, even when another object hides part of it; the one in front really overlaps it."""
+    from test_synth_realism import found
+
+    for item in scenes(40):
+        objs = item.facts["objects"]
+        for o in objs:
+            box = found(item.images[0], o)
+            assert box is not None, f"no {o['color']} at the centre of object {o['id']}"
+            inward = [
+                box[0] - o["bbox"][0],
+                box[1] - o["bbox"][1],
+                o["bbox"][2] - box[2],
+                o["bbox"][3] - box[3],
+            ]
+            assert all(-1 <= e <= 5 for e in inward), (o, box)
+            for front in o["occluded_by"]:
+                fb = objs[front]["bbox"]
+                ob = o["bbox"]
+                assert fb[0] < ob[2] and ob[0] < fb[2] and fb[1] < ob[3] and ob[1] < fb[3]
+                assert objs[front]["id"] > o["id"]  # drawn after it

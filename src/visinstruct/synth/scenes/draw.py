@@ -198,12 +198,12 @@ class Look:
         dark = tuple(int(c * 0.55) for c in fill)
         step = max(6 * k, r / 2.6)
         dot = max(k, r / 13)
-        inside = [(x + ux * r * 0.62, y + uy * r * 0.62) for ux, uy in _unit_outline(shape)]
+        core = [(x + ux * r * 0.62, y + uy * r * 0.62) for ux, uy in _unit_outline(shape)]
         n = int(r / step) + 1
         for i in range(-n, n):
             for j in range(-n, n):
                 px, py = x + (i + 0.5) * step, y + (j + 0.5) * step
-                if _inside(px, py, inside):
+                if inside(px, py, core):
                     draw.ellipse([px - dot, py - dot, px + dot, py + dot], fill=dark)
 
     def _solid(self, draw: ImageDraw.ImageDraw, shape: str, x: float, y: float, r: float, rgb) -> None:
@@ -264,7 +264,7 @@ def _unit_outline(shape: str) -> tuple[tuple[float, float], ...]:
     return unit_polygon(shape)
 
 
-def _inside(px: float, py: float, poly: list[tuple[float, float]]) -> bool:
+def inside(px: float, py: float, poly: list[tuple[float, float]]) -> bool:
     """Is (px, py) inside the polygon `poly` (ray casting)?"""
     inside = False
     j = len(poly) - 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from visinstruct.synth import style
 from visinstruct.synth.scenes.data import AREA_EN, AREA_ZH, COLOR_RGB, SHAPES, SIZES
-from visinstruct.synth.scenes.draw import Look, extent, shape_points, unit_polygon
+from visinstruct.synth.scenes.draw import Look, extent, inside, shape_points, unit_polygon
 
 
 def norm1000(v: float, total: int) -> int:
@@ -202,7 +202,7 @@ def add_overlaps(
         targets = [o for o in objs if o["id"] not in busy]
         if not targets:
             return
-        for _attempt in range(12):
+        for _attempt in range(25):
             t = rng.choice(targets)
             size = rng.choice(("small", "small", "large"))
             r, shape = radii[size], rng.choice(shapes)
@@ -211,30 +211,43 @@ def add_overlaps(
             ]
             color = rng.choice(others)
             a = math.radians(rng.choice((45, 135, 225, 315)) + rng.uniform(-15, 15))
-            hold = reach(shape, r) + look.width + (max(look.shadow) if look.shadow else 0) + 3
-            d = hold + reach(t["shape"], t["radius"]) * rng.uniform(0.35, 0.6)
+            pad = look.width + 3
+            d = (reach(shape, r) + reach(t["shape"], t["radius"])) * rng.uniform(0.55, 0.85)
             x, y = int(round(t["x"] + d * math.cos(a))), int(round(t["y"] + d * math.sin(a)))
             e = extent(r)
             if not (
                 look.margin + e <= x <= w - look.margin - e and look.margin + e <= y <= h - look.margin - e
             ):
                 continue
-            if any(math.hypot(px - x, py - y) <= hold for px, py in extremes(t)):
+            o = make_object(len(objs), shape, color, size, x, y, r, w, h)
+            grown = [(x + (px - x) * (1 + pad / r), y + (py - y) * (1 + pad / r)) for px, py in outline(o)]
+            if any(inside(px, py, grown) for px, py in extremes(t)) or not covers(o, t):
                 continue
             box = (x - e - look.gap, y - e - look.gap, x + e + look.gap, y + e + look.gap)
             clear = all(
                 box[2] <= c[0] or c[2] <= box[0] or box[3] <= c[1] or c[3] <= box[1]
-                for c in (collision_box(o) for o in objs if o is not t)
+                for c in (collision_box(other) for other in objs if other is not t)
             )
             if not clear:
                 continue
-            o = make_object(len(objs), shape, color, size, x, y, r, w, h)
             o["look"] = rng.choice(looks)
             o["occluded_by"] = []
             t["occluded_by"].append(o["id"])
             busy |= {t["id"], o["id"]}
             objs.append(o)
             break
+
+
+def covers(front: dict, back: dict, share: float = 0.12) -> bool:
+    """Does `front` really overlap `back`: at least `share` of its outline inside `back`'s?"""
+    poly = outline(back)
+    pts = outline(front)
+    dense = [
+        (a[0] + (b[0] - a[0]) * t / 6, a[1] + (b[1] - a[1]) * t / 6)
+        for a, b in zip(pts, pts[1:] + pts[:1], strict=True)
+        for t in range(6)
+    ]
+    return sum(inside(px, py, poly) for px, py in dense) >= share * len(dense)
 
 
 def _apart(a: str, b: str) -> bool:
