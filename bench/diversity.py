@@ -2,12 +2,12 @@
 """Diversity of the synthetic domains: what kinds of pictures each draws, and how far apart they are.
 
 Per domain over `--items` items (half English, half Chinese): the layout types drawn (a chart's
-type and orientation, a table's kind, a document's layout, a figure, a scene's object count, a
-pair's change kinds), the fonts used, the renderers, the realism transforms (with `--realism`),
-and the mean pairwise perceptual-hash distance between the images (64-bit pHash, the engine's;
-0 = the same picture, ~32 = unrelated). With `--clip DIR` (a CLIP model folder, e.g. the tiny
-random one the tests build with `tests/tiny_clip.py`), the mean pairwise cosine distance of
-image embeddings too.
+type and orientation, a table's kind, a document's layout, a figure, a scene's objects (flat,
+dotted or solid), overlaps and shadows, a clock's face, a pair's change kinds), the fonts used,
+the renderers, the realism transforms (with `--realism`), and the mean pairwise perceptual-hash
+distance between the images (64-bit pHash, the engine's; 0 = the same picture, ~32 =
+unrelated). With `--clip DIR` (a CLIP model folder, e.g. the tiny random one the tests build
+with `tests/tiny_clip.py`), the mean pairwise cosine distance of image embeddings too.
 
     python bench/diversity.py [--items 1000] [--realism 0.5] [--clip DIR] [--domains charts,...]
 """
@@ -56,7 +56,11 @@ def layout_of(name: str, facts: dict) -> str:
     if name == "geometry":
         return str(facts.get("figure"))
     if name == "scenes":
-        return f"{len(facts['objects'])} objects"
+        objs = facts["objects"]
+        kind = facts.get("kind", "flat") + ("+dotted" if any(o.get("look") == "dotted" for o in objs) else "")
+        hidden = "overlap" if any(o.get("occluded_by") for o in objs) else "apart"
+        lit = "soft shadows" if (facts.get("lighting") or {}).get("soft_shadows") else "plain"
+        return f"{kind}, {hidden}, {lit}"
     if name == "differences":
         return "+".join(sorted({c.get("type", "?") for c in facts.get("changes", [])}))
     if name == "clocks":
