@@ -282,9 +282,8 @@ def lit_background(rng: random.Random, w: int, h: int, light: tuple[float, float
     base = rng.choice(FLOORS)
     img = Image.new("RGB", (w, h), tuple(max(0, c - 24) for c in base))
     draw = ImageDraw.Draw(img)
-    lx = w * (0.5 + 0.35 * light[0])
-    ly = h * 0.15
-    steps = 10
+    lx, ly = w * (0.5 + 0.35 * light[0]), h * 0.15
+    steps = 7
     for i in range(steps):
         t = i / steps
         rr = max(w, h) * 1.3 * (1 - t)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from functools import cache
 from typing import Any
 
 from visinstruct.synth import style
@@ -173,9 +174,14 @@ def random_scene(
 
 def reach(shape: str, r: int) -> float:
     """The radius of the circle about an object's centre that holds all of it."""
+    return r * _unit_reach(shape)
+
+
+@cache
+def _unit_reach(shape: str) -> float:
     if shape in ("circle", "sphere"):
-        return float(r)
-    return r * max(math.hypot(px, py) for px, py in unit_polygon(shape))
+        return 1.0
+    return max(math.hypot(px, py) for px, py in unit_polygon(shape))
 
 
 def extremes(o: dict) -> list[tuple[float, float]]:
@@ -198,11 +204,12 @@ def add_overlaps(
     shapes = sorted({o["shape"] for o in objs})
     colors = sorted({o["color"] for o in objs})
     busy: set[int] = set()
+    edges: dict[int, list[tuple[float, float]]] = {}
     for _ in range(k):
         targets = [o for o in objs if o["id"] not in busy]
         if not targets:
             return
-        for _attempt in range(25):
+        for _attempt in range(14):
             t = rng.choice(targets)
             size = rng.choice(("small", "small", "large"))
             r, shape = radii[size], rng.choice(shapes)
@@ -219,10 +226,6 @@ def add_overlaps(
                 look.margin + e <= x <= w - look.margin - e and look.margin + e <= y <= h - look.margin - e
             ):
                 continue
-            o = make_object(len(objs), shape, color, size, x, y, r, w, h)
-            grown = [(x + (px - x) * (1 + pad / r), y + (py - y) * (1 + pad / r)) for px, py in outline(o)]
-            if any(inside(px, py, grown) for px, py in extremes(t)) or not covers(o, t):
-                continue
             box = (x - e - look.gap, y - e - look.gap, x + e + look.gap, y + e + look.gap)
             clear = all(
                 box[2] <= c[0] or c[2] <= box[0] or box[3] <= c[1] or c[3] <= box[1]
@@ -230,6 +233,13 @@ def add_overlaps(
             )
             if not clear:
                 continue
+            o = {"shape": shape, "x": x, "y": y, "radius": r}
+            grown = [(x + (px - x) * (1 + pad / r), y + (py - y) * (1 + pad / r)) for px, py in outline(o)]
+            if t["id"] not in edges:
+                edges[t["id"]] = extremes(t)
+            if any(inside(px, py, grown) for px, py in edges[t["id"]]) or not covers(o, t):
+                continue
+            o = make_object(len(objs), shape, color, size, x, y, r, w, h)
             o["look"] = rng.choice(looks)
             o["occluded_by"] = []
             t["occluded_by"].append(o["id"])
@@ -240,14 +250,20 @@ def add_overlaps(
 
 def covers(front: dict, back: dict, share: float = 0.12) -> bool:
     """Does `front` really overlap `back`: at least `share` of its outline inside `back`'s?"""
-    poly = outline(back)
     pts = outline(front)
-    dense = [
-        (a[0] + (b[0] - a[0]) * t / 6, a[1] + (b[1] - a[1]) * t / 6)
-        for a, b in zip(pts, pts[1:] + pts[:1], strict=True)
-        for t in range(6)
-    ]
-    return sum(inside(px, py, poly) for px, py in dense) >= share * len(dense)
+    if len(pts) < 16:  # a polygon: points along its edges too
+        pts = [
+            (a[0] + (b[0] - a[0]) * t / 4, a[1] + (b[1] - a[1]) * t / 4)
+            for a, b in zip(pts, pts[1:] + pts[:1], strict=True)
+            for t in range(4)
+        ]
+    if back["shape"] in ("circle", "sphere"):
+        bx, by, r2 = back["x"], back["y"], back["radius"] ** 2
+        hits = sum((px - bx) ** 2 + (py - by) ** 2 < r2 for px, py in pts)
+    else:
+        poly = outline(back)
+        hits = sum(inside(px, py, poly) for px, py in pts)
+    return hits >= share * len(pts)
 
 
 def _apart(a: str, b: str) -> bool:
