@@ -138,7 +138,9 @@ from visinstruct.recipe import parse_recipe
 from visinstruct.runner import run_recipe
 recipe = parse_recipe(json.loads(sys.argv[1]))
 s = run_recipe(recipe, sys.argv[2], exports=False, executor_kind="ray")
-print(json.dumps({"samples": s.samples, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"samples": s.samples, "failed": s.failed, "gave_up": s.gave_up, "complete": s.complete,
+                  "stages": {k: vars(c) for k, c in s.stages.items()},
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
