@@ -89,6 +89,12 @@ _CAP_RUN_RE = re.compile(r"(?:[A-Z][\w'’.-]*|[0-9]+[A-Za-z][\w'’-]*)(?:\s+(?
 _LATIN_RUN_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’&.@\-]*(?:\s+[A-Za-z0-9][A-Za-z0-9'’&.@\-]*)*")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’@\-]*")
 _SENTENCE_START_RE = re.compile(r"(?:^|[.!?。！？]\s*|\n\s*)[\"“(\[]?$")
+_AFTER_COLON_RE = re.compile(r":\s*[\"“(\[]?$")
+#: words that start a sentence after a colon as well ("Reading the rows: In the first, ...")
+_OPENERS = frozenset(
+    "a an the in on at for from to by with this that these those it its there here each every both "
+    "all some one first next then finally overall together meanwhile also and but while".split()
+)
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(])|[。！？；;\n]")
 #: capitalised words any English text may use
 _GENERIC_CAPS = frozenset({"i", "a.m.", "p.m.", "am", "pm", "a.m", "p.m", "ok"})
@@ -128,7 +134,8 @@ def _mask(text: str, k: Known) -> str:
     if not texts:
         return text
     pattern = re.compile("|".join(_boundary_pattern(t) for t in texts), re.IGNORECASE)
-    return pattern.sub(MASK, text)
+    # a text ending in a full stop ("9:35 A.M.") may end its sentence too: the stop is kept
+    return pattern.sub(lambda m: MASK + ("." if m.group(0).endswith(".") else ""), text)
 
 
 def _tokens(k: Known) -> set[str]:
@@ -207,7 +214,10 @@ def _labels(masked: str, lang: str, k: Known, tokens: set[str]) -> list[str]:
         return out
     for m in _CAP_RUN_RE.finditer(rest):
         words = m.group(0).split()
-        if _SENTENCE_START_RE.search(rest[: m.start()]):
+        before = rest[: m.start()]
+        if _SENTENCE_START_RE.search(before) or (
+            _AFTER_COLON_RE.search(before) and words[0].casefold() in _OPENERS
+        ):
             words = words[1:]  # the first word of a sentence is capitalised anyway
         unknown = [
             w

@@ -107,16 +107,17 @@ class Writer:
     """Renders a domain's description templates, recording which it used, and puts the
     sentences together the way the language does."""
 
-    def __init__(self, domain: str, rng: random.Random, lang: str) -> None:
+    def __init__(self, domain: str, rng: random.Random, lang: str, also: tuple[str, ...] = ()) -> None:
+        """Templates of `domain`, then of the domains `also` names, then the common ones."""
         self.file = f"{domain}{SUFFIX}"
         self.phrases = load_phrasings(self.file)
-        self.common = load_phrasings(f"common{SUFFIX}")
+        self.files = [(f, load_phrasings(f)) for f in (self.file, *(f"{d}{SUFFIX}" for d in also), f"common{SUFFIX}")]
         self.rng, self.lang = rng, lang
         self.used: list[str] = []
 
     def say(self, key: str, **values: object) -> str:
         """A random variant of template `key`, filled; its id is recorded."""
-        table, file = (self.phrases, self.file) if key in self.phrases else (self.common, f"common{SUFFIX}")
+        file, table = next(((f, t) for f, t in self.files if key in t), self.files[0])
         variants = (table.get(key) or {}).get(self.lang)
         if not variants:
             raise KeyError(f"description template {key!r} for language {self.lang!r} missing in {file}.yaml")
@@ -154,7 +155,11 @@ class Writer:
 
     def _join(self, sentences: list[str]) -> str:
         out = [capitalise(s.strip()) if self.lang == "en" else s.strip() for s in sentences if s.strip()]
+        out = [_ABBREV_END_RE.sub(".", s) for s in out]  # "... 10:05 A.M.." ends with one full stop
         return ("" if self.lang == "zh" else " ").join(out)
+
+
+_ABBREV_END_RE = re.compile(r"\.\.$")
 
 
 def capitalise(s: str) -> str:
