@@ -95,7 +95,7 @@ _OPENERS = frozenset(
     "a an the in on at for from to by with this that these those it its there here each every both "
     "all some one first next then finally overall together meanwhile also and but while".split()
 )
-_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(])|[。！？；;\n]")
+_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(\x01])|[。！？；;\n]")
 #: capitalised words any English text may use
 _GENERIC_CAPS = frozenset({"i", "a.m.", "p.m.", "am", "pm", "a.m", "p.m", "ok"})
 MASK = "\u2063"  # stands in for text the image shows, once it is set aside
@@ -189,8 +189,8 @@ def _shapes(text: str) -> list[tuple[str, str]]:
 
 def _known_text(span: str, k: Known, tokens: set[str]) -> bool:
     cf = span.casefold().strip()
-    if not cf.strip(MASK + " "):
-        return True
+    if not re.search(r"[^\W_]", cf.replace(MASK, "")):
+        return True  # only text already known, and punctuation
     if any(cf in t.casefold() for t in k.texts):
         return True
     words = [w.casefold().strip(".'’-") for w in _TOKEN_RE.findall(span)]
@@ -213,12 +213,14 @@ def _labels(masked: str, lang: str, k: Known, tokens: set[str]) -> list[str]:
                     out.append(w)
         return out
     for m in _CAP_RUN_RE.finditer(rest):
-        words = m.group(0).split()
+        pieces = re.split(r"(?<=[.!?])\s+", m.group(0))  # a run may cross the end of a sentence
         before = rest[: m.start()]
+        first = pieces[0].split()
         if _SENTENCE_START_RE.search(before) or (
-            _AFTER_COLON_RE.search(before) and words[0].casefold() in _OPENERS
+            _AFTER_COLON_RE.search(before) and first[0].casefold() in _OPENERS
         ):
-            words = words[1:]  # the first word of a sentence is capitalised anyway
+            first = first[1:]  # the first word of a sentence is capitalised anyway
+        words = first + [w for p in pieces[1:] for w in p.split()[1:]]
         unknown = [
             w
             for w in words
@@ -250,8 +252,20 @@ def unknown_terms(text: str, lang: str, k: Known) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences (and clauses split by semicolons) of `text`."""
-    return [s for s in _SPLIT_RE.split(_prepare(text)) if s and s.strip()]
+    """The sentences (and clauses split by semicolons) of `text`; a quoted text is never split
+    (a transcribed line may hold the end of one sentence and the start of the next)."""
+    quoted: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        quoted.append(m.group(0))
+        return f"\x01{len(quoted) - 1}\x02"
+
+    hidden = _QUOTED_RE.sub(hide, _prepare(text))
+    out = []
+    for s in _SPLIT_RE.split(hidden):
+        if s and s.strip():
+            out.append(re.sub(r"\x01(\d+)\x02", lambda m: quoted[int(m.group(1))], s))
+    return out
 
 
 def _mentions(sentence: str, numbers: set[str], groups: tuple[tuple[str, ...], ...]) -> bool:
