@@ -26,8 +26,10 @@ from visinstruct.sources.search.licenses import DEFAULT_LICENSES, expand_license
 from visinstruct.synth import REGISTRY
 
 Language = Literal["en", "zh"]
-InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa"]
+InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa", "caption"]
 ExportFormat = Literal["jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine"]
+#: The default types. `caption` (a dense description of a synthetic image from its exact facts) is
+#: opt-in: a recipe lists it in `types:`.
 ALL_TYPES: list[InstructionType] = ["judgement", "multiple_choice", "short_vqa", "long_vqa"]
 
 #: The largest count any field may ask for (items per synthetic domain, samples per quota,
@@ -69,7 +71,9 @@ class SynthSpec(Strict):
     languages: list[Language] | None = Field(default=None, min_length=1)
     types: list[InstructionType] | None = Field(default=None, min_length=1)
     llm: list[InstructionType] = Field(
-        default_factory=list, description="types the LLM also writes from the exact facts (e.g. long_vqa)"
+        default_factory=list,
+        description="types the LLM also writes from the exact facts (e.g. long_vqa); `caption`: it rewrites "
+        "the item's description as fluent prose, every number, label and colour checked against the facts",
     )
     categories: list[str] | None = Field(
         default=None, min_length=1, description="keep only questions of these categories (e.g. counting)"

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from visinstruct.checks.facts import facts_result
 from visinstruct.checks.results import passed
 from visinstruct.checks.rules import rule_checks, structure_check
 from visinstruct.records import Sample
@@ -109,6 +110,11 @@ class RulesStage(SampleCheck):
 
     def check(self, sample: Sample) -> dict[str, dict]:
         out = rule_checks(sample, self.limits) if self.options["rules"] else structure_check(sample)
+        if sample.type == "caption":  # a description of a synthetic image: checked claim by claim
+            result = facts_result(sample)
+            if result is not None:
+                out["facts"] = result
+                return out
         if sample.drawn:  # drawn from exact facts: correct by construction
             out.update(FACTS)
         return out

@@ -180,7 +180,7 @@ class InstructionsStage(_Writer):
             why = _why_not("domain assignment", assigned) or _why_not("caption", failed.get("captions"))
             langs = r.languages_of(r.instructions) if why else []
             tail = unit_tail(own_knowledge(info))
-            return [self._blocked(subject, image_id, t, lang, why, tail) for lang in langs for t in r.types]
+            return [self._blocked(subject, image_id, t, lang, why, tail) for lang in langs for t in r.types if t in TYPE_SLOTS]
         caps = known_captions(subject, ctx)
         prov = info.get("provenance")
         if prov is None:
@@ -193,9 +193,11 @@ class InstructionsStage(_Writer):
             if caption is None:
                 why = _why_not("caption", failed.get("captions"))
                 if why:
-                    units += [self._blocked(subject, image_id, itype, lang, why, tail) for itype in r.types]
+                    units += [self._blocked(subject, image_id, itype, lang, why, tail) for itype in r.types if itype in TYPE_SLOTS]
                 continue
             for itype in r.types:
+                if itype not in TYPE_SLOTS:  # a caption is not an instruction the LLM writes here
+                    continue
                 if not self._within_quota(r, domain.name, itype):
                     continue
                 data = {
@@ -270,6 +272,8 @@ class FactsStage(_Writer):
         seed_domain = SYNTH_TO_CATALOG.get(task.domain, "complex_reasoning")
         units = []
         for itype in spec.llm:
+            if itype not in TYPE_SLOTS:  # `caption`: the caption rewrite stage's
+                continue
             data = {
                 "itype": itype,
                 "lang": task.lang,

@@ -83,6 +83,7 @@ class ItemMaker:
 
     def __call__(self, task: Task) -> Result:
         from visinstruct.synth import get_domain
+        from visinstruct.synth.describe import caption_question, has_description
 
         domain = get_domain(task.domain)
         item = domain.make(random.Random(task.seed), task.lang)
@@ -92,6 +93,8 @@ class ItemMaker:
             prov = {"source": "synthetic", "generator": f"synth/{task.domain}", "unit": task.key}
             images.append(ImageRecord(image_id, rel, img.width, img.height, "png", prov))
         questions = item.questions
+        if "caption" in task.types and has_description(task.domain):
+            questions = [*questions, caption_question(task.domain, item.facts, task.lang, task.seed, task.key)]
         if task.categories is not None:
             questions = [q for q in questions if q.category in task.categories]
         made = list(

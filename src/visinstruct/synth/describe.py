@@ -24,7 +24,7 @@ from functools import cache
 from importlib import import_module
 from typing import Any
 
-from visinstruct.synth.base import fmt_num, load_phrasings
+from visinstruct.synth.base import Question, fmt_num, load_phrasings
 from visinstruct.templates import render
 
 #: The description file of a domain is `phrasings/<domain><SUFFIX>.yaml`.
@@ -151,7 +151,7 @@ class Writer:
             if drop is None:
                 break
             keep.pop(drop)
-        return Description(self._join([s for s, _ in keep]), tuple(self.used))
+        return Description(self._join([s for s, _ in keep]), tuple(dict.fromkeys(self.used)))
 
     def _join(self, sentences: list[str]) -> str:
         out = [capitalise(s.strip()) if self.lang == "en" else s.strip() for s in sentences if s.strip()]
@@ -197,3 +197,23 @@ def visible(domain: str, facts: dict[str, Any]) -> dict[str, Any]:
     questions asked, their wrong options and other bookkeeping left out)."""
     drop = getattr(module(domain), "HIDDEN", ())
     return {k: v for k, v in facts.items() if k not in drop}
+
+
+#: The category of a caption sample of a synthetic image.
+CAPTION_CATEGORY = "description"
+
+
+def caption_question(domain: str, facts: dict[str, Any], lang: str, seed: str, key: str) -> Question:
+    """The caption draft of an item: a detailed caption request from the bundled pool (drawn
+    by the item's key) answered by the item's description; provenance names both."""
+    from visinstruct.captions.requests import bundled_pool
+
+    request = bundled_pool().draw(key, lang, kind="detailed")
+    d = describe(domain, facts, lang, seed)
+    return Question(
+        type="caption",
+        category=CAPTION_CATEGORY,
+        turns=[(request.text, d.text)],
+        phrasing=request.id,
+        provenance={"caption_request": request.id, "templates": list(d.templates)},
+    )

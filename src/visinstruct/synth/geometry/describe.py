@@ -24,7 +24,7 @@ FIG_WORDS = {
     "triangle_sides": {"en": ("triangle",), "zh": ("三角形",)},
     "triangle_angles": {"en": ("triangle",), "zh": ("三角形",)},
     "circle": {"en": ("circle",), "zh": ("圆",)},
-    "angles": {"en": ("angle", "ray", "line"), "zh": ("角", "射线", "直线")},
+    "angles": {"en": ("angle", "angles", "ray", "line"), "zh": ("角", "射线", "直线")},
 }
 
 
