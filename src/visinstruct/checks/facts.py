@@ -331,3 +331,19 @@ def facts_result(sample: Any) -> dict[str, Any] | None:
         shown = ", ".join(report.unknown[:8])
         return failed(f"mentions what the image does not show: {shown}", REVIEW, **extra)
     return passed(**extra)
+
+
+def coverage_figures(db: Any) -> list[tuple[str, str, int, float, float, int]]:
+    """Per domain and writer ("template" or "rewrite"): (domain, writer, caption samples, mean
+    and least coverage of their facts, how many the check flagged), from a run's database."""
+    rows = db.execute(
+        "SELECT s.domain, CASE WHEN s.generator LIKE 'synth/%' THEN 'template' ELSE 'rewrite' END, "
+        "COUNT(*), AVG(json_extract(c.result, '$.facts.coverage')), "
+        "MIN(json_extract(c.result, '$.facts.coverage')), "
+        "SUM(json_extract(c.result, '$.facts.pass') = 0) "
+        "FROM check_results c JOIN samples s ON s.rowid = c.sample "
+        "WHERE c.stage = 'rules' AND s.type = 'caption' "
+        "AND json_extract(c.result, '$.facts.coverage') IS NOT NULL "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    return [(d, w, n, float(avg or 0), float(low or 0), int(bad or 0)) for d, w, n, avg, low, bad in rows]
