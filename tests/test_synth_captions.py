@@ -93,7 +93,8 @@ def test_every_description_says_only_what_the_facts_hold(domain, lang):
 def test_descriptions_cover_their_facts(domain):
     for lang in ("en", "zh"):
         covered = [
-            check_facts(describe(domain, f, lang, "s").text, lang, domain, f).coverage for f in items(domain, lang)
+            check_facts(describe(domain, f, lang, "s").text, lang, domain, f).coverage
+            for f in items(domain, lang)
         ]
         assert sum(covered) / len(covered) >= 0.95 and min(covered) >= 0.75, (lang, covered)
 
@@ -139,12 +140,17 @@ def test_chinese_descriptions_are_written_in_chinese():
             assert han > 3 * latin and not re.search(r"\b(?:the|and|is|of)\b", prose), text
 
 
-PLANTED = {"en": "The chart also shows a purple bar for Tokyo at 999.", "zh": "图中还有一根紫色的柱子，代表Tokyo，数值为999。"}
+PLANTED = {
+    "en": "The chart also shows a purple bar for Tokyo at 999.",
+    "zh": "图中还有一根紫色的柱子，代表Tokyo，数值为999。",
+}
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_facts_check_flags_a_planted_hallucination(lang):
-    facts = next(f for f in items("charts", lang, 30) if "purple" not in json.dumps(f) and "Tokyo" not in json.dumps(f))
+    facts = next(
+        f for f in items("charts", lang, 30) if "purple" not in json.dumps(f) and "Tokyo" not in json.dumps(f)
+    )
     text = describe("charts", facts, lang, "s").text
     assert check_facts(text, lang, "charts", facts).unknown == []
     bad = check_facts(f"{text} {PLANTED[lang]}", lang, "charts", facts).unknown
@@ -154,10 +160,15 @@ def test_the_facts_check_flags_a_planted_hallucination(lang):
 def test_the_facts_check_flags_objects_and_text_that_are_not_there():
     scene = next(f for f in items("scenes", "en", 30) if "hexagon" not in json.dumps(f))
     text = describe("scenes", scene, "en", "s").text
-    assert "hexagon" in check_facts(text + " A small hexagon sits on the left.", "en", "scenes", scene).unknown
+    assert (
+        "hexagon" in check_facts(text + " A small hexagon sits on the left.", "en", "scenes", scene).unknown
+    )
     doc = items("ocr", "en", 1)[0]
     text = describe("ocr", doc, "en", "s").text
-    assert 'FREE PIZZA TODAY' in check_facts(text + ' A sticker says "FREE PIZZA TODAY".', "en", "ocr", doc).unknown
+    assert (
+        "FREE PIZZA TODAY"
+        in check_facts(text + ' A sticker says "FREE PIZZA TODAY".', "en", "ocr", doc).unknown
+    )
 
 
 def recipe(**extra: Any) -> dict[str, Any]:

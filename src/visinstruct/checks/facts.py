@@ -35,10 +35,28 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _FULLWIDTH = str.maketrans("０１２３４５６７８９％", "0123456789%")
 _SUPERSCRIPTS = str.maketrans({"²": " ", "³": " ", "°": " "})
 
-_SMALL = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen"
-).split()
+_SMALL = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
 _TENS["ninety"] = 90
 _WORD_NUMBER_RE = re.compile(
@@ -92,8 +110,44 @@ _SENTENCE_START_RE = re.compile(r"(?:^|[.!?。！？]\s*|\n\s*)[\"“(\[]?$")
 _AFTER_COLON_RE = re.compile(r":\s*[\"“(\[]?$")
 #: words that start a sentence after a colon as well ("Reading the rows: In the first, ...")
 _OPENERS = frozenset(
-    "a an the in on at for from to by with this that these those it its there here each every both "
-    "all some one first next then finally overall together meanwhile also and but while".split()
+    [
+        "a",
+        "an",
+        "the",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "to",
+        "by",
+        "with",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "there",
+        "here",
+        "each",
+        "every",
+        "both",
+        "all",
+        "some",
+        "one",
+        "first",
+        "next",
+        "then",
+        "finally",
+        "overall",
+        "together",
+        "meanwhile",
+        "also",
+        "and",
+        "but",
+        "while",
+    ]
 )
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(\x01])|[。！？；;\n]")
 #: capitalised words any English text may use
@@ -222,9 +276,7 @@ def _labels(masked: str, lang: str, k: Known, tokens: set[str]) -> list[str]:
             first = first[1:]  # the first word of a sentence is capitalised anyway
         words = first + [w for p in pieces[1:] for w in p.split()[1:]]
         unknown = [
-            w
-            for w in words
-            if not w.isdigit() and w.casefold().strip(".'’-") not in tokens | _GENERIC_CAPS
+            w for w in words if not w.isdigit() and w.casefold().strip(".'’-") not in tokens | _GENERIC_CAPS
         ]
         if unknown:
             out.append(" ".join(unknown))

@@ -180,7 +180,12 @@ class InstructionsStage(_Writer):
             why = _why_not("domain assignment", assigned) or _why_not("caption", failed.get("captions"))
             langs = r.languages_of(r.instructions) if why else []
             tail = unit_tail(own_knowledge(info))
-            return [self._blocked(subject, image_id, t, lang, why, tail) for lang in langs for t in r.types if t in TYPE_SLOTS]
+            return [
+                self._blocked(subject, image_id, t, lang, why, tail)
+                for lang in langs
+                for t in r.types
+                if t in TYPE_SLOTS
+            ]
         caps = known_captions(subject, ctx)
         prov = info.get("provenance")
         if prov is None:
@@ -193,7 +198,11 @@ class InstructionsStage(_Writer):
             if caption is None:
                 why = _why_not("caption", failed.get("captions"))
                 if why:
-                    units += [self._blocked(subject, image_id, itype, lang, why, tail) for itype in r.types if itype in TYPE_SLOTS]
+                    units += [
+                        self._blocked(subject, image_id, itype, lang, why, tail)
+                        for itype in r.types
+                        if itype in TYPE_SLOTS
+                    ]
                 continue
             for itype in r.types:
                 if itype not in TYPE_SLOTS:  # a caption is not an instruction the LLM writes here

@@ -55,7 +55,13 @@ class CaptionRewriteStage(ModelStage):
             s = made[0][0]
             item = (s.images, s.context.get("facts", {}))
         images, facts = item
-        return [Unit(f"rewrite/{task.key}", REWRITE_SEQ + task.seq, {"task": task, "images": images, "facts": facts})]
+        return [
+            Unit(
+                f"rewrite/{task.key}",
+                REWRITE_SEQ + task.seq,
+                {"task": task, "images": images, "facts": facts},
+            )
+        ]
 
     def _description(self, unit: Unit):
         from visinstruct.synth.describe import describe
@@ -68,12 +74,17 @@ class CaptionRewriteStage(ModelStage):
 
         task, spec = unit.data["task"], ctx.recipe.instructions
         prompt = ctx.prompt(PROMPT)
-        shown = json.dumps(visible(task.domain, unit.data["facts"]), ensure_ascii=False, separators=(",", ":"))
+        shown = json.dumps(
+            visible(task.domain, unit.data["facts"]), ensure_ascii=False, separators=(",", ":")
+        )
         d = self._description(unit)
         return ChatRequest(
             [
                 {"role": "system", "content": prompt.text("system", lang=task.lang)},
-                {"role": "user", "content": prompt.text("user", lang=task.lang, facts=shown, description=d.text)},
+                {
+                    "role": "user",
+                    "content": prompt.text("user", lang=task.lang, facts=shown, description=d.text),
+                },
             ],
             endpoint=spec.endpoint,
             stage=self.name,

@@ -94,7 +94,10 @@ class ItemMaker:
             images.append(ImageRecord(image_id, rel, img.width, img.height, "png", prov))
         questions = item.questions
         if "caption" in task.types and has_description(task.domain):
-            questions = [*questions, caption_question(task.domain, item.facts, task.lang, task.seed, task.key)]
+            questions = [
+                *questions,
+                caption_question(task.domain, item.facts, task.lang, task.seed, task.key),
+            ]
         if task.categories is not None:
             questions = [q for q in questions if q.category in task.categories]
         made = list(

@@ -111,7 +111,9 @@ class Writer:
         """Templates of `domain`, then of the domains `also` names, then the common ones."""
         self.file = f"{domain}{SUFFIX}"
         self.phrases = load_phrasings(self.file)
-        self.files = [(f, load_phrasings(f)) for f in (self.file, *(f"{d}{SUFFIX}" for d in also), f"common{SUFFIX}")]
+        self.files = [
+            (f, load_phrasings(f)) for f in (self.file, *(f"{d}{SUFFIX}" for d in also), f"common{SUFFIX}")
+        ]
         self.rng, self.lang = rng, lang
         self.used: list[str] = []
 
@@ -123,7 +125,9 @@ class Writer:
             raise KeyError(f"description template {key!r} for language {self.lang!r} missing in {file}.yaml")
         i = self.rng.randrange(len(variants))
         self.used.append(f"{file}.{key}#{i}")
-        return render(variants[i], {k: fmt_num(v) if isinstance(v, int | float) else v for k, v in values.items()})
+        return render(
+            variants[i], {k: fmt_num(v) if isinstance(v, int | float) else v for k, v in values.items()}
+        )
 
     def maybe(self, p: float) -> bool:
         return self.rng.random() < p

@@ -40,7 +40,9 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Descriptio
     f = facts
     labels, series = f["labels"], f["series"]
     chart, grouped = f["chart"], len(series) > 1
-    parts: list[tuple[str, bool]] = [(w.say("intro", kind=w.say(_kind_key(f)), title=w.quote(f["title"])), False)]
+    parts: list[tuple[str, bool]] = [
+        (w.say("intro", kind=w.say(_kind_key(f)), title=w.quote(f["title"])), False)
+    ]
     middle: list[list[tuple[str, bool]]] = []
     if chart != "pie":
         setup = [(w.say("axes", x=w.quote(f["x_axis_title"]), y=w.quote(f["y_axis_title"])), False)]

@@ -62,10 +62,17 @@ def known(facts: dict[str, Any]) -> Known:
     k.add_numbers(h, m, _next(h), 60 - m, _mark(m), 12, 2)
     k.add_texts(time)
     k.words |= {"o'clock"}
-    zh_time = (time, f"{h}点{m}分", f"{h}点{m:02d}分") + ((f"{h}点整",) if m == 0 else ()) + ((f"{h}点半",) if m == 30 else ())
+    zh_time = (
+        (time, f"{h}点{m}分", f"{h}点{m:02d}分")
+        + ((f"{h}点整",) if m == 0 else ())
+        + ((f"{h}点半",) if m == 30 else ())
+    )
     k.facts = [
         Fact("time", {"en": ((time,),), "zh": (zh_time,)}),
         Fact("hour_hand", {"en": (("hour hand", "short hand"), (str(h),)), "zh": (("时针",), (str(h),))}),
-        Fact("minute_hand", {"en": (("minute hand", "long hand"), (str(_mark(m)),)), "zh": (("分针",), (str(_mark(m)),))}),
+        Fact(
+            "minute_hand",
+            {"en": (("minute hand", "long hand"), (str(_mark(m)),)), "zh": (("分针",), (str(_mark(m)),))},
+        ),
     ]
     return k

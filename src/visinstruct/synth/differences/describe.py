@@ -15,7 +15,10 @@ from visinstruct.synth.scenes.layout import where
 
 # words that say what kind of change happened, for coverage
 CHANGE_WORDS = {
-    "removed": {"en": ("removed", "missing", "gone", "disappear", "no longer"), "zh": ("消失", "移除", "不见", "去掉")},
+    "removed": {
+        "en": ("removed", "missing", "gone", "disappear", "no longer"),
+        "zh": ("消失", "移除", "不见", "去掉"),
+    },
     "added": {"en": ("added", "appears", "new", "gains"), "zh": ("新增", "多了", "出现", "增加")},
     "recolored": {"en": ("colour", "color", "turns"), "zh": ("颜色",)},
     "reshaped": {"en": ("becomes", "replaced", "shape", "now"), "zh": ("变成", "换成", "形状", "变为")},

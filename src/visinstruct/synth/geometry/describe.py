@@ -86,9 +86,7 @@ def _marks(w: Writer, f: dict[str, Any]) -> list[tuple[str, bool]]:
     fig, out = f["figure"], []
     if fig == "right_triangle":
         out.append((w.say("right_angle", p=f["right_angle"]), False))
-    elif fig == "isosceles" and len(f.get("equal") or []) == 2:
-        out.append((w.say("iso_equal", a=f["equal"][0], b=f["equal"][1]), True))
-    elif fig == "triangle_sides" and len(f.get("equal") or []) == 2:
+    elif fig in ("isosceles", "triangle_sides") and len(f.get("equal") or []) == 2:
         out.append((w.say("iso_equal", a=f["equal"][0], b=f["equal"][1]), True))
     elif fig == "square" and w.maybe(0.5):
         out.append((w.say("square_equal"), True))
@@ -136,5 +134,7 @@ def known(facts: dict[str, Any]) -> Known:
         k.words |= {f["unit"], f"{f['unit']}²"}
     k.facts.append(Fact("figure", {lang: (words,) for lang, words in FIG_WORDS[f["figure"]].items()}))
     for name, value in f["given"].items():
-        k.facts.append(Fact(f"given:{name}", {"en": ((name,), (fmt_num(value),)), "zh": ((name,), (fmt_num(value),))}))
+        k.facts.append(
+            Fact(f"given:{name}", {"en": ((name,), (fmt_num(value),)), "zh": ((name,), (fmt_num(value),))})
+        )
     return k

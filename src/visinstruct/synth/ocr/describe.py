@@ -38,7 +38,9 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Descriptio
         parts.append((w.say("transcript", lines=sep.join(w.quote(t) for t in lines)), False))
     extra: list[tuple[str, bool]] = []
     if layout == "receipt" and {"store", "date", "total"} <= set(fields):
-        extra.append((w.say("receipt", store=fields["store"], date=fields["date"], total=fields["total"]), True))
+        extra.append(
+            (w.say("receipt", store=fields["store"], date=fields["date"], total=fields["total"]), True)
+        )
         items = f.get("items") or []
         if items and w.maybe(0.5):
             form = rng.randrange(3)
@@ -49,7 +51,9 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Descriptio
         if {"email", "phone"} <= set(fields):
             extra.append((w.say("card_contact", email=fields["email"], phone=fields["phone"]), True))
     elif layout == "label" and {"weight", "price", "date"} <= set(fields):
-        extra.append((w.say("label_fields", weight=fields["weight"], price=fields["price"], date=fields["date"]), True))
+        extra.append(
+            (w.say("label_fields", weight=fields["weight"], price=fields["price"], date=fields["date"]), True)
+        )
     elif layout == "word_grid":
         counts = {len(t.split()) for t in lines}
         if len(counts) == 1:

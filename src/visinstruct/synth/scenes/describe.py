@@ -59,7 +59,9 @@ def object_fact(o: dict, w: int, h: int, key: str) -> Fact:
     big = ("large", "big") if size == "large" else ("small", "little")
     en = ((color,), tuple(f"{b} {color} {shape}" for b in big) + tuple(f"{b} {shape}" for b in big))
     zh = ((COLOR_ZH[color],), (SIZE_ZH[size] + SHAPE_ZH[shape],))
-    return Fact(key, {"en": en + (PLACE_NEEDLES_EN[row * 3 + col],), "zh": zh + (PLACE_NEEDLES_ZH[row * 3 + col],)})
+    return Fact(
+        key, {"en": en + (PLACE_NEEDLES_EN[row * 3 + col],), "zh": zh + (PLACE_NEEDLES_ZH[row * 3 + col],)}
+    )
 
 
 def object_sentences(
@@ -68,7 +70,10 @@ def object_sentences(
     """One sentence per object, in reading order or shuffled; with chance `lead` a lead-in first."""
     ordered = w.maybe(0.6)
     order = reading_order(objs, width, height) if ordered else w.rng.sample(objs, len(objs))
-    out = [(w.say("object", obj=obj_text(o, w.lang), where=where(o, width, height, w.lang)), False) for o in order]
+    out = [
+        (w.say("object", obj=obj_text(o, w.lang), where=where(o, width, height, w.lang)), False)
+        for o in order
+    ]
     if w.maybe(lead):
         out.insert(0, (w.say("objects_lead_ordered" if ordered else "objects_lead"), True))
     return out
@@ -81,7 +86,8 @@ def counts(w: Writer, objs: list[dict]) -> list[tuple[str, bool]]:
     shapes = list(dict.fromkeys(o["shape"] for o in objs))
     if w.maybe(0.5):
         items = [
-            w.say("color_count", count=sum(o["color"] == c for o in objs), color=_color(c, w.lang)) for c in colors
+            w.say("color_count", count=sum(o["color"] == c for o in objs), color=_color(c, w.lang))
+            for c in colors
         ]
         out.append((w.say("colors", list=w.listing(items)), True))
     if w.maybe(0.5):
@@ -113,7 +119,8 @@ def relations(w: Writer, objs: list[dict], width: int, height: int, most: int = 
                 pairs.append(("above", a, b))
     w.rng.shuffle(pairs)
     return [
-        (w.say(key, a=obj_text(a, w.lang, True), b=obj_text(b, w.lang, True)), True) for key, a, b in pairs[:most]
+        (w.say(key, a=obj_text(a, w.lang, True), b=obj_text(b, w.lang, True)), True)
+        for key, a, b in pairs[:most]
     ]
 
 

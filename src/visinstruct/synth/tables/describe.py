@@ -19,8 +19,17 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Descriptio
     f = facts
     rows, cols = f["rows"], f["columns"]
     headers = [f["row_header"]] + [c["header"] for c in cols]
-    parts: list[tuple[str, bool]] = [(w.say("intro", kind=w.say(f"kind_{f['kind']}"), title=w.quote(f["title"])), False)]
-    layout = [(w.say("shape", rows=len(rows), cols=len(headers), headers=w.listing([w.quote(h) for h in headers])), False)]
+    parts: list[tuple[str, bool]] = [
+        (w.say("intro", kind=w.say(f"kind_{f['kind']}"), title=w.quote(f["title"])), False)
+    ]
+    layout = [
+        (
+            w.say(
+                "shape", rows=len(rows), cols=len(headers), headers=w.listing([w.quote(h) for h in headers])
+            ),
+            False,
+        )
+    ]
     if len(cols) == 1 or w.maybe(0.4):
         layout.append((w.say("first_column", header=w.quote(f["row_header"]), rows=w.listing(rows)), True))
     rng.shuffle(layout)
@@ -57,7 +66,9 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Descriptio
             for key, v in (("extreme_max", max(vals)), ("extreme_min", min(vals))):
                 if vals.count(v) == 1 and w.maybe(0.7):
                     i = vals.index(v)
-                    extra.append((w.say(key, header=w.quote(c["header"]), cell=c["cells"][i], row=rows[i]), True))
+                    extra.append(
+                        (w.say(key, header=w.quote(c["header"]), cell=c["cells"][i], row=rows[i]), True)
+                    )
     return w.finish(parts + look + extra if w.maybe(0.5) else parts + extra + look)
 
 
