@@ -17,6 +17,7 @@ import pytest
 
 from visinstruct.checks.facts import check_facts
 from visinstruct.recipe import parse_recipe
+from visinstruct.report.html import write_report
 from visinstruct.runner import run_recipe as run
 from visinstruct.store import RunStore
 from visinstruct.synth import REGISTRY, get_domain
@@ -205,6 +206,9 @@ def test_caption_is_opt_in_and_every_domain_makes_checked_caption_samples(tmp_pa
     )
     assert p.returncode == 0 and "caption facts" in p.stdout
     assert re.search(r"charts\s*│\s*template\s*│\s*2\s*│\s*\d+%", p.stdout), p.stdout
+    with RunStore(tmp_path / "run", create=False) as store:
+        html = write_report(store, tmp_path / "report.html").read_text("utf-8")
+    assert "Caption facts" in html and "<td class='l'>differences</td><td class='l'>template</td>" in html
 
 
 def _description_in(req: dict) -> tuple[str, str]:
