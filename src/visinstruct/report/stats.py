@@ -84,7 +84,8 @@ class Stats:
             self.turns[len(s.turns)] += 1
         facts = s.checks.get("facts") if s.type == "caption" else None
         if isinstance(facts, dict) and isinstance(facts.get("coverage"), int | float):
-            row = self.caption_facts.setdefault((s.domain, "template" if s.drawn else "rewrite"), [0, 0.0, 1.0, 0])
+            writer = "template" if s.drawn else "rewrite"
+            row = self.caption_facts.setdefault((s.domain, writer), [0, 0.0, 1.0, 0])
             row[0] += 1
             row[1] += facts["coverage"]
             row[2] = min(row[2], facts["coverage"])
