@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from visinstruct.captions.requests import bundled_pool
+from visinstruct.captions.samples import caption_sample, draw_request
 from visinstruct.errors import ExportError
 from visinstruct.export import FORMATS, ExportSummary, export
 from visinstruct.export import parquet as parquet_format
@@ -36,8 +38,35 @@ MC_EN_QUESTION = (
 MC_ZH_QUESTION = "图中钟表显示的是几点？\nA. 三点\nB. 四点\nC. 五点\nD. 六点\n请直接回答正确选项的字母。"
 
 
+CAPTION_EN = (
+    "A round wall clock with a white face and a thin black frame hangs on a green wall. "
+    "Its hour hand points just past four and its minute hand at the three: it shows 4:15."
+)
+CAPTION_ZH = "绿色的墙上挂着一只圆形挂钟，白色表盘，细黑边框。时针刚过四，分针指向三：显示的是四点十五分。"
+
+
+def caption_samples(image_id: str) -> list[Sample]:
+    """A caption sample per language, as the caption stage makes them (one turn, no options)."""
+    pool = bundled_pool()
+    return [
+        caption_sample(
+            image_ids=[image_id],
+            domain="clocks",
+            lang=lang,
+            caption=text,
+            request=draw_request(pool, 0, image_id, lang),
+            provenance={
+                "generator": "vlm/caption",
+                "caption_model": "fake-vlm",
+                "caption_prompt": "caption@v1",
+            },
+        )
+        for lang, text in (("en", CAPTION_EN), ("zh", CAPTION_ZH))
+    ]
+
+
 class Run:
-    """A small run: three PNGs, samples of every type in en and zh, every status."""
+    """A small run: three PNGs, samples of every type (captions too) in en and zh, every status."""
 
     def __init__(self, root: Path) -> None:
         self.store = RunStore(root)
@@ -76,6 +105,7 @@ class Run:
             Sample("review-en", [b], "clocks", "multiple_choice", "en", [Turn(MC_EN_QUESTION, "B")],
                    options=["3:00", "4:15", "5:30", "6:45"], answer_letter="B", status="needs_review",
                    checks={"planted": {"pass": False, "reason": "x", "severity": "review"}}),
+            *caption_samples(b),
         ]  # fmt: skip
         self.store.add_samples("clocks/0", 0, self.samples[:2], records[:2])
         self.store.add_samples("clocks/1", 1, self.samples[2:], records)
@@ -254,6 +284,24 @@ def test_round_trip(run: Run, tmp_path: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", CHAT_FORMATS)
+def test_caption_samples_are_one_turn_from_request_to_caption(run: Run, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / "out" / FILE_NAMES[fmt]
+    export(run.store, fmt, out)
+    got = LOADERS[fmt](out, tmp_path)
+    captions = [s for s in run.samples if s.type == "caption"]
+    assert {s.language for s in captions} == {"en", "zh"}
+    for s in captions:
+        assert got[s.id]["turns"] == [(s.turns[0].question, s.turns[0].answer)]
+        assert s.turns[0].answer in (CAPTION_EN, CAPTION_ZH)
+        check_images(run, s, got[s.id]["images"])
+        if "record" in got[s.id]:  # the full record: no options, no letter, the request's id kept
+            rec = got[s.id]["record"]
+            assert (rec["type"], list(rec["options"]), rec["answer_letter"]) == ("caption", [], None)
+            prov = rec["provenance"] if isinstance(rec["provenance"], dict) else json.loads(rec["provenance"])
+            assert prov["caption_request"].startswith(f"detailed/{s.language}/")
+
+
+@pytest.mark.parametrize("fmt", CHAT_FORMATS)
 def test_include_needs_review(run: Run, tmp_path: Path, fmt: str) -> None:
     statuses = ("accepted", "edited", "needs_review")
     out = tmp_path / "out" / FILE_NAMES[fmt]
@@ -337,8 +385,8 @@ def test_parquet_schema_and_row_groups(run: Run, tmp_path: Path, monkeypatch: py
     out = tmp_path / "data.parquet"
     export(run.store, "parquet", out)
     f = pq.ParquetFile(out)
-    assert f.metadata.num_rows == 5
-    assert f.num_row_groups == 3
+    assert f.metadata.num_rows == len(run.ids()) == 7
+    assert f.num_row_groups == 4
     meta = json.loads(f.schema_arrow.metadata[b"huggingface"])
     assert meta["info"]["features"]["images"] == {"feature": {"_type": "Image"}, "_type": "Sequence"}
     got = load_parquet(out, tmp_path)

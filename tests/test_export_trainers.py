@@ -107,6 +107,7 @@ def test_llava_single_image_loads_through_llava15(run: Run, tmp_path: Path, abso
     multi = tmp_path / "exports" / "llava_multi_image.json"
     single_ids = [i for i in run.ids() if len(run.by_id[i].images) == 1]
     assert summary.n_samples == len(single_ids)
+    assert "caption" in {run.by_id[i].type for i in single_ids}  # caption rows load like the others
     assert summary.set_aside == 1 and summary.files == (multi,)
 
     ds = Llava15Dataset(out, str(out.parent))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -188,12 +189,26 @@ def test_report_renders_in_chromium(busy_run, tmp_path):
         body_text = page.inner_text("body")
         visible = {t: page.get_by_text(t, exact=False).first.is_visible() for t in (XSS_Q, XSS_A, XSS_OPT)}
         sections = {key: page.locator(f"section#{key}").is_visible() for key in SECTIONS}
+        # the embedded CJK font loads from the page itself and draws hanzi
+        cjk = page.evaluate(
+            """async () => {
+                const spec = '16px "visinstruct CJK"';
+                const faces = await document.fonts.load(spec, '中文');
+                const s = document.createElement('span');
+                s.style.font = spec;
+                s.textContent = '中文字体';
+                document.body.appendChild(s);
+                return {faces: faces.length, check: document.fonts.check(spec, '中文'),
+                        width: s.getBoundingClientRect().width};
+            }"""
+        )
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
     assert not log.errors, log.errors
     assert not [m for m in log.console if m[0] == "error"], log.console
     assert not log.dialogs, f"a script ran: {log.dialogs}"
     assert all(sections.values()), sections
+    assert cjk["faces"] == 1 and cjk["check"] and cjk["width"] > 0, cjk
     # every chart is drawn, has a size and holds visible marks; every charted section has one
     assert len(charts) >= 10, charts
     for c in charts:
@@ -214,6 +229,19 @@ def test_report_renders_in_chromium(busy_run, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 0
     if os.environ.get("REPORT_SCREENSHOT"):
         shutil.copy(tmp_path / "report.png", os.environ["REPORT_SCREENSHOT"])
+
+
+def test_cjk_font_is_embedded_only_when_the_report_shows_chinese(busy_run, tmp_path):
+    with RunStore(busy_run) as store:
+        page = write_report(store, tmp_path / "zh.html", gallery=GALLERY, seed=SEED).read_text("utf-8")
+    assert re.search(r"[\u4e00-\u9fff]", page)
+    assert page.count("@font-face") == 1 and "font/otf;base64," in page and "font-src data:" in page
+    en = run(
+        parse_recipe({"seed": 1, "languages": ["en"], "synthetic": {"clocks": 2}}), tmp_path / "en", workers=1
+    )
+    with RunStore(tmp_path / "en") as store:
+        page = write_report(store, tmp_path / "en.html").read_text("utf-8")
+    assert en is not None and "@font-face" not in page
 
 
 def test_length_histogram_with_bins_of_25():

@@ -57,7 +57,8 @@ def parse_back(text: str, lang: str) -> tuple[list[str], list[str], list[float]]
         colors = [COLOR_ZH[m] for m in re.findall("|".join(COLOR_ZH), rest)]
     else:
         colors = [w for w in re.findall(r"[a-z]+", rest.lower()) if w in COLOR_EN]
-    numbers = [number(n) for n in re.findall(r"\d+(?:\.\d+)?", rest.replace("²", " "))]
+    # a minus sign belongs to the number unless a digit comes before it (a range: "140-145")
+    numbers = [number(n) for n in re.findall(r"(?<![\d.])-?\d+(?:\.\d+)?", rest.replace("²", " "))]
     return quoted, colors, numbers
 
 
@@ -72,22 +73,58 @@ def truth(facts: dict[str, Any]) -> tuple[list[str], set[str], set[float]]:
     return texts, colors, numbers
 
 
+def says_only_the_facts(domain: str, facts: dict[str, Any], lang: str, text: str) -> list[float]:
+    """Asserts that every quoted text, colour and number of `text` is in `facts`; returns the
+    numbers it says."""
+    texts, colors, numbers = truth(facts)
+    counts = set(map(float, range(0, 21)))  # how many bars, rows, objects, lines, ...
+    derived = {90.0, 180.0, 100.0, 60.0 - facts.get("minute", 0)}  # right/straight angles, pies, clocks
+    quoted, said_colors, said_numbers = parse_back(text, lang)
+    for q in quoted:
+        assert any(q in t for t in texts), (q, text)
+    for c in said_colors:
+        assert c in colors or any(c in t.lower() for t in texts), (c, text)
+    for n in said_numbers:
+        assert n in numbers | counts | derived, (n, text)
+    assert check_facts(text, lang, domain, facts).unknown == [], text
+    return said_numbers
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_every_description_says_only_what_the_facts_hold(domain, lang):
     for facts in items(domain, lang):
-        text = describe(domain, facts, lang, "seed").text
-        texts, colors, numbers = truth(facts)
-        counts = set(map(float, range(0, 21)))  # how many bars, rows, objects, lines, ...
-        derived = {90.0, 180.0, 100.0, 60.0 - facts.get("minute", 0)}  # right/straight angles, pies, clocks
-        quoted, said_colors, said_numbers = parse_back(text, lang)
-        for q in quoted:
-            assert any(q in t for t in texts), (q, text)
-        for c in said_colors:
-            assert c in colors or any(c in t.lower() for t in texts), (c, text)
-        for n in said_numbers:
-            assert n in numbers | counts | derived, (n, text)
-        assert check_facts(text, lang, domain, facts).unknown == [], text
+        says_only_the_facts(domain, facts, lang, describe(domain, facts, lang, "seed").text)
+
+
+def chart_values(f: dict[str, Any]) -> list[float]:
+    """Every value a chart shows: series values, points, bin counts, box statistics."""
+    out = [v for s in f["series"] for v in s["values"]]
+    out += [p[k] for p in f.get("points") or [] for k in ("x", "y", "size") if k in p]
+    out += f.get("counts") or []
+    out += [g[k] for g in f.get("groups") or [] for k in ("min", "q1", "median", "q3", "max")]
+    return [float(v) for v in out]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_chart_type_is_described_value_by_value(lang):
+    from tests.test_synth_chart_types import chart_type
+    from visinstruct.synth.charts import TYPES
+
+    charts = get_domain("charts")
+    seen: Counter = Counter()
+    for kind in TYPES:
+        for i in range(16 if kind in ("bar", "line", "pie") else 3):
+            f = charts.make_type(kind, random.Random(f"{kind}{i}"), lang).facts
+            text = describe("charts", f, lang, f"s{i}").text
+            said = says_only_the_facts("charts", f, lang, text)
+            # read back: every value the chart shows is in its description
+            missing = [v for v in chart_values(f) if v not in said]
+            assert not missing, (missing, text)
+            report = check_facts(text, lang, "charts", f)
+            assert report.coverage >= 0.95, (report.missing, text)
+            seen[chart_type(f)] += 1
+    assert len(seen) == 19, seen  # vertical, horizontal, grouped, stacked bars, ..., waterfalls
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

@@ -39,14 +39,17 @@ def items():
 # ---------------------------------------------------------------- independent recomputation
 
 
-def dollars(cents: int) -> str:
-    return "$" + f"{cents // 100:,}" + "." + str(cents % 100).zfill(2)
+def dollars(cents: int, symbol: str = "$") -> str:
+    return symbol + f"{cents // 100:,}" + "." + str(cents % 100).zfill(2)
 
 
 def hm(minutes: int, fmt: str) -> str:
     h, m = minutes // 60, minutes % 60
     if fmt == "24h":
         return str(h).zfill(2) + ":" + str(m).zfill(2)
+    if fmt == "zh":  # 上午 before noon, 中午 12-1, 下午 to 6, 晚上 after
+        part = "上午" if h < 12 else "中午" if h == 12 else "下午" if h < 18 else "晚上"
+        return f"{part}{12 if h % 12 == 0 else h % 12}:{str(m).zfill(2)}"
     am, pm = ("A.M.", "P.M.") if fmt == "A.M." else ("am", "pm")
     h12 = 12 if h % 12 == 0 else h % 12
     return f"{h12}:{str(m).zfill(2)} " + (pm if h >= 12 else am)
@@ -63,7 +66,7 @@ def number(v: Fraction | int) -> str:
 def show(facts: dict, col: int, v: int) -> str:
     c = facts["columns"][col]
     if c["type"] == "money":
-        return dollars(v)
+        return dollars(v, facts["currency"])
     if c["type"] == "time":
         return hm(v, facts["time_format"])
     return str(v)
@@ -129,7 +132,7 @@ def recompute(facts: dict, rec: dict) -> str:
     if kind in ("cost", "afford"):
         prices = values(facts, 0)
         (x, y), (a, b) = p["rows"], p["qty"]
-        return dollars(a * prices[x] + b * prices[y])
+        return dollars(a * prices[x] + b * prices[y], facts["currency"])
     if kind == "longest":
         d = [e - s for s, e in zip(values(facts, 0), values(facts, 1), strict=True)]
         return rows[unique_arg(d, max(d))]
@@ -143,7 +146,8 @@ def judgement_truth(facts: dict, rec: dict) -> bool:
         a, b = p["rows"]
         return vals[a] > vals[b] if p["relation"] in ("gt", "later") else vals[a] < vals[b]
     if rec["kind"] == "afford":
-        return p["money"] >= int(recompute(facts, rec).replace("$", "").replace(",", "").replace(".", ""))
+        cost = recompute(facts, rec).replace(facts["currency"], "").replace(",", "").replace(".", "")
+        return p["money"] >= int(cost)
     return p["claim"] == recompute(facts, rec)
 
 
@@ -214,7 +218,8 @@ def test_false_judgements_are_near_misses(items):
             elif rec["kind"] == "lookup":
                 col = item.facts["columns"][rec["params"]["col"]]
                 if claim not in col["cells"]:  # a near value of the same kind
-                    assert claim.startswith("$") == answer.startswith("$")
+                    cur = item.facts["currency"]
+                    assert claim.startswith(cur) == answer.startswith(cur)
 
 
 def test_table_facts_consistent(items):

@@ -15,7 +15,17 @@ from visinstruct.shell import console, run_command
 
 out = Console(width=None if sys.stdout.isatty() else 200)  # piped output: don't squeeze tables
 
-FORMATS = ("jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine")
+FORMATS = (
+    "jsonl",
+    "llava",
+    "sharegpt",
+    "internvl",
+    "parquet",
+    "dataengine",
+    "parquet-shards",
+    "jsonl-shards",
+    "webdataset",
+)
 STATUSES = ("accepted", "edited", "needs_review", "rejected")
 
 
@@ -223,6 +233,68 @@ def card_cmd(run_dir: Path, out: Path | None) -> None:
     console.print(f"dataset card → {path}", markup=False, soft_wrap=True)
 
 
+@cli.command("push")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--repo", "repo_id", required=True, help="The dataset repository, OWNER/NAME.")
+@click.option(
+    "--private", is_flag=True, help="Create the repository private (an existing public one is refused)."
+)
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded; send nothing.")
+@click.option(
+    "--endpoint", default=None, help="The Hub's address (default: HF_ENDPOINT, else huggingface.co)."
+)
+@click.option(
+    "--files-per-commit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Files a commit carries; a cut-off push resumes after the last commit.",
+)
+def push_cmd(
+    run_dir: Path, repo_id: str, private: bool, dry_run: bool, endpoint: str | None, files_per_commit: int
+) -> None:
+    """Upload RUN_DIR's dataset card and the data files its configs name to a Hub dataset repository.
+
+    The token comes from HF_TOKEN. Running again after an interruption sends only what is not there."""
+    from visinstruct.errors import EXIT_FAILED
+    from visinstruct.publish.hub import PushFailed, parse_repo_id, plan_upload, push, resolve_endpoint
+
+    repo_id = parse_repo_id(repo_id)
+    url = resolve_endpoint(endpoint)
+    if dry_run:
+        uploads = plan_upload(run_dir)
+        table = Table(title=f"dry run: {url}/datasets/{repo_id} (nothing sent)")
+        for col in ("path in repo", "bytes", "local file"):
+            table.add_column(col, justify="right" if col == "bytes" else "left", overflow="fold")
+        for u in uploads:
+            table.add_row(markup_escape(u.path), f"{u.size:,}", markup_escape(str(u.local)))
+        out.print(table)
+        total = sum(u.size for u in uploads)
+        out.print(
+            f"{len(uploads)} files, {total:,} bytes; files the Hub already has are skipped when pushing",
+            markup=False,
+        )
+        return
+    try:
+        summary = push(
+            run_dir,
+            repo_id,
+            private=private,
+            endpoint=url,
+            files_per_commit=files_per_commit,
+            say=console.print,
+        )
+    except PushFailed as e:
+        console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_FAILED)
+    sent = sum(u.size for u in summary.uploaded)
+    total = len(summary.uploaded) + len(summary.skipped)
+    parts = [f"{len(summary.uploaded)} uploaded ({sent:,} bytes)", f"{len(summary.skipped)} already there"]
+    if summary.deleted:
+        parts.append(f"{len(summary.deleted)} stale data files deleted")
+    console.print(f"{total} files: {', '.join(parts)} → {summary.url}", markup=False, soft_wrap=True)
+
+
 def _dry_run(rec, run_dir: Path) -> None:
     """What the recipe would send, per stage, before anything is sent."""
     from visinstruct.models import run_async
@@ -233,7 +305,7 @@ def _dry_run(rec, run_dir: Path) -> None:
         out.print(f"synthetic: {n} items, drawn offline (no model requests)")
     for spec in rec.dataset_sources:
         out.print(f"dataset {spec.dataset}: imported with its own answers, offline (no model requests)")
-    if not rec.image_sources:
+    if not rec.image_sources and rec.coded is None:
         return
     estimates = run_async(estimate(rec, Path.cwd(), run_dir))
     table = Table(title="dry run: model requests (nothing sent)")
@@ -454,7 +526,12 @@ def _print_spend(store) -> None:
 @cli.command("export")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file (the sharded formats: a folder of shards train-00000.<ext>, ... and their index).",
+)
 @click.option(
     "--include",
     multiple=True,
@@ -471,15 +548,27 @@ def _print_spend(store) -> None:
     is_flag=True,
     help="llava: one image a row, for LLaVA-1.5; rows with several go to <stem>_multi_image.json.",
 )
+@click.option(
+    "--shard-size",
+    metavar="SIZE",
+    default=None,
+    help="parquet-shards, jsonl-shards, webdataset: bytes a shard, e.g. 500MB or 1GiB (default 256MB).",
+)
 def export_cmd(
-    run_dir: Path, fmt: str, out: Path, include: tuple[str, ...], absolute_paths: bool, single_image: bool
+    run_dir: Path,
+    fmt: str,
+    out: Path,
+    include: tuple[str, ...],
+    absolute_paths: bool,
+    single_image: bool,
+    shard_size: str | None,
 ) -> None:
     """Write RUN_DIR's samples in a training format."""
     from visinstruct.export import ExportOptions, export
     from visinstruct.store import RunStore
 
     statuses = tuple(dict.fromkeys(("accepted", "edited", *include)))
-    options = ExportOptions(absolute_paths=absolute_paths, single_image=single_image)
+    options = ExportOptions(absolute_paths=absolute_paths, single_image=single_image, shard_size=shard_size)
     with RunStore(run_dir, create=False) as store:
         res = export(store, fmt, out, include=statuses, options=options)
     console.print(f"{res.n_samples} samples, {res.n_images} images → {res.path}")
@@ -488,6 +577,16 @@ def export_cmd(
 
 def _print_export_files(res, indent: str) -> None:
     """The files an export wrote besides its main one, and what was kept out of it."""
+    if res.shards:
+        from visinstruct.export.shards import shard_glob
+
+        size = sum(p.stat().st_size for p in res.shards) / 1e6
+        where = shard_glob(res.shards[0].parent, res.format)
+        console.print(
+            f"{indent}{len(res.shards)} shards, {size:,.1f} MB → {where}",
+            markup=False,
+            soft_wrap=True,
+        )
     if res.format == "llava" and res.files:
         console.print(
             f"{indent}{res.set_aside} samples with several images left out (LLaVA-1.5 reads one a row)"

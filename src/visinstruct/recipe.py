@@ -26,10 +26,23 @@ from visinstruct.sources.search.licenses import DEFAULT_LICENSES, expand_license
 from visinstruct.synth import REGISTRY
 
 Language = Literal["en", "zh"]
-InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa", "caption"]
-ExportFormat = Literal["jsonl", "llava", "sharegpt", "internvl", "parquet", "dataengine"]
-#: The default types. `caption` (a dense description of a synthetic image from its exact facts) is
-#: opt-in: a recipe lists it in `types:`.
+InstructionType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa"]
+#: What a recipe's `types` may name: the four instruction types, and `caption` (an image's caption
+#: as a sample, its instruction drawn from a pool of caption requests).
+SampleType = Literal["judgement", "multiple_choice", "short_vqa", "long_vqa", "caption"]
+CaptionMode = Literal["direct", "translate"]
+ExportFormat = Literal[
+    "jsonl",
+    "llava",
+    "sharegpt",
+    "internvl",
+    "parquet",
+    "dataengine",
+    "parquet-shards",
+    "jsonl-shards",
+    "webdataset",
+]
+SHARDED_FORMATS = ("parquet-shards", "jsonl-shards", "webdataset")
 ALL_TYPES: list[InstructionType] = ["judgement", "multiple_choice", "short_vqa", "long_vqa"]
 
 #: The largest count any field may ask for (items per synthetic domain, samples per quota,
@@ -69,8 +82,8 @@ class SynthSpec(Strict):
 
     count: Count
     languages: list[Language] | None = Field(default=None, min_length=1)
-    types: list[InstructionType] | None = Field(default=None, min_length=1)
-    llm: list[InstructionType] = Field(
+    types: list[SampleType] | None = Field(default=None, min_length=1)
+    llm: list[SampleType] = Field(
         default_factory=list,
         description="types the LLM also writes from the exact facts (e.g. long_vqa); `caption`: it rewrites "
         "the item's description as fluent prose, every number, label and colour checked against the facts",
@@ -82,6 +95,12 @@ class SynthSpec(Strict):
         default_factory=dict,
         description="samples wanted per category; items are made until every quota is met (at most `count`)",
     )
+    realism: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="this domain's share of photographed/scanned items (default: the recipe's)",
+    )
 
     @field_validator("quotas")
     @classmethod
@@ -92,19 +111,62 @@ class SynthSpec(Strict):
         return v
 
 
+CodedKind = Literal["vega-lite", "svg", "html", "table"]
+CODED_KINDS: list[CodedKind] = ["vega-lite", "svg", "html", "table"]
+
+
+class CodedSpec(Strict):
+    """Code-guided synthesis: an LLM writes a declarative spec (Vega-Lite, SVG, HTML, table
+    JSON) of an image about a catalog topic; the engine validates it, draws it in a sandbox
+    and computes every answer from it (docs/coded.md)."""
+
+    count: Count = Field(description="images to make, spread over kinds and languages")
+    endpoint: str = "llm"
+    kinds: list[CodedKind] = Field(default_factory=lambda: list(CODED_KINDS), min_length=1)
+    topics: list[str] | None = Field(
+        default=None, min_length=1, description="catalog domains to draw topics from; default: all"
+    )
+    languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
+    types: list[InstructionType] | None = Field(default=None, min_length=1)  # default: the recipe's
+    max_tokens: int = Field(default=4000, ge=256)
+    temperature: float = Field(default=0.9, ge=0, le=2)
+    render_timeout: float = Field(default=20, gt=0, le=300, description="seconds one drawing may take")
+
+    @field_validator("kinds")
+    @classmethod
+    def distinct_kinds(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a kind is named twice")
+        return v
+
+
 class ExportSpec(Strict):
     format: ExportFormat
-    out: str = Field(description="file name inside the run's exports/ folder")
+    out: str = Field(description="file name inside the run's exports/ folder (sharded formats: a folder)")
     include: list[Literal["accepted", "edited", "needs_review", "rejected"]] = ["accepted", "edited"]
     absolute_paths: bool = Field(False, description="absolute image paths: rows open from any directory")
     single_image: bool = Field(
         False, description="llava only: one image a row (LLaVA-1.5); the others to <stem>_multi_image.json"
+    )
+    shard_size: int | str | None = Field(
+        None, description="sharded formats: bytes a shard, e.g. 256MB (the default) or 1GB"
     )
 
     @model_validator(mode="after")
     def single_image_is_llava(self) -> ExportSpec:
         if self.single_image and self.format != "llava":
             raise ValueError(f"single_image is a llava option, not one of {self.format}")
+        if self.shard_size is not None:
+            if self.format not in SHARDED_FORMATS:
+                raise ValueError(
+                    f"shard_size is an option of {', '.join(SHARDED_FORMATS)}, not of {self.format}"
+                )
+            from visinstruct.export.shards import parse_size
+
+            try:
+                parse_size(self.shard_size)
+            except VisinstructError as e:
+                raise ValueError(str(e)) from None
         if self.format == "internvl" and not self.out.endswith("jsonl"):
             raise ValueError(f"{self.out!r}: InternVL reads only annotation files whose name ends in .jsonl")
         return self
@@ -224,6 +286,35 @@ class CaptionSpec(Strict):
     )
 
 
+class CaptionSamplesSpec(Strict):
+    """Caption samples (`caption` in `types`): one per source image and language, the instruction
+    drawn (seeded by the image and language) from a pool of caption requests, the answer the
+    image's caption. Per language, the caption is the VLM's own in that language (`direct`, as
+    MMInstruct's Chinese captions) or the LLM's translation of the `source` language's (`translate`)."""
+
+    languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
+    en: CaptionMode = "direct"
+    zh: CaptionMode = "direct"
+    source: Language = Field(default="en", description="the language translations are made from")
+    endpoint: str = Field(default="llm", description="the endpoint that translates")
+    pool: str = Field(default="bundled", description="`bundled`, or a caption request file (pool.yaml)")
+    kind: Literal["detailed"] = Field(
+        default="detailed", description="the kind of request drawn: the VLM writes detailed captions"
+    )
+    quotas: dict[Language, Count] = Field(
+        default_factory=dict, description="at most this many caption samples per language, in source order"
+    )
+    max_tokens: int = Field(default=1500, ge=16, description="of a translation")
+    temperature: float = Field(default=0.2, ge=0, le=2)
+
+    def mode(self, lang: str) -> str:
+        return str(getattr(self, lang, "direct"))
+
+    def translated(self, langs: list[str]) -> list[str]:
+        """The languages of `langs` whose captions are translations."""
+        return [lang for lang in langs if self.mode(lang) == "translate"]
+
+
 class InstructionSpec(Strict):
     endpoint: str = "llm"
     languages: list[Language] | None = Field(default=None, min_length=1)  # default: the recipe's
@@ -291,6 +382,25 @@ class JudgeSpec(Strict):
     min_score: int = Field(default=3, ge=1, le=5)
 
 
+class CaptionChecksSpec(Strict):
+    """Checks of caption samples (`checks/captions.py`); a failure sends the sample to review."""
+
+    min_length: dict[Language, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="shortest caption: words in English, characters in Chinese (default 200 and 300)",
+    )
+    max_length: dict[Language, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="longest caption (default 1000 words and 2000 characters)"
+    )
+    dedup: bool = Field(default=True, description="near-duplicate captions across images")
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1, description="shingle Jaccard")
+
+    def limits(self) -> dict[str, tuple[int | None, int | None]]:
+        """language → (min, max) given by the recipe (None: the default)."""
+        langs = sorted(set(self.min_length) | set(self.max_length))
+        return {lang: (self.min_length.get(lang), self.max_length.get(lang)) for lang in langs}  # type: ignore[call-overload]
+
+
 class ChecksSpec(Strict):
     rules: bool = True  # options, lengths, language, refusals, unfilled slots, turn consistency
     lengths: dict[InstructionType, tuple[int, int]] = Field(default_factory=dict)  # answer length bounds
@@ -304,6 +414,7 @@ class ChecksSpec(Strict):
     semantic_threshold: float = Field(
         default=0.95, gt=0, le=1, description="cosine similarity at or above which an image near-copies"
     )
+    captions: CaptionChecksSpec = Field(default_factory=CaptionChecksSpec)
     verify: VerifySpec | None = None
     judge: JudgeSpec | None = None
 
@@ -363,8 +474,15 @@ class Recipe(Strict):
     name: str = "run"
     seed: int = 0
     languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
-    types: list[InstructionType] = Field(default_factory=lambda: list(ALL_TYPES), min_length=1)
+    types: list[SampleType] = Field(default_factory=lambda: list(ALL_TYPES), min_length=1)
     synthetic: dict[str, SynthSpec] = Field(default_factory=dict)
+    realism: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="share of synthetic items shown as a photograph or scan (and how strongly)",
+    )
+    coded: CodedSpec | None = None  # images an LLM specifies and the engine draws
     workers: int | None = Field(
         default=None, ge=1, le=MAX_WORKERS, description="processes; default: all cores"
     )
@@ -374,6 +492,7 @@ class Recipe(Strict):
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     caption: CaptionSpec = Field(default_factory=CaptionSpec)
     instructions: InstructionSpec = Field(default_factory=InstructionSpec)
+    caption_samples: CaptionSamplesSpec = Field(default_factory=CaptionSamplesSpec)
     # a domain for a source image that has none: true (an LLM reads the caption), false,
     # `zero_shot` (the embedder compares it with the domain descriptions) or an AssignDomainsSpec
     assign_domains: bool | DomainMethod | AssignDomainsSpec = True
@@ -443,6 +562,42 @@ class Recipe(Strict):
             return a
         return AssignDomainsSpec(method="llm" if a is True else a)
 
+    @property
+    def instruction_types(self) -> list[InstructionType]:
+        """The recipe's types an LLM writes from a context (all but `caption`)."""
+        return [t for t in self.types if t != "caption"]  # type: ignore[misc]
+
+    @property
+    def caption_sample_languages(self) -> list[str]:
+        """The languages of the caption samples made of source images (none without `caption`)."""
+        if "caption" not in self.types or not self.image_sources:
+            return []
+        return self.languages_of(self.caption_samples)
+
+    @property
+    def translates_captions(self) -> bool:
+        """Whether some caption samples are the LLM's translations."""
+        return bool(self.caption_samples.translated(self.caption_sample_languages))
+
+    def _caption_languages(self) -> None:
+        """A caption sample language written directly is one the VLM captions in (added to
+        `caption.languages`); a translated one needs its source language written directly."""
+        spec, langs = self.caption_samples, self.caption_sample_languages
+        if not langs:
+            return
+        translated = spec.translated(langs)
+        if spec.source in translated:
+            raise ValueError(
+                f"caption_samples.{spec.source}: translate, but {spec.source} is the language translations "
+                "are made from (caption_samples.source); it is written by the VLM"
+            )
+        direct = [lang for lang in langs if lang not in translated]
+        if translated and spec.source not in direct:
+            direct.append(spec.source)
+        for lang in direct:
+            if lang not in self.caption.languages:
+                self.caption.languages.append(lang)  # type: ignore[arg-type]
+
     def uses_llm_on_facts(self) -> bool:
         return any(s.llm for s in self.synthetic.values())
 
@@ -472,15 +627,22 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def has_work(self) -> Recipe:
-        if not self.synthetic and not self.sources:
-            raise ValueError("the recipe makes nothing: add `synthetic:` domain counts or `sources:`")
+        if not self.synthetic and not self.sources and self.coded is None:
+            raise ValueError(
+                "the recipe makes nothing: add `synthetic:` domain counts, `coded:` or `sources:`"
+            )
         if self.targeted is not None and not self.image_sources:
             raise ValueError("targeted questions are written about source images: add `sources:`")
         needed = [("caption", self.caption)] if self.image_sources else []
+        self._caption_languages()
+        if self.translates_captions:
+            needed.append(("caption_samples", self.caption_samples))
         if self.image_sources or self.uses_llm_on_facts():
             needed.append(("instructions", self.instructions))
         if self.targeted is not None:
             needed.append(("targeted", self.targeted))
+        if self.coded is not None:
+            needed.append(("coded", self.coded))
         if self.checks.verify is not None:
             needed.append(("checks.verify", self.checks.verify))
         if self.checks.judge is not None:

@@ -406,7 +406,7 @@ def preflight(recipe: Any, base: Any) -> None:
     from visinstruct.prompts import load_prompt
     from visinstruct.stages import load_stage
 
-    if recipe.sources or recipe.uses_llm_on_facts() or recipe.domains_dir:
+    if recipe.sources or recipe.uses_llm_on_facts() or recipe.domains_dir or recipe.coded is not None:
         dirs = [str(base / d) if not str(d).startswith("/") else d for d in recipe.domains_dir]
         catalog = load_catalog(dirs)
         for n, spec in enumerate(recipe.sources):
@@ -423,6 +423,10 @@ def preflight(recipe: Any, base: Any) -> None:
         for name in (assignment.domains or []) if assignment is not None else []:
             if name not in catalog:
                 raise RecipeError(f"assign_domains.domains: {name!r} is not in the domain catalog")
+        if recipe.coded is not None:
+            from visinstruct.coded.setup import check
+
+            check(recipe.coded, catalog, recipe.prompts_dir)
     if recipe.image_sources or recipe.uses_llm_on_facts():
         for name in ("caption", "assign_domain", "instructions"):
             load_prompt(name, recipe.prompts_dir)

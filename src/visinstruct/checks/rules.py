@@ -69,6 +69,8 @@ def structure(s: Sample) -> str | None:
             return f"judgement answer {s.short_answer!r} is not yes or no"
     elif s.type == "long_vqa" and len(s.turns) < 2:
         return "long VQA has fewer than 2 turns"
+    elif s.type == "caption" and len(s.turns) != 1:
+        return f"a caption sample has {len(s.turns)} turns instead of 1"
     return None
 
 
@@ -294,6 +296,26 @@ def _prose_share(text: str) -> float | None:
     return _han_share(_prose(text))
 
 
+def chinese_share(text: str) -> float | None:
+    """Share of Chinese in what the writer wrote: Han characters among Han characters and Latin
+    words, quoted spans (and Latin-only lines beside Chinese ones) left out; None: neither."""
+    return _prose_share(text)
+
+
+def foreign_share(text: str) -> float | None:
+    """Share of CJK (Han, kana, hangul) characters among them and Latin words, quoted spans left
+    out: how far an English text is not English; None when it holds neither."""
+    text = unquoted(text)
+    cjk = len(_FOREIGN_RE.findall(text)) if not text.isascii() else 0
+    latin = len(_LATIN_WORD_RE.findall(text))
+    return cjk / (cjk + latin) if cjk + latin else None
+
+
+def unquoted(text: str) -> str:
+    """`text` with its quoted spans (“…”, 「…」, "…") blanked: what the writer said, not quoted."""
+    return _QUOTED_RE.sub(" ", text)
+
+
 def _prose(text: str) -> str:
     """Text without quoted spans and, when other lines are Chinese, without lines that hold no
     Chinese at all (transcribed text, code, numbered labels): what the writer wrote themselves."""
@@ -424,12 +446,18 @@ _REFUSAL_HINT_RE = re.compile(
 _META_HINT_RE = re.compile("caption|description|text above|described|描述|说明文字")
 
 
+def refusal_in(text: str) -> str | None:
+    """The refusal or talk as a model in `text` ("As an AI…", "I cannot", "作为一个AI", "我无法"), or None."""
+    m = _REFUSAL_RE.search(text) if _REFUSAL_HINT_RE.search(text.lower()) else None
+    return m.group(0) if m else None
+
+
 def _refusal(s: Sample) -> str | None:
     for n, t in enumerate(s.turns, 1):
         for part, text in (("question", t.question), ("answer", t.answer)):
-            m = _REFUSAL_RE.search(text) if _REFUSAL_HINT_RE.search(text.lower()) else None
-            if m:
-                return f"refusal in the {part} of turn {n}: {m.group(0)!r}"
+            found = refusal_in(text)
+            if found:
+                return f"refusal in the {part} of turn {n}: {found!r}"
         m = _META_RE.search(t.answer) if _META_HINT_RE.search(t.answer.lower()) else None
         if m:
             return f"answer of turn {n} talks about the text it was made from, not the image: {m.group(0)!r}"

@@ -50,6 +50,7 @@ class ExportOptions:
 
     absolute_paths: bool = False  # image paths absolute, so rows open from any working directory
     single_image: bool = False  # llava: one image a row (LLaVA-1.5); the others go to a second file
+    shard_size: int | str | None = None  # sharded formats: bytes a shard (256MB, 1GB; export.shards)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class ExportSummary:
     """What an export wrote: the main file, how many samples, how many distinct images.
 
     `set_aside` counts the samples kept out of the main file and `files` names the other files
-    written beside it (a second data file, a trainer's meta file), so the caller can say so.
+    written beside it (a second data file, a trainer's meta file), so the caller can say so. A
+    sharded export's `path` is its index and `shards` its data files, in order.
     """
 
     format: str
@@ -66,6 +68,7 @@ class ExportSummary:
     n_images: int
     set_aside: int = 0
     files: tuple[Path, ...] = ()
+    shards: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

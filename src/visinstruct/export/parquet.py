@@ -64,7 +64,8 @@ def schema() -> pa.Schema:
     return pa.schema([(name, typ) for name, typ, _ in COLUMNS], metadata={b"huggingface": meta.encode()})
 
 
-def _row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, Any]:
+def row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, Any]:
+    """The sample's row, its images read into `read` (the row group's files, each read once)."""
     embedded = []
     ims = images.of(sample)
     for im in ims:
@@ -96,28 +97,84 @@ def _row(sample: Sample, images: Images, read: dict[Path, bytes]) -> dict[str, A
     }
 
 
+class RowGroups:
+    """One Parquet file written a row group at a time: at most one group's rows are in memory.
+
+    A group is written once it holds `ROW_GROUP_SIZE` rows or `group_bytes` of image bytes
+    (repeats counted: each row holds its own copy). `written` and `pending` say how large the
+    file is so far and about how much the group in memory will add to it (each of its images
+    once, as dictionary encoding stores them), which is what sharded exports cut files by.
+    """
+
+    def __init__(self, path: Path, group_bytes: int | None = None) -> None:
+        self.schema = schema()
+        self.sink = pa.OSFile(str(path), "wb")
+        self.writer = pq.ParquetWriter(
+            self.sink, self.schema, write_statistics=STATISTICS, dictionary_pagesize_limit=DICTIONARY_BYTES
+        )
+        self.group_bytes = ROW_GROUP_BYTES if group_bytes is None else group_bytes
+        self.rows = 0
+        self.groups = 0
+        self.batch: list[dict[str, Any]] = []
+        self.read: dict[Path, bytes] = {}  # the group's image files, each read once
+        self.size = 0  # image bytes in the group, repeats counted
+        self.pending = 0  # the group's distinct image bytes and its text: about what it adds
+        self.new = 0  # of those, the bytes of the images the last `row` read first
+
+    def row(self, sample: Sample, images: Images) -> dict[str, Any]:
+        """The sample's row, its images read once per group; `add` it next."""
+        new = {im.src for im in images.of(sample) if im.src not in self.read}
+        out = row(sample, images, self.read)
+        self.new = sum(len(self.read[src]) for src in new)
+        self.pending += self.new
+        return out
+
+    def add(self, out: dict[str, Any]) -> None:
+        self.batch.append(out)
+        self.rows += 1
+        self.size += sum(len(im["bytes"]) for im in out["images"])
+        self.pending += text_bytes(out)
+        if len(self.batch) >= ROW_GROUP_SIZE or self.size >= self.group_bytes:
+            self.flush()
+
+    @property
+    def written(self) -> int:
+        """Bytes in the file so far (the footer comes at `close`)."""
+        return self.sink.tell()
+
+    def flush(self) -> None:
+        if self.batch:
+            self.writer.write_table(pa.Table.from_pylist(self.batch, schema=self.schema))
+            self.groups += 1
+        self.batch, self.read, self.size, self.pending = [], {}, 0, 0
+
+    def close(self, complete: bool = True) -> None:
+        """Write the last group and the footer; after a failure (`complete` false) only close."""
+        try:
+            if complete:
+                self.flush()
+        finally:
+            try:
+                self.writer.close()
+            finally:
+                self.sink.close()
+
+
+def text_bytes(out: dict[str, Any]) -> int:
+    """About what a row's text columns take in the file (uncompressed: an upper bound)."""
+    n = sum(len(out[k] or "") for k in ("id", "checks", "provenance", "attribution", "short_answer"))
+    return n + sum(len(t["question"]) + len(t["answer"]) for t in out["turns"]) + 64
+
+
 def write(store: RunStore, out: Path, include: tuple[str, ...], options: ExportOptions) -> ExportSummary:
     images = Images(store, None)
-    sch = schema()
-    n = 0
     with atomic_path(out) as tmp:
-        writer = pq.ParquetWriter(
-            tmp, sch, write_statistics=STATISTICS, dictionary_pagesize_limit=DICTIONARY_BYTES
-        )
+        groups = RowGroups(tmp)
         try:
-            batch: list[dict[str, Any]] = []
-            read: dict[Path, bytes] = {}  # the group's image files, each read once
-            size = 0  # image bytes in the group, repeats counted (each row holds its own copy)
             for sample in store.iter_samples(include):
-                row = _row(sample, images, read)
-                batch.append(row)
-                n += 1
-                size += sum(len(im["bytes"]) for im in row["images"])
-                if len(batch) >= ROW_GROUP_SIZE or size >= ROW_GROUP_BYTES:
-                    writer.write_table(pa.Table.from_pylist(batch, schema=sch))
-                    batch, read, size = [], {}, 0
-            if batch:
-                writer.write_table(pa.Table.from_pylist(batch, schema=sch))
-        finally:
-            writer.close()
-    return ExportSummary("parquet", out, n, images.count)
+                groups.add(groups.row(sample, images))
+        except BaseException:
+            groups.close(complete=False)
+            raise
+        groups.close()
+    return ExportSummary("parquet", out, groups.rows, images.count)

@@ -1,9 +1,10 @@
-"""Caption stage: a VLM writes a detailed caption of each image (en, zh or both)."""
+"""Caption stage: a VLM writes a detailed caption of each image (en, zh or both); an LLM translates one."""
 
 from __future__ import annotations
 
 import re
 
+from visinstruct.checks.captions import opening_refusal
 from visinstruct.checks.rules import units
 from visinstruct.domains import Domain
 from visinstruct.models import ChatRequest, replies
@@ -52,13 +53,15 @@ _PREAMBLE = (
     re.compile(r"^(?:sure|certainly|of course|absolutely|okay|ok|alright|great)[!.,:]+\s*", re.I),
     re.compile(
         r"^(?:here\s+is|here's|here\s+are|below\s+is|the\s+following\s+is)\b[^\n:]{0,80}?"
-        r"(?:description|caption|overview|summary|breakdown|look)\b[^\n:]{0,40}:\s*",
+        r"(?:description|caption|overview|summary|breakdown|look|translation)\b[^\n:]{0,40}:\s*",
         re.I,
     ),
     re.compile(r"^(?:好的|当然|没问题|可以)[!！,，.。:：]+\s*"),
-    re.compile(r"^(?:以下是|下面是|这是)[^\n:：]{0,40}?(?:描述|说明|介绍)[^\n:：]{0,10}[:：]\s*"),
+    re.compile(r"^(?:以下是|下面是|这是)[^\n:：]{0,40}?(?:描述|说明|介绍|翻译|译文)[^\n:：]{0,10}[:：]\s*"),
     re.compile(
-        r"^[*#\s]*(?:image description|description|caption|图像描述|图片描述|描述)[*\s]*[:：][*\s]*", re.I
+        r"^[*#\s]*(?:image description|description|caption|translation|图像描述|图片描述|描述|译文|翻译)"
+        r"[*\s]*[:：][*\s]*",
+        re.I,
     ),
 )
 _CLOSING = re.compile(
@@ -66,7 +69,6 @@ _CLOSING = re.compile(
     r"|希望(?:这|以上)|如(?:果)?(?:您|你)还)[^\n]*$",
     re.I,
 )
-_REFUSAL_ZH = re.compile(r"^\W*无法(?:描述|提供|识别|查看)")  # besides the refusals any reply may be
 _PAIRS = (("{", "}"), ("[", "]"), ("(", ")"), ("“", "”"), ("（", "）"))
 
 
@@ -104,8 +106,7 @@ def caption_problem(
     t = (text or "").strip()
     if not t:
         return "empty caption"
-    refused = replies.refusal(t) or _REFUSAL_ZH.match(t)
-    if refused:
+    if opening_refusal(t):
         return f"the model refused: {t[:80]!r}"
     for a, b in _PAIRS:
         if t.count(a) != t.count(b):

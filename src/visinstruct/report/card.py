@@ -59,7 +59,9 @@ HUB_LICENSES = {
     **{("by-nc-nd", v): f"cc-by-nc-nd-{v}" for v in ("3.0", "4.0")},
     **{("by-nc-sa", v): f"cc-by-nc-sa-{v}" for v in ("2.0", "3.0", "4.0")},
 }
-LOADER = {"parquet": "parquet"}  # the `datasets` builder of each format; the others are JSON
+# the `datasets` builder of each format; the others are JSON
+LOADER = {"parquet": "parquet", "parquet-shards": "parquet", "webdataset": "webdataset"}
+PREFERRED = ("parquet-shards", "parquet", "jsonl-shards", "jsonl")  # the default config's format, first found
 
 
 # -- untrusted text -------------------------------------------------------------------------
@@ -106,7 +108,8 @@ def _table(head: list[str], rows: Iterable[list[str]], right: int = 1) -> str:
 # -- the data files -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DataFile:
-    """One data file an export of the recipe wrote, as the card's `configs` names it."""
+    """One data file an export of the recipe wrote, as the card's `configs` names it (a sharded
+    export: the glob of its shards, `train-*.<ext>`, which the Hub's `data_files` takes)."""
 
     config: str
     format: str
@@ -131,12 +134,20 @@ def count_rows(path: Path, fmt: str) -> int:
 def export_files(store: RunStore) -> list[DataFile]:
     """The data files of the run's recipe exports that are on disk, in recipe order."""
     from visinstruct.export.llava import MULTI_IMAGE_SUFFIX
+    from visinstruct.export.shards import SHARD_FORMATS, index_path, read_index, shard_glob
 
     recipe = store.get_meta("recipe", {}) or {}
     found: list[tuple[str, str, Path, dict]] = []
+    sharded: dict[Path, int] = {}  # rows of each sharded export, from its index
     for spec in recipe.get("export") or []:
         path = store.dir / "exports" / spec["out"]
         fmt = spec["format"]
+        if fmt in SHARD_FORMATS:
+            index = read_index(index_path(path, fmt))
+            if index is not None and index.get("complete") and index["shards"]:
+                sharded[shard_glob(path, fmt)] = int(index.get("rows") or 0)
+                found.append((fmt, fmt, shard_glob(path, fmt), spec))
+            continue
         if path.is_file():
             found.append((fmt, fmt, path, spec))
         if fmt == "llava" and spec.get("single_image"):
@@ -146,18 +157,19 @@ def export_files(store: RunStore) -> list[DataFile]:
     names = Counter(name for name, *_ in found)
     out, taken = [], set()
     for name, fmt, path, spec in found:
-        config = name if names[name] == 1 else f"{name}-{re.sub(r'[^A-Za-z0-9_-]+', '-', path.stem)}"
+        stem = path.parent.name if fmt in SHARD_FORMATS else path.stem  # shards: their folder
+        config = name if names[name] == 1 else f"{name}-{re.sub(r'[^A-Za-z0-9_-]+', '-', stem)}"
         while config in taken:
             config += "-x"
         taken.add(config)
         include = tuple(spec.get("include") or ("accepted", "edited"))
-        rows = count_rows(path, fmt)
+        rows = sharded[path] if path in sharded else count_rows(path, fmt)
         out.append(DataFile(config, fmt, path, rows, include, bool(spec.get("absolute_paths"))))
     return out
 
 
 def _default(files: list[DataFile]) -> DataFile | None:
-    for fmt in ("parquet", "jsonl"):
+    for fmt in PREFERRED:
         for f in files:
             if f.format == fmt:
                 return f
@@ -248,6 +260,9 @@ def _tally(samples: Iterable[Sample], making: Making) -> Iterator[Sample]:
         for key in ("prompt", "caption_prompt"):
             if p.get(key):
                 making.prompts[key, str(p[key])] += 1
+        translation = p.get("translation")
+        if isinstance(translation, dict) and translation.get("prompt"):
+            making.prompts["translation_prompt", str(translation["prompt"])] += 1
         if p.get("engine"):
             making.engines[str(p["engine"])] += 1
         yield s
@@ -349,7 +364,7 @@ def _intro(name: str, stats: Stats, files: list[DataFile], lic: Licenses) -> str
         f"{fmt_num(stats.by_status['needs_review'])} await review and "
         f"{fmt_num(stats.by_status['rejected'])} were rejected. Each sample is one or more images with "
         "a question and its answer (several turns for `long_vqa`; four options and a correct letter "
-        "for `multiple_choice`).",
+        "for `multiple_choice`; a caption request and the image's caption for `caption`).",
     ]
     if not files:
         lines += ["", "**No export of the run is on disk yet**: this card names no data file."]
@@ -377,8 +392,9 @@ def _files(files: list[DataFile], folder: Path) -> str:
         "",
         _table(["config", "format", "file", "statuses", "rows"], rows, right=4),
         "",
-        f"Each config is one file, as a single `train` split; {code(default.config)} is the default. "
-        "The Parquet file embeds its images; the JSON files refer to images under `images/` beside them.",
+        f"Each config is one file, or the shards of one export (a glob), as a single `train` split; "
+        f"{code(default.config)} is the default. Parquet files and WebDataset tars embed their images; "
+        "the JSON files refer to images under `images/` beside them.",
         "",
         "```python",
         "from datasets import load_dataset",

@@ -1,8 +1,9 @@
 """The run report: one self-contained HTML file (inline CSS and SVG, images as data: URIs).
 
-Nothing in the page is fetched: no scripts, no fonts, no remote images, and a Content
+Nothing in the page is fetched: no scripts, no remote fonts, no remote images, and a Content
 Security Policy that forbids them. Every text that came from a model, a person or a
-recipe is escaped before it is written.
+recipe is escaped before it is written. A report that shows Chinese embeds the bundled CJK
+font (about 1.1 MB as base64, only then), so no hanzi shows as a box on a machine without one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 from datetime import datetime, timezone
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from PIL import Image
@@ -33,7 +37,13 @@ SEVERITY_COLORS = {"reject": "#dc2626", "review": "#f59e0b"}
 LANG_NAMES = {"en": "English", "zh": "Chinese"}
 TOP_REASONS = 12
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CSP = (
+    "default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
+CJK_FONT = "NotoSansSC-Regular.otf"  # bundled with the synthetic domains (visinstruct/fonts)
+CJK_FAMILY = "visinstruct CJK"
+CJK_TEXT = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 CSS = """
 :root { --bg:#f5f6f8; --card:#fff; --ink:#0f172a; --muted:#64748b; --line:#e2e8f0; --accent:#2563eb; }
@@ -41,7 +51,7 @@ CSS = """
 html { scroll-behavior: smooth; scroll-padding-top: 64px; }
 body { margin:0; background:var(--bg); color:var(--ink);
   font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",
-  "PingFang SC","Microsoft YaHei",sans-serif; }
+  "PingFang SC","Microsoft YaHei","visinstruct CJK",sans-serif; }
 header.top { position:sticky; top:0; z-index:10; background:#0f172a; color:#fff;
   display:flex; flex-wrap:wrap; align-items:center; gap:6px 22px; padding:10px 24px; }
 header.top .brand { font-weight:700; font-size:15px; }
@@ -77,7 +87,8 @@ tr.total td, td.total { font-weight:700; }
 td.heat { border:2px solid #fff; border-radius:4px; }
 .tablewrap { overflow-x:auto; }
 svg.chart { width:100%; height:auto; display:block; }
-svg.chart text { font:12px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif; fill:#475569; }
+svg.chart text { font:12px system-ui,-apple-system,"Segoe UI",Roboto,Arial,"visinstruct CJK",sans-serif;
+  fill:#475569; }
 svg.chart .ax { font-weight:600; fill:#334155; }
 svg.chart .val { font-size:11px; fill:#0f172a; }
 svg.chart .inbar { font-size:11px; fill:#fff; font-weight:600; }
@@ -162,13 +173,14 @@ def render(store: RunStore, stats: Stats, picks: list[Sample]) -> str:
         _samples(stats),
         _datasets(store),
         _balance(stats),
-        _lengths(stats),
+        _lengths(stats, recipe),
         _checks(stats),
         _caption_facts(stats),
         _verification(stats),
         _cost(stats, ledger),
         _gallery(store, picks, stats.total),
     ]
+    main = "".join(body)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -176,12 +188,24 @@ def render(store: RunStore, stats: Stats, picks: list[Sample]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{esc(name)} · visinstruct report</title>"
-        f"<style>{CSS}</style></head><body>"
+        f"<style>{cjk_font_face() if CJK_TEXT.search(main + name) else ''}{CSS}</style></head><body>"
         f'<header class="top"><div class="brand">{esc(name)} <span>· visinstruct report</span></div>'
         f"<nav>{nav}</nav></header>"
-        "<main>" + "".join(body) + "</main>"
+        "<main>" + main + "</main>"
         f"<footer>Run directory {esc(store.dir)} · written {esc(stamp)}</footer>"
         "</body></html>\n"
+    )
+
+
+@cache
+def cjk_font_face() -> str:
+    """An @font-face carrying the bundled CJK font inline, for CJK characters only (unicode-range):
+    Latin text keeps the system font, hanzi never fall back to boxes."""
+    data = resources.files("visinstruct").joinpath("fonts").joinpath(CJK_FONT).read_bytes()
+    b64 = base64.b64encode(data).decode("ascii")
+    return (
+        f'@font-face {{ font-family:"{CJK_FAMILY}"; src:url(data:font/otf;base64,{b64}) format("opentype"); '
+        "unicode-range:U+3000-303F,U+3400-9FFF,U+FF00-FFEF; font-display:block; }\n"
     )
 
 
@@ -518,8 +542,39 @@ def _empty_note(text: str) -> str:
     return f'<p class="empty" style="font-style:normal;font-size:12px">{esc(text)}</p>'
 
 
-def _lengths(stats: Stats) -> str:
+def _caption_cards(stats: Stats, recipe: dict) -> list[str]:
+    """A histogram of caption lengths per language: words in English, characters in Chinese,
+    counted as the caption checks count them, with how many fall short of the minimum."""
+    from visinstruct.checks.captions import bounds
+
+    given = ((recipe.get("checks") or {}).get("captions") or {}).get("min_length") or {}
     cards = []
+    for i, lang in enumerate(stats.languages()):
+        counts = {n: c for (ll, n), c in stats.captions.items() if ll == lang}
+        if not counts:
+            continue
+        unit = "characters" if lang == "zh" else "words"
+        low = given.get(lang, bounds(lang)[0])
+        total = sum(counts.values())
+        mean = sum(n * c for n, c in counts.items()) / total
+        short = sum(c for n, c in counts.items() if n < low)
+        chart = histogram(
+            counts,
+            x_label=f"caption length ({unit})",
+            y_label="captions",
+            title=f"Caption length ({lang})",
+            color=PALETTE[(i + 3) % len(PALETTE)],
+        )
+        note = _empty_note(
+            f"{fmt_num(total)} captions · mean {mean:.1f} {unit} · max {max(counts)} · "
+            f"{fmt_num(short)} shorter than {low} {unit}"
+        )
+        cards.append(_card(f"caption · {lang}", chart + note))
+    return cards
+
+
+def _lengths(stats: Stats, recipe: dict | None = None) -> str:
+    cards = _caption_cards(stats, recipe or {})
     for t in stats.types():
         for i, lang in enumerate(stats.languages()):
             counts = {n: c for (tt, ll, n), c in stats.lengths.items() if tt == t and ll == lang}
@@ -551,7 +606,8 @@ def _lengths(stats: Stats) -> str:
     return _section(
         "lengths",
         "Lengths",
-        "Answer lengths per instruction type: words for English, characters for Chinese.",
+        "Answer lengths per instruction type, and caption lengths: words for English, characters "
+        "for Chinese.",
         f'<div class="grid small">{"".join(cards)}</div>',
     )
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from visinstruct.checks.captions import caption_units
 from visinstruct.records import INSTRUCTION_TYPES, Sample
 
 # Most distinct reason texts kept; past this the rarest are dropped (their counts are
@@ -59,6 +60,7 @@ class Stats:
     letters: Counter = field(default_factory=Counter)  # (language, letter) for multiple_choice
     yes_no: Counter = field(default_factory=Counter)  # (language, "yes" | "no" | "other")
     lengths: Counter = field(default_factory=Counter)  # (type, language, length)
+    captions: Counter = field(default_factory=Counter)  # (language, length as the caption checks count it)
     turns: Counter = field(default_factory=Counter)  # number of turns of long_vqa
     failed_checks: Counter = field(default_factory=Counter)  # (check name, severity)
     reasons: Counter = field(default_factory=Counter)  # (check name, reason)
@@ -79,7 +81,10 @@ class Stats:
             self.letters[s.language, s.answer_letter] += 1
         if s.type == "judgement":
             self.yes_no[s.language, yes_no(s) or "other"] += 1
-        self.lengths[s.type, s.language, answer_length(s)] += 1
+        if s.type == "caption" and s.turns:
+            self.captions[s.language, caption_units(s.turns[0].answer)] += 1
+        else:
+            self.lengths[s.type, s.language, answer_length(s)] += 1
         if s.type == "long_vqa":
             self.turns[len(s.turns)] += 1
         facts = s.checks.get("facts") if s.type == "caption" else None

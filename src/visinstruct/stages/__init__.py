@@ -32,7 +32,14 @@ from visinstruct.stages.base import (
     Unit,
     UnitFailed,
 )
-from visinstruct.stages.checks import DedupStage, ImageDedupStage, MakeChecks, RulesStage, SemanticDedupStage
+from visinstruct.stages.checks import (
+    CaptionDedupStage,
+    DedupStage,
+    ImageDedupStage,
+    MakeChecks,
+    RulesStage,
+    SemanticDedupStage,
+)
 from visinstruct.stages.context import RunContext
 
 ENTRY_POINTS = "visinstruct.stages"
@@ -71,7 +78,7 @@ def context(recipe: Any, store: Any, base: Path, executor: Any) -> RunContext:
     from visinstruct.stages.verify import VerifyStage
 
     c = recipe.checks
-    rules = RulesStage(rules=c.rules, lengths=dict(c.lengths))
+    rules = RulesStage(rules=c.rules, lengths=dict(c.lengths), captions=c.captions.limits())
     verify = (VerifyStage.name, VerifyStage.version, tuple(c.verify.types)) if c.verify is not None else None
     make = MakeChecks(rules, c.near_duplicate_threshold if c.dedup else None, verify)
     return RunContext(recipe, store, base, executor, make)
@@ -93,7 +100,8 @@ def _custom(recipe: Any, taken: set[str]) -> list[Stage]:
 
 
 def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
-    """The recipe's plan: flows (synthetic items, open datasets, source images) and dataset stages. With
+    """The recipe's plan: flows (synthetic items, coded specs, open datasets, source images) and
+    dataset stages. With
     `make=False` only the checks (`visinstruct check`)."""
     from visinstruct.stages import datasets, synthetic
     from visinstruct.stages.export import ExportStage
@@ -121,6 +129,10 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
                 stages.append(CaptionRewriteStage())
             stages += model_checks
         plan.flows.append(Flow("synthetic", synthetic.subjects, stages))
+    if make and r.coded is not None and r.coded.count:
+        from visinstruct.stages import coded
+
+        plan.flows.append(Flow("coded", coded.subjects, [coded.CodedStage(ctx)]))
     if make and r.dataset_sources:
         plan.flows.append(Flow("datasets", datasets.subjects, [datasets.DatasetStage(ctx)]))
     if make and r.image_sources:
@@ -133,16 +145,22 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
             stages += [CaptionStage(), AssignDomainStage(assignment.domains)]
         else:
             stages.append(CaptionStage())
+        if r.caption_sample_languages:
+            from visinstruct.stages.caption_samples import CaptionSamplesStage
+
+            stages.append(CaptionSamplesStage(ctx))
         stages += [InstructionsStage(ctx), *model_checks]
         plan.flows.append(Flow("sources", ingest.subjects, stages))
     if make and r.targeted is not None:
         plan.dataset.append(TargetedStage())
     plan.dataset.append(ctx.make_checks.rules)
     taken = {s.name for s in plan.stages} | {"facts", "dedup", "image_dedup", "verify", "judge", "export"}
-    taken |= {"semantic_dedup", "domains", "zero_shot_domains"}
+    taken |= {"semantic_dedup", "domains", "zero_shot_domains", "caption_samples", "caption_dedup", "coded"}
     plan.dataset += _custom(r, taken)
     if c.dedup:
         plan.dataset.append(DedupStage(c.near_duplicate_threshold))
+    if c.captions.dedup and "caption" in r.types:
+        plan.dataset.append(CaptionDedupStage(c.captions.near_duplicate_threshold))
     if c.image_dedup and r.image_sources:
         plan.dataset.append(ImageDedupStage(c.image_distance))
     if c.semantic_dedup and r.image_sources and r.embed is not None:

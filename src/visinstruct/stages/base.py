@@ -89,10 +89,15 @@ class Result:
     phashes: list[tuple[str, int]] = field(default_factory=list)  # (image_id, perceptual hash)
 
     def pack(
-        self, seq: int, unit: str, make_checks: Callable[[list[Sample]], list[dict[str, tuple]]] | None = None
+        self,
+        seq: int,
+        unit: str,
+        make_checks: Callable[[list[Sample]], list[dict[str, tuple]]] | None = None,
+        start: int = 0,
     ) -> Result:
-        """Serialise for the store: samples numbered from `seq`, their make-time check results
-        (`make_checks(samples)` → per sample: check stage → (version, config, results))."""
+        """Serialise for the store: samples numbered from `seq` (at `seq * 1000 + start` on), their
+        make-time check results (`make_checks(samples)` → per sample: check stage → (version,
+        config, results))."""
         p = Packed()
         for im in self.images:
             p.add_image(im)
@@ -103,7 +108,7 @@ class Result:
         p.domains = [(d, i) for i, d in self.domains]
         per_sample = make_checks(self.samples) if make_checks and self.samples else [{}] * len(self.samples)
         for n, (s, results) in enumerate(zip(self.samples, per_sample, strict=True)):
-            p.add_sample(s, seq * 1000 + n, unit, results)
+            p.add_sample(s, seq * 1000 + start + n, unit, results)
         self.packed = p
         self.samples = []  # only rows travel on (from a worker, that halves the transfer)
         return self

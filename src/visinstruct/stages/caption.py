@@ -86,7 +86,7 @@ class CaptionStage(ModelStage):
         text = clean_caption(outcome.text)
         reason = caption_problem(
             text,
-            _finish_reason(outcome, choice, spec.max_tokens),
+            finish_reason(outcome, choice, spec.max_tokens),
             min_words=spec.min_words,
             refusal=(choice.get("message") or {}).get("refusal"),
         )
@@ -102,7 +102,7 @@ class CaptionStage(ModelStage):
         )
 
 
-def _finish_reason(outcome: Outcome, choice: dict, max_tokens: int) -> str | None:
+def finish_reason(outcome: Outcome, choice: dict, max_tokens: int) -> str | None:
     """Why the reply ended; "length" also when a server that names no reason spent every token."""
     finish = getattr(outcome, "finish_reason", None) or choice.get("finish_reason")
     used = ((outcome.response or {}).get("usage") or {}).get("completion_tokens")

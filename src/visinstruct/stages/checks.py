@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from visinstruct.checks.captions import sample_checks as caption_rules
 from visinstruct.checks.facts import facts_result
 from visinstruct.checks.results import passed
 from visinstruct.checks.rules import rule_checks, structure_check
@@ -99,22 +100,35 @@ def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
 
 class RulesStage(SampleCheck):
     """Options, lengths, language, refusals, unfilled slots, turn consistency, and the answer
-    against the model's explanation (`checks/rules.py`)."""
+    against the model's explanation (`checks/rules.py`); a caption sample's length, language and
+    talk by the caption checks (`checks/captions.py`)."""
 
     name = "rules"
-    version = "2"  # 2: options with letters of their own fail; the consistency rule
+    # 2: options with letters of their own fail; the consistency rule. The caption checks came
+    # with the first caption samples (no sample an earlier version checked gets them)
+    version = "2"
 
-    def __init__(self, rules: bool = True, lengths: dict | None = None) -> None:
-        super().__init__(rules=rules, lengths={k: list(v) for k, v in (lengths or {}).items()})
+    def __init__(self, rules: bool = True, lengths: dict | None = None, captions: dict | None = None) -> None:
+        bounds = {k: list(v) for k, v in (lengths or {}).items()}
+        options: dict[str, Any] = {"rules": rules, "lengths": bounds}
+        if captions:  # only when given: the configuration of a recipe without them stays as it was
+            options["captions"] = {k: list(v) for k, v in captions.items()}
+        super().__init__(**options)
         self.limits = {k: tuple(v) for k, v in (lengths or {}).items()} or None
+        self.caption_limits = {k: tuple(v) for k, v in (captions or {}).items()} or None
 
     def check(self, sample: Sample) -> dict[str, dict]:
-        out = rule_checks(sample, self.limits) if self.options["rules"] else structure_check(sample)
-        if sample.type == "caption":  # a description of a synthetic image: checked claim by claim
-            result = facts_result(sample)
-            if result is not None:
-                out["facts"] = result
-                return out
+        # a description of a synthetic image (or an LLM's rewrite of one): checked claim by claim
+        facts = facts_result(sample) if sample.type == "caption" else None
+        if not self.options["rules"]:
+            out = structure_check(sample)
+        elif sample.type == "caption":
+            out = caption_rules(sample, self.limits, self.caption_limits, described=facts is not None)
+        else:
+            out = rule_checks(sample, self.limits)
+        if facts is not None:
+            out["facts"] = facts
+            return out
         if sample.drawn:  # drawn from exact facts: correct by construction
             out.update(FACTS)
         return out
@@ -203,6 +217,73 @@ class DedupStage(Stage):
         rows = unit.data
         results = self._deduper.check_all([s for s, _, _ in rows])
         return Result(checks=[(s.id, v, dg, r) for (s, v, dg), r in zip(rows, results, strict=True)])
+
+
+class CaptionDedupStage(Stage):
+    """Near-duplicate captions across images (`checks/captions.py`, MinHash over character
+    shingles of the normalised text): the caption samples written by a model, in dataset order;
+    a later near-copy of an earlier sample's caption goes to review. Two passes over the run's
+    caption samples: the first sketches every caption (about 100 bytes each are kept), the
+    second writes each result, and only for a sample unchanged since the first read it."""
+
+    name = "caption_dedup"
+    version = "1"
+    track = False
+    concurrency = 1
+
+    def __init__(self, threshold: float = 0.8) -> None:
+        self.threshold = threshold
+
+    def config(self) -> str:
+        return digest(dumps({"threshold": self.threshold}))
+
+    def units(self, subject: Subject | None, ctx: RunContext) -> Iterable[Unit]:
+        if subject is not None:
+            return
+        import numpy as np
+
+        from visinstruct.checks.captions import caption_duplicates
+
+        where = f"type = 'caption' AND {NOT_EXACT}"
+        seen: list[int] = []  # the first 8 bytes of each sample's digest, as read by the first pass
+
+        def texts() -> Iterable[str]:
+            for s, _v, dg in ctx.store.iter_versioned(where=where):
+                seen.append(int(dg[:15], 16))
+                yield s.turns[0].answer if s.turns else ""
+
+        found = caption_duplicates(texts(), self.threshold)
+        digests = np.array(seen, dtype=np.int64)
+        seen.clear()
+        copied = {b: "" for b in found if b is not None}  # position → id of each caption another copies
+        batch: list[tuple] = []
+        for n, (s, v, dg) in enumerate(ctx.store.iter_versioned(where=where)):
+            if n >= len(digests):
+                break
+            if n in copied:
+                copied[n] = s.id
+            if int(dg[:15], 16) != digests[n]:
+                continue  # changed since it was sketched (a person's edit): the next run checks it
+            b = found[n]
+            batch.append((s, v, dg, None if b is None else copied[b]))
+            if len(batch) >= 512:
+                yield Unit(f"caption_dedup:{batch[0][0].id}", data=batch)
+                batch = []
+        if batch:
+            yield Unit(f"caption_dedup:{batch[0][0].id}", data=batch)
+
+    async def make(self, unit: Unit, ctx: RunContext) -> Result:
+        from visinstruct.checks.captions import duplicate_result, similarity
+
+        rows = []
+        for s, v, dg, of in unit.data:
+            if of is None:
+                rows.append((s.id, v, dg, duplicate_result(None)))
+                continue
+            earlier = ctx.store.sample(of)
+            sim = similarity(earlier[0].turns[0].answer, s.turns[0].answer) if earlier else None
+            rows.append((s.id, v, dg, duplicate_result(of, sim)))
+        return Result(checks=rows)
 
 
 class ImageDedupStage(Stage):

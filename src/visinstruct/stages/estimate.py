@@ -83,8 +83,10 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
                     )
                 )
             domain = domain or catalog[sorted(catalog)[0]]
+            for lang in recipe.caption_samples.translated(recipe.caption_sample_languages):
+                reqs.append(translation_request(recipe, lang, placeholder))
             for lang in recipe.languages_of(ispec):
-                for itype in (t for t in recipe.types if t in FAMILY):  # a caption is not written here
+                for itype in recipe.instruction_types:
                     seeds = domain.sample_seeds(random.Random(0), FAMILY[itype], lang, ispec.seeds_per_prompt)
                     reqs.append(
                         instruction_request(
@@ -102,7 +104,36 @@ def requests(recipe: Any, base: Path) -> list[ChatRequest]:
                         )
                     )
     reqs.extend(_targeted(recipe, catalog))
+    reqs.extend(_coded(recipe, catalog))
     return reqs
+
+
+def translation_request(recipe: Any, lang: str, caption: str) -> ChatRequest:
+    """A caption translation as long as it may be."""
+    from visinstruct.prompts import load_prompt
+    from visinstruct.stages.caption_samples import translation_request as request
+
+    spec = recipe.caption_samples
+    return request(
+        load_prompt("translate_caption", recipe.prompts_dir),
+        caption=caption,
+        source=spec.source,
+        lang=lang,
+        endpoint=spec.endpoint,
+        max_tokens=spec.max_tokens,
+        temperature=spec.temperature,
+    )
+
+
+def _coded(recipe: Any, catalog: dict) -> list[ChatRequest]:
+    """One request per planned image spec (its reply as long as `max_tokens` allows)."""
+    if recipe.coded is None:
+        return []
+    from visinstruct.prompts import load_prompt
+    from visinstruct.stages.coded import plan, spec_request
+
+    prompt = load_prompt("coded", recipe.prompts_dir)
+    return [spec_request(prompt, catalog[t.topic], t, recipe.coded) for t in plan(recipe, catalog)]
 
 
 def _targeted(recipe: Any, catalog: dict) -> list[ChatRequest]:

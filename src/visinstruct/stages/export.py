@@ -30,7 +30,9 @@ class ExportStage(Stage):
         from visinstruct.export import ExportOptions, export
 
         spec = unit.data
-        options = ExportOptions(absolute_paths=spec.absolute_paths, single_image=spec.single_image)
+        options = ExportOptions(
+            absolute_paths=spec.absolute_paths, single_image=spec.single_image, shard_size=spec.shard_size
+        )
         out = ctx.store.dir / "exports" / spec.out
         self.written.append(export(ctx.store, spec.format, out, spec.include, options))
         if len(self.written) == len(self.specs):

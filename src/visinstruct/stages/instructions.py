@@ -82,7 +82,7 @@ def caption_for(caps: dict, langs: list[str]) -> tuple[str, str | None, dict]:
     return (langs[0] if langs else "en"), None, {}
 
 
-def _why_not(what: str, failure: tuple[str, bool] | None) -> tuple[str, bool] | None:
+def why_not(what: str, failure: tuple[str, bool] | None) -> tuple[str, bool] | None:
     """(reason, retry) of a unit waiting on the image's failed `what`, or None."""
     if failure is None:
         return None
@@ -174,18 +174,14 @@ class InstructionsStage(_Writer):
         if subject is None or not image_id:
             return []
         r = ctx.recipe
+        types = r.instruction_types
         failed = info.get("failed") or {}
         if domain is None:  # its domain assignment (or the caption it needs) failed: so do these
             assigned = failed.get("domains") or failed.get("zero_shot_domains")
-            why = _why_not("domain assignment", assigned) or _why_not("caption", failed.get("captions"))
+            why = why_not("domain assignment", assigned) or why_not("caption", failed.get("captions"))
             langs = r.languages_of(r.instructions) if why else []
             tail = unit_tail(own_knowledge(info))
-            return [
-                self._blocked(subject, image_id, t, lang, why, tail)
-                for lang in langs
-                for t in r.types
-                if t in TYPE_SLOTS
-            ]
+            return [self._blocked(subject, image_id, t, lang, why, tail) for lang in langs for t in types]
         caps = known_captions(subject, ctx)
         prov = info.get("provenance")
         if prov is None:
@@ -196,17 +192,11 @@ class InstructionsStage(_Writer):
         for lang in r.languages_of(r.instructions):
             cap_lang, caption, cap_meta = caption_for(caps, [lang, *r.caption.languages])
             if caption is None:
-                why = _why_not("caption", failed.get("captions"))
+                why = why_not("caption", failed.get("captions"))
                 if why:
-                    units += [
-                        self._blocked(subject, image_id, itype, lang, why, tail)
-                        for itype in r.types
-                        if itype in TYPE_SLOTS
-                    ]
+                    units += [self._blocked(subject, image_id, itype, lang, why, tail) for itype in types]
                 continue
-            for itype in r.types:
-                if itype not in TYPE_SLOTS:  # a caption is not an instruction the LLM writes here
-                    continue
+            for itype in types:
                 if not self._within_quota(r, domain.name, itype):
                     continue
                 data = {

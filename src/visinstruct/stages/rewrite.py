@@ -95,7 +95,6 @@ class CaptionRewriteStage(ModelStage):
     def parse(self, unit: Unit, outcome: Outcome, ctx: RunContext) -> Result:
         from visinstruct.captions.requests import bundled_pool
         from visinstruct.synth.base import Question
-        from visinstruct.synth.describe import CAPTION_CATEGORY
 
         task, facts, images = unit.data["task"], unit.data["facts"], unit.data["images"]
         text = clean_caption(outcome.text)
@@ -106,7 +105,7 @@ class CaptionRewriteStage(ModelStage):
         request = bundled_pool().draw(task.key, task.lang, kind="detailed")
         q = Question(
             type="caption",
-            category=CAPTION_CATEGORY,
+            category=request.kind,
             turns=[(request.text, text)],
             phrasing=request.id,
             provenance={"caption_request": request.id, "templates": list(d.templates)},

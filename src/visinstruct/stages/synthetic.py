@@ -23,6 +23,7 @@ from visinstruct.stages.context import RunContext
 from visinstruct.store import write_image_file
 
 SYNTHETIC = "synthetic"
+EXTENSION = {"png": "png", "jpeg": "jpg"}  # an image format's file extension in the store
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Task:
     categories: tuple[str, ...] | None = None  # keep only questions of these categories
     round: int = 0  # the loop round the samples belong to
     llm: bool = False  # an LLM also writes from the item's facts: they travel back with the result
+    realism: float = 0.0  # chance (and strength) of a photographed or scanned look (`synth/realism.py`)
 
 
 def plan(recipe) -> Iterator[Task]:
@@ -66,6 +68,7 @@ def plan(recipe) -> Iterator[Task]:
                 categories,
                 recipe.round,
                 bool(spec.llm),
+                recipe.realism if spec.realism is None else spec.realism,
             )
             seq += 1
 
@@ -87,11 +90,20 @@ class ItemMaker:
 
         domain = get_domain(task.domain)
         item = domain.make(random.Random(task.seed), task.lang)
+        look: list[dict] = []
+        if task.realism:
+            from visinstruct.synth import realism
+
+            rng = random.Random(f"{task.seed}:realism")
+            item, look = realism.apply(domain, item, rng, task.realism, task.lang)
         images: list[ImageRecord] = []
-        for img in item.images:
-            image_id, rel = write_image_file(Path(self.run_dir), encode_png(img), "png")
+        for k, img in enumerate(item.images):
+            data, fmt = item.encoded[k] if item.encoded else (encode_png(img), "png")
+            image_id, rel = write_image_file(Path(self.run_dir), data, EXTENSION[fmt])
             prov = {"source": "synthetic", "generator": f"synth/{task.domain}", "unit": task.key}
-            images.append(ImageRecord(image_id, rel, img.width, img.height, "png", prov))
+            if look:
+                prov["realism"] = look
+            images.append(ImageRecord(image_id, rel, img.width, img.height, fmt, prov))
         questions = item.questions
         if "caption" in task.types and has_description(task.domain):
             questions = [
@@ -116,6 +128,7 @@ class ItemMaker:
                     "engine": __version__,
                     "unit": task.key,
                     "seed": task.seed,
+                    **({"realism": [st["kind"] for st in look]} if look else {}),
                 },
                 context={"facts": item.facts},
             )

@@ -52,6 +52,9 @@ class Item:
     images: list[Image.Image]
     facts: dict[str, Any]
     questions: list[Question]
+    # the images' bytes and format when they were encoded already (a photographed look ends
+    # as a JPEG): stored as they are; otherwise the engine encodes PNG
+    encoded: list[tuple[bytes, str]] | None = None
 
 
 # libyaml's parser where PyYAML has it: 7x faster than the pure-Python one, which costs every
@@ -75,12 +78,27 @@ def load_phrasings(name: str) -> dict[str, dict[str, list[str]]]:
     return yaml.load(text, Loader=_LOADER) or {}
 
 
+@cache
+def load_words(name: str) -> dict[str, Any]:
+    """A word list file, `synth/words/<name>.yaml` (e.g. "charts.zh": what Chinese charts are
+    about), loaded once per process: Chinese items draw and quote native Chinese labels."""
+    path = resources.files("visinstruct.synth").joinpath("words").joinpath(f"{name}.yaml")
+    return yaml.load(path.read_text("utf-8"), Loader=_LOADER) or {}
+
+
 class SynthDomain:
     """Base class of a programmatic domain. Subclasses set `name` and implement `make`."""
 
     name: str = ""
     description: str = ""
     images_per_item: int = 1
+    # realism may move pixels (perspective, skew): no answer depends on where things are drawn.
+    # A domain whose answers do either moves its facts with `relocate(item, warp, rng, lang)`
+    # or sets this False (photometric changes only); see `realism.py`.
+    geometric: bool = True
+    # facts holding pixel coordinates, moved with the pixels when realism warps the image:
+    # fact key -> "boxes" (a list of [x0, y0, x1, y1]) or "points" (a dict of name -> [x, y])
+    coordinates: dict[str, str] = {}
 
     def make(self, rng: random.Random, lang: str) -> Item:
         """One item: its image(s), the facts behind them and draft questions."""

@@ -203,10 +203,6 @@ def visible(domain: str, facts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if k not in drop}
 
 
-#: The category of a caption sample of a synthetic image.
-CAPTION_CATEGORY = "description"
-
-
 def caption_question(domain: str, facts: dict[str, Any], lang: str, seed: str, key: str) -> Question:
     """The caption draft of an item: a detailed caption request from the bundled pool (drawn
     by the item's key) answered by the item's description; provenance names both."""
@@ -216,7 +212,7 @@ def caption_question(domain: str, facts: dict[str, Any], lang: str, seed: str, k
     d = describe(domain, facts, lang, seed)
     return Question(
         type="caption",
-        category=CAPTION_CATEGORY,
+        category=request.kind,
         turns=[(request.text, d.text)],
         phrasing=request.id,
         provenance={"caption_request": request.id, "templates": list(d.templates)},

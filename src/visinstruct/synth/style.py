@@ -1,7 +1,9 @@
 """Visual variety for synthetic images: fonts, colours, backgrounds and canvas sizes.
 
-Fonts ship with the package (DejaVu family) so the same seed draws the same pixels on
-every machine. Colour names come in English and Chinese for questions about colours.
+Fonts ship with the package so the same seed draws the same pixels on every machine: the
+DejaVu family for English items, and Noto Sans/Serif CJK SC (cut down to the common hanzi,
+see scripts/subset_cjk_font.py) for Chinese items, which draw Chinese text. Colour names
+come in English and Chinese for questions about colours.
 """
 
 from __future__ import annotations
@@ -22,6 +24,19 @@ FONT_FILES = (
     "DejaVuSerifCondensed-Italic.ttf",
     "DejaVuSansMono.ttf",
 )
+# Chinese items draw with these (they hold ASCII too, so numbers and codes read the same)
+CJK_FONT_FILES = ("NotoSansSC-Regular.otf", "NotoSansSC-Bold.otf", "NotoSerifSC-Regular.otf")
+CJK_BOLD = "NotoSansSC-Bold.otf"
+# a regular face -> its bold face, per language
+BOLD = {
+    "DejaVuSans.ttf": "DejaVuSans-Bold.ttf",
+    "DejaVuSansCondensed.ttf": "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf": "DejaVuSans-Bold.ttf",
+    "DejaVuSerif.ttf": "DejaVuSerif-Bold.ttf",
+    "DejaVuSerifCondensed-Italic.ttf": "DejaVuSerif-Bold.ttf",
+    "NotoSansSC-Regular.otf": CJK_BOLD,
+    "NotoSerifSC-Regular.otf": CJK_BOLD,
+}
 
 # name_en, name_zh, rgb: distinct, nameable colours for scenes, bars and legends
 COLORS: tuple[tuple[str, str, tuple[int, int, int]], ...] = (
@@ -74,10 +89,29 @@ def text_length(f: ImageFont.FreeTypeFont, text: str) -> float:
     return f.getlength(text)
 
 
-def pick_font(rng: random.Random, size: int, mono: bool = False) -> ImageFont.FreeTypeFont:
-    """A random bundled font at `size`; `mono` for fixed-width text."""
-    name = "DejaVuSansMono.ttf" if mono else rng.choice(FONT_FILES)
-    return font(name, size)
+def font_files(lang: str = "en") -> tuple[str, ...]:
+    """The bundled fonts text in `lang` is drawn with (Chinese needs the CJK fonts)."""
+    return CJK_FONT_FILES if lang == "zh" else FONT_FILES
+
+
+def bold_fonts(lang: str = "en") -> tuple[str, ...]:
+    """The bundled bold fonts for titles and headers in `lang`."""
+    return (CJK_BOLD,) if lang == "zh" else ("DejaVuSans-Bold.ttf", "DejaVuSerif-Bold.ttf")
+
+
+def mono_font(lang: str = "en") -> str:
+    """A fixed-width font for `lang` (Chinese has none bundled: hanzi are of one width anyway)."""
+    return "NotoSansSC-Regular.otf" if lang == "zh" else "DejaVuSansMono.ttf"
+
+
+def pick_font_name(rng: random.Random, lang: str = "en", mono: bool = False) -> str:
+    """A random bundled font file for text in `lang`; `mono` for fixed-width text."""
+    return mono_font(lang) if mono else rng.choice(font_files(lang))
+
+
+def pick_font(rng: random.Random, size: int, mono: bool = False, lang: str = "en") -> ImageFont.FreeTypeFont:
+    """A random bundled font at `size` for text in `lang`; `mono` for fixed-width text."""
+    return font(pick_font_name(rng, lang, mono), size)
 
 
 def pick_colors(rng: random.Random, k: int, exclude: tuple[str, ...] = ()) -> list[tuple[str, str, tuple]]:

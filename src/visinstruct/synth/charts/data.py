@@ -1,15 +1,20 @@
 """Charts' data: topics, labels and series values, all integers so every value reads exactly.
 
 Values either carry printed labels or sit exactly on labelled ticks; pie shares are whole
-percentages summing to 100. Text drawn inside the images stays in English.
+percentages summing to 100. English charts draw the English lists below; Chinese charts draw
+native Chinese ones (`synth/words/charts.zh.yaml`), so a Chinese question quotes the Chinese
+labels its picture shows.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from visinstruct.synth import style
+from visinstruct.synth.base import load_words
 
 # fmt: off
 # dimension, labels, measures as (title, axis label, largest plausible scale)
@@ -122,6 +127,64 @@ SERIES_PAIRS = (
 )
 # fmt: on
 
+Measure = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """What a chart in one language is about and how it is labelled."""
+
+    category_topics: tuple[tuple[str, tuple[str, ...], tuple[Measure, ...]], ...]
+    time_topics: tuple[tuple[str, str, tuple[Measure, ...]], ...]  # key (Year, Month...), name, measures
+    year: str  # "{y}"
+    months: tuple[str, ...]
+    days: tuple[str, ...]
+    week: str  # "Week {n}"
+    quarters: tuple[str, ...]
+    series_pairs: tuple[tuple[str, str], ...]
+    title_forms: dict[str, tuple[str, ...]]
+
+
+EN = Vocab(
+    CATEGORY_TOPICS,
+    tuple((dim, dim, measures) for dim, measures in TIME_TOPICS),
+    "{y}",
+    MONTHS,
+    DAYS,
+    "Week {n}",
+    ("Q1", "Q2", "Q3", "Q4"),
+    SERIES_PAIRS,
+    {
+        "pie": ("Share of {m}", "{m} by {d}", "{m} Breakdown"),
+        "ordered": ("{m} by {d}", "{m}, {a}-{b}", "{m} ({a}-{b})"),
+        "category": ("{m} by {d}", "{m} per {d}", "{m}"),
+    },
+)
+
+
+def _measures(ms: list) -> tuple[Measure, ...]:
+    return tuple((str(t), str(a), int(c)) for t, a, c in ms)
+
+
+@cache
+def vocab(lang: str) -> Vocab:
+    """The chart vocabulary of `lang` (Chinese from its word file, anything else English)."""
+    if lang != "zh":
+        return EN
+    w = load_words("charts.zh")
+    return Vocab(
+        tuple((t["dim"], tuple(t["labels"]), _measures(t["measures"])) for t in w["category_topics"]),
+        tuple((t["key"], t["dim"], _measures(t["measures"])) for t in w["time_topics"]),
+        w["year"],
+        tuple(w["months"]),
+        tuple(w["days"]),
+        w["week"],
+        tuple(w["quarters"]),
+        tuple((a, b) for a, b in w["series_pairs"]),
+        {k: tuple(v) for k, v in w["title_forms"].items()},
+    )
+
+
 NICE_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500)
 SCALES = (10, 20, 50, 100, 200, 500, 1000, 2000)
 COLOR_BY_NAME = {c[0]: c for c in style.COLORS}
@@ -133,20 +196,20 @@ def unique_extremes(values: list[int]) -> bool:
     return values.count(max(values)) == 1 and values.count(min(values)) == 1
 
 
-def time_labels(rng: random.Random, dim: str, n: int) -> list[str]:
+def time_labels(rng: random.Random, dim: str, n: int, words: Vocab = EN) -> list[str]:
     """`n` consecutive labels of an ordered axis (years, months, weeks, days or quarters)."""
     if dim == "Year":
         start = rng.randint(1995, 2024 - n)
-        return [str(start + i) for i in range(n)]
+        return [words.year.format(y=start + i) for i in range(n)]
     if dim == "Month":
         start = rng.randint(0, 12 - n)
-        return list(MONTHS[start : start + n])
+        return list(words.months[start : start + n])
     if dim == "Week":
-        return [f"Week {i + 1}" for i in range(n)]
+        return [words.week.format(n=i + 1) for i in range(n)]
     if dim == "Day":
         start = rng.randint(0, 7 - n)
-        return list(DAYS[start : start + n])
-    return [f"Q{i + 1}" for i in range(n)]
+        return list(words.days[start : start + n])
+    return list(words.quarters[:n])
 
 
 def series_values(rng: random.Random, n: int, lo: int, hi: int, ordered: bool, shape: str) -> list[int]:
@@ -185,16 +248,28 @@ def pie_values(rng: random.Random, n: int) -> list[int]:
     return base
 
 
-def chart_data(rng: random.Random, attempt: int) -> tuple[dict[str, Any], int] | None:
-    """A chart's facts and the unit its wrong values step by (None: draw again).
+def chart_data(
+    rng: random.Random,
+    attempt: int,
+    lang: str = "en",
+    chart: str = "",
+    ordered: bool | None = None,
+    n: int = 0,
+) -> tuple[dict[str, Any], int] | None:
+    """A chart's facts and the unit its wrong values step by (None: draw again), labelled in `lang`.
 
-    Later attempts (`attempt` >= 12) make smaller, easier charts so a layout always fits.
+    `chart` (bar, line or pie), `ordered` (an ordered x axis) and `n` (how many labels) are
+    chosen at random unless given. Later attempts (`attempt` >= 12) make smaller, easier charts
+    so a layout always fits.
     """
+    words = vocab(lang)
     easy = attempt >= 12
-    chart = rng.choice(("bar", "bar", "bar", "line", "line", "pie"))
+    chart = chart or rng.choice(("bar", "bar", "bar", "line", "line", "pie"))
     grouped = chart != "pie" and rng.random() < (0.1 if easy else 0.4)
     ns = 2 if grouped else 1
-    ordered = chart == "line" or (chart == "bar" and rng.random() < 0.3)
+    if ordered is None:
+        ordered = chart == "line" or (chart == "bar" and rng.random() < 0.3)
+    want_n = n
     if chart == "pie":
         n = rng.randint(3, 6)
     elif chart == "line":
@@ -203,15 +278,17 @@ def chart_data(rng: random.Random, attempt: int) -> tuple[dict[str, Any], int] |
         n = rng.randint(3, 6 if grouped else 8)
     if easy:
         n = min(n, 5)
+    n = want_n or n
     if ordered:
-        dim, measures = rng.choice(TIME_TOPICS)
-        if dim == "Day":
+        key, dim, measures = rng.choice(words.time_topics)
+        if key == "Day":
             n = min(n, 7)
-        if dim == "Quarter":
+        if key == "Quarter":
             n = min(n, 4)
-        labels = time_labels(rng, dim, n)
+        labels = time_labels(rng, key, n, words)
     else:
-        dim, pool, measures = rng.choice(CATEGORY_TOPICS)
+        key = ""
+        dim, pool, measures = rng.choice(words.category_topics)
         labels = rng.sample(pool, min(n, len(pool)))
     n = len(labels)
     measure, axis_label, cap = rng.choice(measures)
@@ -268,7 +345,7 @@ def chart_data(rng: random.Random, attempt: int) -> tuple[dict[str, Any], int] |
         ]
     cols = style.pick_colors(rng, ns, exclude=exclude)
     if ns == 2:
-        pairs = [p for p in SERIES_PAIRS if not (dim == "Year" and p[0].isdigit())]
+        pairs = [p for p in words.series_pairs if not (key == "Year" and p[0][:1].isdigit())]
         names = list(rng.choice(pairs))
     else:
         names = [axis_label]
@@ -277,18 +354,19 @@ def chart_data(rng: random.Random, attempt: int) -> tuple[dict[str, Any], int] |
         for k in range(ns)
     ]
 
-    # titles (drawn in English)
-    title, form = make_title(rng, chart, measure, dim, labels, ordered)
+    # titles (drawn in the item's language)
+    title, form = make_title(rng, chart, measure, dim, labels, ordered, words=words)
     alt_titles = []
-    for m in [o[0] for o in others] + [t[2][0][0] for t in CATEGORY_TOPICS if t[2][0][0] != measure]:
-        cand = make_title(rng, chart, m, dim, labels, ordered, form)[0]
+    for m in [o[0] for o in others] + [t[2][0][0] for t in words.category_topics if t[2][0][0] != measure]:
+        cand = make_title(rng, chart, m, dim, labels, ordered, form, words)[0]
         if cand != title and cand not in alt_titles:
             alt_titles.append(cand)
     alt_titles = alt_titles[:6]
     orientation = "" if chart != "bar" else ("horizontal" if rng.random() < 0.35 else "vertical")
     cat_title, val_title = dim, axis_label
-    alt_val = [o[1] for o in others] + [t[2][0][1] for t in CATEGORY_TOPICS if t[2][0][1] != axis_label]
-    alt_cat = [t[0] for t in CATEGORY_TOPICS if t[0] != dim] + [t[0] for t in TIME_TOPICS if t[0] != dim]
+    topics = words.category_topics
+    alt_val = [o[1] for o in others] + [t[2][0][1] for t in topics if t[2][0][1] != axis_label]
+    alt_cat = [t[0] for t in topics if t[0] != dim] + [t[1] for t in words.time_topics if t[1] != dim]
     rng.shuffle(alt_cat)
     alt_val = list(dict.fromkeys(a for a in alt_val if a != axis_label))
     if orientation == "horizontal":
@@ -328,14 +406,10 @@ def make_title(
     labels: list[str],
     ordered: bool,
     form: str = "",
+    words: Vocab = EN,
 ) -> tuple[str, str]:
     """A title in one of the chart's forms (`form` to reuse one) and the form used."""
-    if chart == "pie":
-        forms = ("Share of {m}", "{m} by {d}", "{m} Breakdown")
-    elif ordered:
-        forms = ("{m} by {d}", "{m}, {a}-{b}", "{m} ({a}-{b})")
-    else:
-        forms = ("{m} by {d}", "{m} per {d}", "{m}")
+    forms = words.title_forms["pie" if chart == "pie" else "ordered" if ordered else "category"]
     if dim.lower() in measure.lower():
         forms = tuple(x for x in forms if "{d}" not in x) or ("{m}",)
     if form not in forms:

@@ -10,7 +10,6 @@ from PIL import Image, ImageDraw, ImageFont
 from visinstruct.synth import style
 
 MARKERS = ("circle", "square", "diamond", "triangle")
-BOLD_FONTS = ("DejaVuSans-Bold.ttf", "DejaVuSerif-Bold.ttf")
 RGB = tuple[int, int, int]
 
 
@@ -126,10 +125,11 @@ def text_on(rgb: RGB) -> RGB:
     return (255, 255, 255) if lum < 150 else (20, 20, 20)
 
 
-def pick_fonts(rng: random.Random) -> tuple[str, str]:
-    """The title's and the body's font file names."""
-    title_name = rng.choice(BOLD_FONTS) if rng.random() < 0.6 else font_name(style.pick_font(rng, 12))
-    body = font_name(style.pick_font(rng, 12))
+def pick_fonts(rng: random.Random, lang: str = "en") -> tuple[str, str]:
+    """The title's and the body's font file names, for text in `lang`."""
+    bold = style.bold_fonts(lang)
+    title_name = rng.choice(bold) if rng.random() < 0.6 else style.pick_font_name(rng, lang)
+    body = style.pick_font_name(rng, lang)
     return title_name, body
 
 

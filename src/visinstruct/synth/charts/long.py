@@ -178,7 +178,7 @@ def long_legend(c: ChartFacts) -> Fact | None:
             ),
         ]
         answer: Any = v
-        o = 1 - s
+        o = c.other_s(s) if len(c.series) > 2 else 1 - s
         vo = c.vals(o)[i]
         if vo != v and c.rng.random() < 0.7:
             answer = c.series[s if v > vo else o]["name"]
@@ -197,7 +197,10 @@ def long_legend(c: ChartFacts) -> Fact | None:
                     ),
                 )
             )
-        return _fact("legend", "legend", {"series": s, "label": label, "gap": len(turns) == 3}, answer, turns)
+        args = {"series": s, "label": label, "gap": len(turns) == 3}
+        if len(c.series) > 2:
+            args["other"] = o
+        return _fact("legend", "legend", args, answer, turns)
     col = c.show("color", c.f["label_colors"][i])
     v = c.vals(0)[i]
     turns = [

@@ -11,7 +11,6 @@ from PIL import Image
 from visinstruct.synth import style
 from visinstruct.synth.charts.data import COLOR_BY_NAME
 from visinstruct.synth.charts.draw import (
-    BOLD_FONTS,
     Unfit,
     draw_title,
     line_h,
@@ -21,7 +20,7 @@ from visinstruct.synth.charts.draw import (
 )
 
 
-def draw_pie(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image:
+def draw_pie(rng: random.Random, f: dict[str, Any], attempt: int, lang: str = "en") -> Image.Image:
     """A pie (or donut) whose percentages are printed outside, in the legend or inside the slices."""
     labels = f["labels"]
     vals = f["series"][0]["values"]
@@ -30,7 +29,7 @@ def draw_pie(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image
     img, draw = style.canvas(rng, W, H, plain=rng.random() < 0.5)
     bg = img.getpixel((W - 1, H - 1))
     fg = style.ink(rng)
-    title_name, body = pick_fonts(rng)
+    title_name, body = pick_fonts(rng, lang)
     pad = rng.randint(10, 18)
     top = draw_title(rng, draw, f, W, pad, title_name, rng.randint(16, 22), fg) + 10
     rgbs = [COLOR_BY_NAME[c][2] for c in f["label_colors"]]
@@ -38,7 +37,8 @@ def draw_pie(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image
     lh = line_h(font_)
     mode = "outside" if attempt >= 25 else rng.choice(("outside", "legend_pct", "legend_inside"))
     f["pie_style"] = mode
-    donut = rng.random() < 0.25
+    donut = rng.random() < 0.45
+    f["donut"] = donut
     start = rng.choice((-90.0, 0.0, rng.uniform(-180, 180)))
     sep = rng.choice(("paren", "colon"))
     pct = [f"{v}%" for v in vals]
@@ -117,7 +117,7 @@ def draw_pie(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image
     else:
         if mode == "legend_inside":
             rr = r * (0.75 if donut else 0.62)
-            pf = style.font(rng.choice((body, body, BOLD_FONTS[0])), max(12, font_.size))
+            pf = style.font(rng.choice((body, body, style.bold_fonts(lang)[0])), max(12, font_.size))
             for (a0, a1), p, rgb in zip(angles, pct, rgbs, strict=True):
                 w, h = text_size(pf, p)
                 if math.radians(a1 - a0) * rr < w + 4 or (donut and r * 0.45 < h + 4):

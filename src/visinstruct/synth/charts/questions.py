@@ -45,20 +45,30 @@ KINDS = (
 
 
 class ChartVoice(Voice):
-    """Charts' phrasings: a chart kind's own wording (`<key>_pie`) is preferred when there is one."""
+    """Charts' phrasings: a chart kind's own wording (`<key>_pie`) is preferred when there is one;
+    `chart` may name several kinds, most specific first (`("stacked", "bar")`)."""
 
-    def __init__(self, domain: SynthDomain, rng: random.Random, lang: str, chart: str):
+    def __init__(self, domain: SynthDomain, rng: random.Random, lang: str, chart: str | tuple[str, ...]):
         super().__init__(domain, rng, lang)
-        self.chart = chart
+        self.charts = (chart,) if isinstance(chart, str) else tuple(chart)
+        self.chart = self.charts[0]
         self.phrasings = load_phrasings(domain.name)
 
     def key(self, key: str) -> str:
-        specific = f"{key}_{self.chart}"
-        return specific if specific in self.phrasings else key
+        for chart in self.charts:
+            specific = f"{key}_{chart}"
+            if specific in self.phrasings:
+                return specific
+        return key
 
 
 class ChartFacts:
-    """The facts of one chart, worded in one language with the item's random stream."""
+    """The facts of one chart, worded in one language with the item's random stream.
+
+    A chart type asks the kinds in its class's `KINDS` (a subclass narrows or extends them)."""
+
+    KINDS: tuple[str, ...] = KINDS
+    KIND_WEIGHTS: dict[str, int] = KIND_WEIGHTS
 
     def __init__(self, voice: ChartVoice, facts: dict[str, Any], unit: int):
         self.v, self.rng, self.f, self.unit = voice, voice.rng, facts, unit
@@ -69,13 +79,13 @@ class ChartFacts:
 
     def kinds(self) -> Kinds:
         """Every kind of short fact, for judgements, multiple choice and short answers."""
-        return Kinds(self.rng, {k: getattr(self, f"k_{k}") for k in KINDS}, KIND_WEIGHTS)
+        return Kinds(self.rng, {k: getattr(self, f"k_{k}") for k in self.KINDS}, self.KIND_WEIGHTS)
 
     # -- wording
     def show(self, atype: str, v: Any) -> str:
         """A value as written in an option or an answer."""
         if atype == "num":
-            return fmt_num(v) + ("%" if self.pie else "")
+            return fmt_num(v) + ("%" if self.f.get("unit") == "%" else "")
         if atype == "color":
             return style.color_name(COLOR_BY_NAME[v], self.v.lang)
         if atype == "word":
@@ -127,6 +137,10 @@ class ChartFacts:
     # -- helpers
     def pick_s(self) -> int:
         return self.rng.randrange(len(self.series))
+
+    def other_s(self, s: int) -> int:
+        """Another series than `s` (the other one of two)."""
+        return self.rng.choice([k for k in range(len(self.series)) if k != s])
 
     def vals(self, s: int) -> list[int]:
         return self.series[s]["values"]
@@ -271,23 +285,32 @@ class ChartFacts:
     def k_series_higher(self) -> Fact | None:
         if len(self.series) < 2:
             return None
-        idx = [i for i in range(len(self.labels)) if self.vals(0)[i] != self.vals(1)[i]]
+        a = self.pick_s() if len(self.series) > 2 else 0
+        b = self.other_s(a) if len(self.series) > 2 else 1
+        a, b = min(a, b), max(a, b)
+        idx = [i for i in range(len(self.labels)) if self.vals(a)[i] != self.vals(b)[i]]
         if not idx:
             return None
         i = self.rng.choice(idx)
         rel = self.rng.choice(("higher", "lower"))
-        hi = 0 if self.vals(0)[i] > self.vals(1)[i] else 1
-        w = hi if rel == "higher" else 1 - hi
-        win, lose = self.series[w]["name"], self.series[1 - w]["name"]
+        hi = a if self.vals(a)[i] > self.vals(b)[i] else b
+        w = hi if rel == "higher" else a + b - hi
+        win, lose = self.series[w]["name"], self.series[a + b - w]["name"]
         label = self.labels[i]
+        args: dict[str, Any] = {"label": label, "rel": rel}
+        key = f"series_{rel}_q"
+        if len(self.series) > 2:  # name the two series compared
+            args["pair"] = [a, b]
+            key = f"series_{rel}_pair_q"
+        names = {"x": self.series[a]["name"], "y": self.series[b]["name"]}
         return self.fact(
             "series_compare",
             "comparison",
-            {"label": label, "rel": rel},
+            args,
             "series",
             win,
             [lose],
-            (f"series_{rel}_q", {"label": label}),
+            (key, {"label": label, **names}),
             lambda x: (f"series_{rel}_claim", {"x": x, "y": lose if x == win else win, "label": label}),
             mc=False,
         )
@@ -487,7 +510,7 @@ class ChartFacts:
             {"series": name},
             "color",
             col,
-            self.other_colors([self.series[1 - s]["color"]], col),
+            self.other_colors([x["color"] for k, x in enumerate(self.series) if k != s], col),
             ("series_color_q", {"series": name}),
             lambda x: ("series_color_claim", {"series": name, "color": self.show("color", x)}),
         )
@@ -503,10 +526,10 @@ class ChartFacts:
             {"color": self.series[s]["color"]},
             "series",
             self.series[s]["name"],
-            [self.series[1 - s]["name"]],
+            [x["name"] for k, x in enumerate(self.series) if k != s],
             ("color_series_q", {"color": col}),
             lambda x: ("color_series_claim", {"color": col, "series": x}),
-            mc=False,
+            mc=len(self.series) > 3,
         )
 
     def k_label_color(self) -> Fact | None:

@@ -12,7 +12,6 @@ from visinstruct.synth import style
 from visinstruct.synth.base import fmt_num
 from visinstruct.synth.charts.data import COLOR_BY_NAME
 from visinstruct.synth.charts.draw import (
-    BOLD_FONTS,
     MARKERS,
     RGB,
     Unfit,
@@ -33,7 +32,7 @@ from visinstruct.synth.charts.draw import (
 )
 
 
-def draw_xy(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image:
+def draw_xy(rng: random.Random, f: dict[str, Any], attempt: int, lang: str = "en") -> Image.Image:
     """A bar or line chart, vertical or horizontal bars, one or two series, with value labels or
     values exactly on gridlines; raises Unfit when a layout does not fit."""
     chart, horizontal = f["chart"], f["orientation"] == "horizontal"
@@ -49,9 +48,10 @@ def draw_xy(rng: random.Random, f: dict[str, Any], attempt: int) -> Image.Image:
     plot_fill = rng.choice((None, None, (255, 255, 255), (246, 246, 246), (250, 248, 240)))
     box_bg = plot_fill or bg
     fg = style.ink(rng)
-    title_name, body = pick_fonts(rng)
+    title_name, body = pick_fonts(rng, lang)
     tick_f = style.font(body, rng.randint(11 if f["value_labels"] else 12, 14))
-    axis_f = style.font(body if rng.random() < 0.7 else rng.choice(BOLD_FONTS), rng.randint(12, 15))
+    axis_name = body if rng.random() < 0.7 else rng.choice(style.bold_fonts(lang))
+    axis_f = style.font(axis_name, rng.randint(12, 15))
     val_size = rng.randint(11, 14)
     pad = rng.randint(10, 18)
     gap = 6

@@ -25,7 +25,7 @@ class Clocks(SynthDomain):
 
     def make(self, rng: random.Random, lang: str) -> Item:
         h, m = rng.randint(1, 12), rng.randrange(0, 60, 5)
-        img = draw_clock(rng, h, m)
+        img = draw_clock(rng, h, m, lang)
         v = Voice(self, rng, lang)
         dh, dm = rng.randint(1, 5), rng.randrange(5, 60, 5)
         later = later_fact(v, h, m, dh, dm)

@@ -12,8 +12,9 @@ from visinstruct.synth import style
 NUMERALS = ("XII", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI")
 
 
-def draw_clock(rng: random.Random, h: int, m: int) -> Image.Image:
-    """A clock showing h:m, its hour hand placed between the hours as on a real clock."""
+def draw_clock(rng: random.Random, h: int, m: int, lang: str = "en") -> Image.Image:
+    """A clock showing h:m, its hour hand placed between the hours as on a real clock (numerals
+    in a font of the item's language)."""
     size = rng.choice((320, 384, 448, 512))
     img, draw = style.canvas(rng, size, size, plain=rng.random() < 0.5)
     cx = cy = size // 2
@@ -23,7 +24,7 @@ def draw_clock(rng: random.Random, h: int, m: int) -> Image.Image:
     fg = (240, 240, 240) if dark else style.ink(rng)
     rim = rng.choice(style.COLORS)[2]
     draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=face, outline=rim, width=max(3, r // 18))
-    f = style.pick_font(rng, max(12, r // 6))
+    f = style.pick_font(rng, max(12, r // 6), lang=lang)
     roman = rng.random() < 0.2
     for i in range(12):
         a = math.radians(i * 30 - 90)

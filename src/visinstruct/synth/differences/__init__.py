@@ -25,6 +25,7 @@ class Differences(SynthDomain):
     name = "differences"
     description = "Spot the difference between two images of a scene of coloured shapes."
     images_per_item = 2
+    geometric = False  # the two images must stay aligned, object for object
 
     def make(self, rng: random.Random, lang: str) -> Item:
         while True:

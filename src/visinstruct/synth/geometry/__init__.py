@@ -56,11 +56,13 @@ class Geometry(SynthDomain):
         "lengths, angles, areas and perimeters are computed exactly."
     )
 
+    coordinates = {"points": "points"}  # where each vertex is drawn
+
     def make(self, rng: random.Random, lang: str) -> Item:
         kind = pick_kind(rng)
         ctx = Ctx(self, rng, lang)
         fig, facts, quants, givens, shape, shape_q = BUILDERS[kind](ctx)
-        img, layout = render(rng, fig)
+        img, layout = render(rng, fig, lang)
         asked = ask_figure(ctx, quants, givens, shape, shape_q)
         facts = {
             "figure": kind,

@@ -33,14 +33,15 @@ def _text_size(font, text: str) -> tuple[float, float]:
     return right - left, bottom - top
 
 
-def render(rng: random.Random, fig: Fig) -> tuple[Image.Image, dict[str, Any]]:
-    """The figure's image and its layout (canvas, rotation, mirroring, where each point landed)."""
+def render(rng: random.Random, fig: Fig, lang: str = "en") -> tuple[Image.Image, dict[str, Any]]:
+    """The figure's image and its layout (canvas, rotation, mirroring, where each point landed);
+    labels in a font of the item's language."""
     W, H = style.canvas_size(rng, base=rng.choice((400, 448, 512, 576, 640)), spread=0.2)
     img, draw = style.canvas(rng, W, H, plain=rng.random() < 0.5)
     bg = img.getpixel((W - 1, H - 1))
     fs = max(13, min(28, int(min(W, H) * rng.uniform(0.038, 0.05))))
-    font_v = style.pick_font(rng, fs)
-    font_n = style.pick_font(rng, max(12, int(fs * rng.uniform(0.82, 1.0))))
+    font_v = style.pick_font(rng, fs, lang=lang)
+    font_n = style.pick_font(rng, max(12, int(fs * rng.uniform(0.82, 1.0))), lang=lang)
     palette = [c for c in style.COLORS if c[0] not in ("yellow", "cyan", "gray", "pink")]
     stroke = style.ink(rng) if rng.random() < 0.4 else rng.choice(palette)[2]
     aux = stroke if rng.random() < 0.5 else rng.choice(palette)[2]

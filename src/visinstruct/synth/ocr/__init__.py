@@ -31,10 +31,12 @@ class Ocr(SynthDomain):
         "with exact line strings, boxes and fields."
     )
 
+    coordinates = {"boxes": "boxes"}  # each line's box, moved when realism warps the image
+
     def make(self, rng: random.Random, lang: str) -> Item:
         layout = rng.choice(LAYOUTS)
         for _ in range(20):
-            doc = BUILDERS[layout](rng)
+            doc = BUILDERS[layout](rng, lang)
             out = draw(rng, doc)
             if out is not None and (layout == "word_grid" or len(set(out[1])) == len(out[1])):
                 break

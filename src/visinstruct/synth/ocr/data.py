@@ -1,15 +1,23 @@
 """OCR's vocabulary and text helpers: the words, names, products and templates drawn in the
-images (always English), palettes, and how tokens, target words and misreadings are found.
+images, palettes, and how tokens, target words and misreadings are found.
+
+English documents draw the English lists below; Chinese documents draw native Chinese ones
+(`synth/words/ocr.zh.yaml`). Chinese has no spaces between words, so a Chinese document's
+words are the vocabulary words its lines contain, found as substrings (`targets_zh`).
 """
 
 from __future__ import annotations
 
 import random
+import re
+from functools import cache
+from types import SimpleNamespace
 
 from visinstruct.synth import style
+from visinstruct.synth.base import load_words
 
 # ----------------------------------------------------------------------------------------
-# Vocabulary (text drawn in images is English)
+# Vocabulary of English documents
 
 # fmt: off
 FIRST_NAMES = (
@@ -245,6 +253,8 @@ def near_miss(s: str, rng: random.Random, avoid: tuple | list = (), mode: str = 
         c = s[i]
         if c.isdigit():
             r = rng.choice([d for d in DIGITS if d != c])
+        elif CJK.match(c):  # a hanzi misread as another
+            r = rng.choice([h for h in ZH().hanzi if h != c])
         else:
             pool = VOWELS if c.lower() in VOWELS else CONSONANTS
             r = rng.choice([x for x in pool if x != c.lower()])
@@ -283,24 +293,54 @@ def phone(rng: random.Random) -> str:
     return rng.choice((f"{a}-{b}-{c}", f"({a}) {b}-{c}", f"{a}.{b}.{c}"))
 
 
-def money(cents: int, dollar: bool) -> str:
-    """Cents as a price, with or without the dollar sign."""
-    return f"{'$' if dollar else ''}{cents // 100}.{cents % 100:02d}"
+def money(cents: int, dollar: bool, symbol: str = "$") -> str:
+    """Cents as a price, with or without the currency sign."""
+    return f"{symbol if dollar else ''}{cents // 100}.{cents % 100:02d}"
 
 
-def date(rng: random.Random) -> str:
-    """A date in one of three common formats."""
+def date(rng: random.Random, lang: str = "en") -> str:
+    """A date in one of three common formats (Chinese also writes 2024年5月1日)."""
     m, d, y = rng.randint(1, 12), rng.randint(1, 28), rng.randint(2019, 2027)
+    if lang == "zh":
+        return rng.choice((f"{y}年{m}月{d}日", f"{y}-{m:02d}-{d:02d}", f"{y}.{m:02d}.{d:02d}"))
     return rng.choice((f"{m:02d}/{d:02d}/{y}", f"{d:02d}.{m:02d}.{y}", f"{y}-{m:02d}-{d:02d}"))
 
 
-def street(rng: random.Random) -> str:
+def street(rng: random.Random, lang: str = "en") -> str:
     """A street name."""
+    if lang == "zh":
+        return rng.choice(ZH().streets)
     return f"{rng.choice(STREET_NAMES)} {rng.choice(STREET_TYPES)}"
 
 
-def fill_slots(rng: random.Random, template: str) -> str:
+def address(rng: random.Random, lang: str = "en") -> str:
+    """A street address: "12 Oak Lane", "中山路12号"."""
+    if lang == "zh":
+        return f"{street(rng, lang)}{rng.randint(2, 980)}号"
+    return f"{rng.randint(2, 980)} {street(rng)}"
+
+
+def store_name(rng: random.Random, lang: str = "en") -> str:
+    """A shop's name: "Sunny Market", "阳光超市"."""
+    if lang == "zh":
+        return rng.choice(ZH().store_heads) + rng.choice(ZH().store_tails)
+    return f"{rng.choice(STORE_ADJS)} {rng.choice(STORE_NOUNS)}"
+
+
+def zh_phone(rng: random.Random) -> str:
+    """A Chinese mobile or landline number."""
+    a, b = rng.choice("3456789"), rng.randint(0, 9)
+    mid, end = rng.randint(1000, 9999), rng.randint(1000, 9999)
+    area = rng.choice(("010", "021", "020", "028", "0571", "027"))
+    return rng.choice(
+        (f"1{a}{b}-{mid}-{end}", f"1{a}{b}{mid}{end}", f"{area}-{mid}{end}", f"1{a}{b} {mid} {end}")
+    )
+
+
+def fill_slots(rng: random.Random, template: str, lang: str = "en") -> str:
     """Fill an in-image text template with random vocabulary."""
+    if lang == "zh":
+        return fill_slots_zh(rng, template)
     p1, p2 = rng.sample(PRODUCTS, 2)
     f1, f2 = rng.sample(FIRST_NAMES, 2)
     n1, n2 = rng.sample(NOUNS, 2)
@@ -337,13 +377,82 @@ def fill_slots(rng: random.Random, template: str) -> str:
     return template.format(**values)
 
 
-def unique_lines(rng: random.Random, templates: tuple[str, ...], k: int, taken: list[str]) -> list[str]:
+def fill_slots_zh(rng: random.Random, template: str) -> str:
+    """Fill a Chinese in-image text template with random Chinese vocabulary."""
+    w = ZH()
+    p1, p2 = rng.sample(w.products, 2)
+    f1, f2 = rng.sample(w.people, 2)
+    n1, n2 = rng.sample(w.nouns, 2)
+    d1, d2 = rng.sample(w.days, 2)
+    h1 = rng.randint(1, 8)
+    values = {
+        "day": d1,
+        "day2": d2,
+        "h1": h1,
+        "h2": h1 + rng.randint(3, 4),
+        "num": rng.randint(2, 980),
+        "street": street(rng, "zh"),
+        "p1": p1,
+        "p2": p2,
+        "phone": zh_phone(rng),
+        "first": f1,
+        "first2": f2,
+        "plural": rng.choice(w.plurals),
+        "price": money(rng.randint(2, 40) * 100 + rng.choice((0, 0, 50, 90)), True, "¥"),
+        "place": rng.choice(w.places),
+        "store": store_name(rng, "zh"),
+        "animal": rng.choice(w.animals),
+        "side": rng.choice(w.sides),
+        "city": rng.choice(w.cities),
+        "batch": f"{rng.choice('ABCDEFGHKLMN')}{rng.randint(100, 9999)}",
+        "serves": rng.randint(2, 8),
+        "adj": rng.choice(w.adjs),
+        "noun": n1,
+        "noun2": n2,
+        "verb": rng.choice(w.verbs),
+    }
+    return template.format(**values)
+
+
+@cache
+def ZH() -> SimpleNamespace:  # noqa: N802 - reads as the Chinese vocabulary
+    """The Chinese documents' vocabulary (`synth/words/ocr.zh.yaml`), with the people named from it
+    and the words a question may look for (`vocabulary`)."""
+    w = SimpleNamespace(**{k: tuple(v) for k, v in load_words("ocr.zh").items()})
+    w.people = tuple(s + g for s in w.surnames[:12] for g in w.given_names[::3])
+    groups = (w.common_words, w.products, w.places, w.nouns, w.plurals, w.animals, w.cities, w.days)
+    w.vocabulary = tuple(dict.fromkeys(x for group in groups for x in group if len(x) >= 2))
+    w.hanzi = "".join(sorted({c for x in w.vocabulary for c in x if CJK.match(c)}))
+    return w
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def targets_zh(lines: list[str]) -> list[str]:
+    """Words one can ask about in Chinese lines, in reading order: vocabulary words the text
+    contains, except those inside a longer one it contains (asked about, they would be ambiguous)."""
+    text, flat = "\n".join(lines), "".join(lines)
+    # a word broken across two lines is left out too: read line by line it is not there
+    present = [w for w in ZH().vocabulary if w in text and flat.count(w) == text.count(w)]
+    keep = [w for w in present if not any(w != o and w in o for o in present)]
+    return sorted(keep, key=text.index)
+
+
+def occurrences_zh(word: str, lines: list[str]) -> list[int]:
+    """How often `word` is written on each Chinese line (Chinese runs words together: substrings)."""
+    return [line.count(word) for line in lines]
+
+
+def unique_lines(
+    rng: random.Random, templates: tuple[str, ...], k: int, taken: list[str], lang: str = "en"
+) -> list[str]:
     """`k` filled templates, none repeated and none already `taken`."""
     out: list[str] = []
     if k <= 0:
         return out
     for t in rng.sample(templates, len(templates)):
-        s = fill_slots(rng, t)
+        s = fill_slots(rng, t, lang)
         if s not in out and s not in taken:
             out.append(s)
         if len(out) == k:

@@ -1,8 +1,9 @@
 """OCR's questions: read a line, a title or a field, count lines and words, find where a word is,
 say whether a word appears, and transcribe everything, as `Fact`s for the shared engine.
 
-Wrong values are misreadings (one letter or digit changed), other lines or fields of the
-same document, and nearby counts. Each question's parameters are recorded as a query.
+Wrong values are misreadings (one letter, hanzi or digit changed), other lines or fields of
+the same document, and nearby counts. Each question's parameters are recorded as a query.
+A Chinese document's words are the vocabulary words written in it, counted as substrings.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from visinstruct.synth.ocr.data import (
     PLURALS,
     PRODUCTS,
     PUNCT,
+    ZH,
     count_cands,
     is_wordy,
     near_misses,
     occurrences,
+    occurrences_zh,
     targets,
+    targets_zh,
     words_of,
 )
 
@@ -50,7 +54,8 @@ class OcrFacts:
         self.unit = self.say("unit_row" if self.layout == "word_grid" else "unit_line")
         self.units = self.say("units_row" if self.layout == "word_grid" else "units_line")
         self.doc = self.say("doc_" + self.layout)
-        self.targets = targets(self.lines)
+        self.zh = lang == "zh"
+        self.targets = targets_zh(self.lines) if self.zh else targets(self.lines)
         self._occ: dict[str, list[int]] = {}
         self.unique = [w for w in self.targets if sum(c > 0 for c in self.occurrences(w)) == 1]
         self.wordy = [i for i, ln in enumerate(self.lines) if is_wordy(ln) and len(ln.split()) >= 2]
@@ -86,7 +91,7 @@ class OcrFacts:
         """How often `w` occurs on each line (remembered: the same words are counted again)."""
         key = w.lower()
         if key not in self._occ:
-            self._occ[key] = occurrences(w, self.lines)
+            self._occ[key] = occurrences_zh(w, self.lines) if self.zh else occurrences(w, self.lines)
         return self._occ[key]
 
     # -- wording
@@ -213,6 +218,13 @@ class OcrFacts:
             cands = cands[:2]
         elif f == "job":
             cands = [rng.choice(JOB_TITLES)]
+        elif f == "name" and self.zh:  # another surname, another given name
+            w = ZH()
+            cands = [rng.choice(w.surnames) + v[1:], v[0] + rng.choice(w.given_names)]
+        elif f == "company" and self.zh:  # company heads are two hanzi
+            cands = [v[:2] + rng.choice(ZH().company_tails)]
+        elif f == "job" and self.zh:
+            cands = [rng.choice(ZH().job_titles)]
         elif f == "name":
             first, last = v.split(" ", 1)
             cands = [f"{first} {rng.choice(LAST_NAMES)}", f"{rng.choice(FIRST_NAMES)} {last}"]
@@ -231,6 +243,17 @@ class OcrFacts:
     def absent_word(self) -> str:
         """A word of the document's kind that appears nowhere in it."""
         text = " ".join(self.lines).lower()
+        if self.zh:
+            w = ZH()
+            pool = (
+                w.products
+                if self.layout == "receipt"
+                else w.common_words
+                if self.layout == "word_grid"
+                else w.vocabulary
+            )
+            flat = "".join(self.lines)  # not even broken across two lines
+            return self.rng.choice([p for p in pool if p not in flat])
         if self.layout == "receipt":
             pool = [p for p in PRODUCTS if " " not in p]
         elif self.layout == "business_card":

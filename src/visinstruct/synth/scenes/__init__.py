@@ -16,8 +16,9 @@ import random
 
 from visinstruct.synth.ask import ask_all
 from visinstruct.synth.base import Item, SynthDomain
+from visinstruct.synth.realism import Warp
 from visinstruct.synth.scenes.draw import Look
-from visinstruct.synth.scenes.layout import canvas_dims, pick_sizes, random_scene
+from visinstruct.synth.scenes.layout import canvas_dims, moved, pick_sizes, random_scene
 from visinstruct.synth.scenes.questions import SceneFacts
 
 
@@ -32,7 +33,16 @@ class Scenes(SynthDomain):
         look = Look(rng, w, h)
         n = rng.randint(3, 10)
         objs = random_scene(rng, look, n, pick_sizes(rng, w, h, n))
-        img = look.render(objs)
+        return self._item([look.render(objs)], objs, w, h, rng, lang)
+
+    def relocate(self, item: Item, warp: Warp, rng: random.Random, lang: str) -> Item:
+        """The item after its image was warped: every object's centre and box moved with the
+        image, and the questions asked again from where the objects now are."""
+        w, h = item.facts["width"], item.facts["height"]
+        objs = [moved(o, warp, w, h) for o in item.facts["objects"]]
+        return self._item(item.images, objs, w, h, rng, lang)
+
+    def _item(self, images: list, objs: list[dict], w: int, h: int, rng: random.Random, lang: str) -> Item:
         s = SceneFacts(self, rng, lang, objs, w, h)
         asked = ask_all(
             rng,
@@ -44,7 +54,7 @@ class Scenes(SynthDomain):
             paired=True,
         )
         facts = {"width": w, "height": h, "bbox_norm_scale": 1000, "objects": objs}
-        return Item([img], facts, [a.question for a in asked])
+        return Item(images, facts, [a.question for a in asked])
 
 
 __all__ = ["Scenes"]

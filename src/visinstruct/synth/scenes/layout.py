@@ -3,7 +3,9 @@ an object is (one of five regions when clearly inside it, a 3x3 grid for explana
 
 from __future__ import annotations
 
+import math
 import random
+from typing import Any
 
 from visinstruct.synth import style
 from visinstruct.synth.scenes.data import AREA_EN, AREA_ZH, SHAPES, SIZES
@@ -33,6 +35,30 @@ def make_object(oid: int, shape: str, color: str, size: str, x: int, y: int, r: 
         "bbox": box,
         "bbox_norm": [norm1000(box[0], w), norm1000(box[1], h), norm1000(box[2], w), norm1000(box[3], h)],
     }
+
+
+def outline(o: dict) -> list[tuple[float, float]]:
+    """Points on an object's outline whose box is its box: a polygon's vertices, or 64 points
+    around a circle."""
+    x, y, r = o["x"], o["y"], o["radius"]
+    if o["shape"] == "circle":
+        return [
+            (x + r * math.cos(2 * math.pi * k / 64), y + r * math.sin(2 * math.pi * k / 64))
+            for k in range(64)
+        ]
+    return [(float(px), float(py)) for px, py in shape_points(o["shape"], x, y, r)]
+
+
+def moved(o: dict, warp: Any, w: int, h: int) -> dict:
+    """Object `o` as it appears after its image is warped (`realism.Warp`): its centre and its
+    pixel and 0-1000 boxes moved with the pixels; shape, colour and size are what they were."""
+    cx, cy = warp.point(o["x"], o["y"])
+    box = warp.box(outline(o))
+    out = dict(o)
+    out["x"], out["y"] = int(round(cx)), int(round(cy))
+    out["bbox"] = box
+    out["bbox_norm"] = [norm1000(box[0], w), norm1000(box[1], h), norm1000(box[2], w), norm1000(box[3], h)]
+    return out
 
 
 def center_norm(o: dict, w: int, h: int) -> tuple[int, int]:

@@ -41,8 +41,8 @@ class Tables(SynthDomain):
     )
 
     def make(self, rng: random.Random, lang: str) -> Item:
-        t = make_table(rng)
-        img, look = draw(rng, t)
+        t = make_table(rng, lang)
+        img, look = draw(rng, t, lang)
         asked = ask_all(
             rng,
             TableProblems(self, rng, lang, t).kinds(),
@@ -66,6 +66,7 @@ class Tables(SynthDomain):
                 for c in t.cols
             ],
             "unit": t.unit,
+            "currency": t.words.currency,
             "singulars": list(t.singulars),
             "plurals": list(t.plurals),
             "vehicle": t.vehicle,

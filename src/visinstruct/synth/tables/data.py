@@ -1,7 +1,8 @@
 """Tables' data: price lists, frequency tables, score grids and schedules, stored exactly.
 
 Prices are integer cents and times minutes after midnight, so every question about a
-table is computed exactly from what its cells show.
+table is computed exactly from what its cells show. English tables draw the English lists
+below; Chinese tables draw native Chinese ones (`synth/words/tables.zh.yaml`), in yuan.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
+from functools import cache, cached_property
+from typing import Any
 
-from visinstruct.synth.base import fmt_num
+from visinstruct.synth.base import fmt_num, load_words
 
 # fmt: off
 PEOPLE = (
@@ -118,18 +120,118 @@ ACTIVITIES = (
 # fmt: on
 
 
-def money(cents: int) -> str:
-    """Cents as dollars, e.g. 425 -> "$4.25"."""
+@dataclass(frozen=True)
+class Vocab:
+    """What a table in one language lists and how it is headed."""
+
+    currency: str
+    time_formats: tuple[str, ...]
+    people: tuple[str, ...]
+    price_each: tuple  # (titles, lo cents, hi cents, ((singular, plural), ...))
+    price_headers: tuple[str, ...]
+    price_row_headers: tuple[str, ...]
+    price_kg: tuple  # (titles, lo cents, hi cents, items)
+    price_kg_headers: tuple[str, ...]
+    count_themes: tuple
+    row_headers: dict[str, str]
+    grid_themes: tuple
+    transit: tuple
+    transit_heads: tuple[tuple[str, str], ...]
+    stop_headers: tuple[str, ...]
+    ferry_headers: tuple[str, ...]
+    activities: tuple  # (titles, items)
+    activity_heads: tuple[tuple[str, str], ...]
+    activity_headers: tuple[str, ...]
+
+
+EN = Vocab(
+    "$",
+    ("A.M.", "A.M.", "am", "24h"),
+    PEOPLE,
+    PRICE_EACH,
+    ("Price", "Cost", "Price each"),
+    ("Item", "Product"),
+    PRICE_KG,
+    ("Price per kg", "Cost per kg", "$ per kg"),
+    COUNT_THEMES,
+    {
+        "color": "Color",
+        "fruit": "Fruit",
+        "sport": "Sport",
+        "person": "Name",
+        "club": "Club",
+        "animal": "Animal",
+        "day": "Day",
+    },
+    GRID_THEMES,
+    TRANSIT,
+    (("Arrive", "Depart"), ("Arrival", "Departure")),
+    ("Stop", "Station", "Location"),
+    ("Stop", "Location"),
+    ACTIVITIES,
+    (("Begin", "End"), ("Start", "Finish"), ("Starts", "Ends")),
+    ("Activity", "Event"),
+)
+
+
+def _tuples(v: Any) -> Any:
+    """YAML lists as tuples, all the way down (the vocabulary is read-only)."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+@cache
+def vocab(lang: str) -> Vocab:
+    """The table vocabulary of `lang` (Chinese from its word file, anything else English)."""
+    if lang != "zh":
+        return EN
+    w = load_words("tables.zh")
+    named = {"people": tuple(w["people"]), "days": tuple(w["days"])}
+
+    def rows(v: Any) -> tuple:
+        return named[v] if isinstance(v, str) else _tuples(v)
+
+    return Vocab(
+        w["currency"],
+        _tuples(w["time_formats"]),
+        named["people"],
+        tuple(
+            (_tuples(t["titles"]), *t["cents"], tuple((x, x) for x in t["items"])) for t in w["price_each"]
+        ),
+        _tuples(w["price_headers"]),
+        _tuples(w["price_row_headers"]),
+        (_tuples(w["price_kg"]["titles"]), *w["price_kg"]["cents"], _tuples(w["price_kg"]["items"])),
+        _tuples(w["price_kg_headers"]),
+        tuple((*t[:4], rows(t[4]), *t[5:]) for t in (_tuples(x) for x in w["count_themes"])),
+        dict(w["row_headers"]),
+        tuple((*t[:5], rows(t[5]), *t[6:]) for t in (_tuples(x) for x in w["grid_themes"])),
+        _tuples(w["transit"]),
+        _tuples(w["transit_heads"]),
+        _tuples(w["stop_headers"]),
+        _tuples(w["ferry_headers"]),
+        (_tuples(w["activities"]["titles"]), _tuples(w["activities"]["items"])),
+        _tuples(w["activity_heads"]),
+        _tuples(w["activity_headers"]),
+    )
+
+
+def money(cents: int, symbol: str = "$") -> str:
+    """Cents as dollars (or another currency), e.g. 425 -> "$4.25"."""
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
-    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
+    return f"{sign}{symbol}{cents // 100:,}.{cents % 100:02d}"
+
+
+ZH_PARTS = ((12 * 60, "上午"), (13 * 60, "中午"), (18 * 60, "下午"), (24 * 60, "晚上"))
 
 
 def clock(minutes: int, fmt: str) -> str:
-    """Minutes after midnight as "9:05 A.M.", "9:05 am" or "09:05"."""
+    """Minutes after midnight as "9:05 A.M.", "9:05 am", "09:05" or "上午9:05" (fmt "zh")."""
     h, m = divmod(minutes, 60)
     if fmt == "24h":
         return f"{h:02d}:{m:02d}"
+    if fmt == "zh":
+        part = next(p for end, p in ZH_PARTS if minutes < end)
+        return f"{part}{h % 12 or 12}:{m:02d}"
     suffix = ("A.M.", "P.M.") if fmt == "A.M." else ("am", "pm")
     return f"{h % 12 or 12}:{m:02d} {suffix[h >= 12]}"
 
@@ -155,11 +257,12 @@ class Column:
     ref: str  # phrasing reference of its cells: cell_<ref>, measure_<ref>
     values: list[int]
     tfmt: str = ""
+    currency: str = "$"
 
     def show(self, v: int) -> str:
         """A value as the column writes it: "$4.25", "9:05 A.M." or "17"."""
         if self.kind == "money":
-            return money(v)
+            return money(v, self.currency)
         if self.kind == "time":
             return clock(v, self.tfmt)
         return str(v)
@@ -184,6 +287,12 @@ class Table:
     singulars: list[str] = field(default_factory=list)  # price tables: how to name 1 or n of an item
     plurals: list[str] = field(default_factory=list)
     vehicle: str = ""
+    lang: str = "en"
+
+    @property
+    def words(self) -> Vocab:
+        """The vocabulary the table was made from."""
+        return vocab(self.lang)
 
 
 def distinct_values(rng: random.Random, n: int, lo: int, hi: int, step: int = 1) -> list[int]:
@@ -200,82 +309,77 @@ def distinct_values(rng: random.Random, n: int, lo: int, hi: int, step: int = 1)
                     return vals
 
 
-def make_table(rng: random.Random) -> Table:
-    """A random table of one of the four kinds, 3-7 rows."""
+def make_table(rng: random.Random, lang: str = "en") -> Table:
+    """A random table of one of the four kinds, 3-7 rows, in `lang`."""
+    w = vocab(lang)
     kind = rng.choice(("price", "price", "count", "count", "grid", "grid", "schedule", "schedule"))
     n = rng.randint(3, 7)
     if kind == "price":
         if rng.random() < 0.75:
-            titles, lo, hi, items = rng.choice(PRICE_EACH)
+            titles, lo, hi, items = rng.choice(w.price_each)
             picked = rng.sample(items, n)
             singulars, plurals = [p[0] for p in picked], [p[1] for p in picked]
             names = list(singulars)
             unit, header, ref, rowref = (
                 "each",
-                rng.choice(("Price", "Cost", "Price each")),
+                rng.choice(w.price_headers),
                 "price",
                 "item",
             )
         else:
-            titles, lo, hi, items = PRICE_KG
+            titles, lo, hi, items = w.price_kg
             names, singulars, plurals = rng.sample(items, n), [], []
             unit, header, ref, rowref = (
                 "kg",
-                rng.choice(("Price per kg", "Cost per kg", "$ per kg")),
+                rng.choice(w.price_kg_headers),
                 "price_kg",
                 "food",
             )
         if rng.random() < 0.4:
             names = [s[:1].upper() + s[1:] for s in names]
         step = rng.choice((1, 5, 5, 25))
-        col = Column(header, "money", ref, distinct_values(rng, n, lo, hi, step))
+        col = Column(header, "money", ref, distinct_values(rng, n, lo, hi, step), currency=w.currency)
         return Table(
             "price",
             rng.choice(titles),
-            rng.choice(("Item", "Product")),
+            rng.choice(w.price_row_headers),
             names,
             [col],
             rowref,
             unit=unit,
             singulars=singulars,
             plurals=plurals,
+            lang=lang,
         )
     if kind == "count":
-        ref, rowref, titles, headers, pool, lo, hi, ordered = rng.choice(COUNT_THEMES)
+        ref, rowref, titles, headers, pool, lo, hi, ordered = rng.choice(w.count_themes)
         names = rng.sample(pool, n)
         if ordered:
             names.sort(key=pool.index)
         if rowref == "animal" and rng.random() < 0.5:
             names = [s[:1].upper() + s[1:] for s in names]
-        row_header = {
-            "color": "Color",
-            "fruit": "Fruit",
-            "sport": "Sport",
-            "person": "Name",
-            "club": "Club",
-            "animal": "Animal",
-            "day": "Day",
-        }[rowref]
+        row_header = w.row_headers[rowref]
         col = Column(rng.choice(headers), "int", ref, distinct_values(rng, n, lo, hi))
-        return Table("count", rng.choice(titles), row_header, names, [col], rowref)
+        return Table("count", rng.choice(titles), row_header, names, [col], rowref, lang=lang)
     if kind == "grid":
-        ref, rowref, titles, row_headers, header_sets, pool, lo, hi = rng.choice(GRID_THEMES)
+        ref, rowref, titles, row_headers, header_sets, pool, lo, hi = rng.choice(w.grid_themes)
         k = rng.randint(2, 3)
         headers = rng.choice(header_sets)[:k]
         names = rng.sample(pool, n)
         if rowref == "item" and rng.random() < 0.5:
             names = [s[:1].upper() + s[1:] for s in names]
         cols = [Column(h, "int", ref, distinct_values(rng, n, lo, hi)) for h in headers]
-        return Table("grid", rng.choice(titles), rng.choice(row_headers), names, cols, rowref)
-    return schedule(rng, n)
+        return Table("grid", rng.choice(titles), rng.choice(row_headers), names, cols, rowref, lang=lang)
+    return schedule(rng, n, lang)
 
 
-def schedule(rng: random.Random, n: int) -> Table:
+def schedule(rng: random.Random, n: int, lang: str = "en") -> Table:
     """A timetable (stops of a bus, train or ferry) or a day's activities, in time order."""
-    tfmt = rng.choice(("A.M.", "A.M.", "am", "24h"))
+    w = vocab(lang)
+    tfmt = rng.choice(w.time_formats)
     two = rng.random() < 0.65
     if rng.random() < 0.55:
-        vehicle, titles, pool = rng.choice(TRANSIT)
+        vehicle, titles, pool = rng.choice(w.transit)
         names = rng.sample(pool, n)
         stays = rng.sample(range(2, 21), n)
         t = rng.randrange(5 * 60, 15 * 60, 5)
@@ -284,14 +388,14 @@ def schedule(rng: random.Random, n: int) -> Table:
             first.append(t)
             second.append(t + stays[i])
             t = second[-1] + rng.randint(4, 40)
-        heads = rng.choice((("Arrive", "Depart"), ("Arrival", "Departure")))
+        heads = rng.choice(w.transit_heads)
         refs = ("arrive", "depart")
-        row_header, rowref = rng.choice(("Stop", "Station", "Location")), "stop"
+        row_header, rowref = rng.choice(w.stop_headers), "stop"
         if vehicle == "ferry":
-            row_header = rng.choice(("Stop", "Location"))
+            row_header = rng.choice(w.ferry_headers)
     else:
         vehicle = ""
-        titles, pool = ACTIVITIES
+        titles, pool = w.activities
         names = rng.sample(pool, n)
         lengths = rng.sample(range(15, 100, 5), n)
         t = rng.randrange(7 * 60, 12 * 60, 15)
@@ -304,16 +408,16 @@ def schedule(rng: random.Random, n: int) -> Table:
         if over > 0:
             shift = -(-over // 15) * 15
             first, second = [v - shift for v in first], [v - shift for v in second]
-        heads = rng.choice((("Begin", "End"), ("Start", "Finish"), ("Starts", "Ends")))
+        heads = rng.choice(w.activity_heads)
         refs = ("begin", "end")
-        row_header, rowref = rng.choice(("Activity", "Event")), "activity"
+        row_header, rowref = rng.choice(w.activity_headers), "activity"
     cols = [
         Column(heads[0], "time", refs[0], first, tfmt),
         Column(heads[1], "time", refs[1], second, tfmt),
     ]
     if not two:
         cols = [cols[1]] if vehicle and rng.random() < 0.3 else [cols[0]]
-    return Table("schedule", rng.choice(titles), row_header, names, cols, rowref, vehicle=vehicle)
+    return Table("schedule", rng.choice(titles), row_header, names, cols, rowref, vehicle=vehicle, lang=lang)
 
 
 # ------------------------------------------------------------------ make

@@ -10,13 +10,7 @@ from PIL import Image
 from visinstruct.synth import style
 from visinstruct.synth.tables.data import Table
 
-BOLD = {
-    "DejaVuSans.ttf": "DejaVuSans-Bold.ttf",
-    "DejaVuSansCondensed.ttf": "DejaVuSans-Bold.ttf",
-    "DejaVuSans-Oblique.ttf": "DejaVuSans-Bold.ttf",
-    "DejaVuSerif.ttf": "DejaVuSerif-Bold.ttf",
-    "DejaVuSerifCondensed-Italic.ttf": "DejaVuSerif-Bold.ttf",
-}
+BOLD = style.BOLD
 
 
 def tint(rgb: tuple, a: float) -> tuple[int, int, int]:
@@ -29,13 +23,14 @@ def luma(rgb: tuple) -> float:
     return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 
 
-def draw(rng: random.Random, t: Table) -> tuple[Image.Image, dict[str, Any]]:
-    """The table's image and the look it was drawn with (recorded in the facts)."""
+def draw(rng: random.Random, t: Table, lang: str = "en") -> tuple[Image.Image, dict[str, Any]]:
+    """The table's image, its text in fonts of `lang`, and the look it was drawn with (recorded
+    in the facts)."""
     n = len(t.rows)
     header = [t.row_header] + [c.header for c in t.cols]
     body = [[t.rows[i]] + [c.cells[i] for c in t.cols] for i in range(n)]
     ncol = len(header)
-    fname = rng.choice(style.FONT_FILES)
+    fname = rng.choice(style.font_files(lang))
     hname = BOLD.get(fname, fname) if rng.random() < 0.65 else fname
     tname = BOLD.get(fname, fname) if rng.random() < 0.7 else fname
     size = rng.randint(14, 22)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from visinstruct.synth.ask import Fact, Kinds, Said, Turn
-from visinstruct.synth.tables.data import PEOPLE, clean, clock, fmt_frac, money
+from visinstruct.synth.tables.data import clean, clock, fmt_frac
 from visinstruct.synth.tables.questions import TableFacts
 
 
@@ -283,7 +283,7 @@ class TableProblems(TableFacts):
         (x, y), (a, b), cost, words = self.purchase(5)
         col = t.cols[0]
         px, py = col.values[x], col.values[y]
-        slips = [money(a * py + b * px), money(px + py), money((a + b) * max(px, py))]
+        slips = [self.money(a * py + b * px), self.money(px + py), self.money((a + b) * max(px, py))]
         wrong = slips + self.near("money", cost)
         rng.shuffle(wrong)
         unit = t.unit
@@ -291,19 +291,19 @@ class TableProblems(TableFacts):
 
         def steps() -> list[Turn]:
             return [
-                (self.say("lookup", cell=cx), self.say("read_one_a", cell=cx, value=money(px))),
-                (self.say("lookup", cell=cy), self.say("read_one_a", cell=cy, value=money(py))),
+                (self.say("lookup", cell=cx), self.say("read_one_a", cell=cx, value=self.money(px))),
+                (self.say("lookup", cell=cy), self.say("read_one_a", cell=cy, value=self.money(py))),
                 (
                     self.say(f"cost_{unit}", **words),
                     self.say(
                         "cost_step",
                         a=a,
                         b=b,
-                        pa=money(px),
-                        pb=money(py),
-                        ca=money(a * px),
-                        cb=money(b * py),
-                        result=money(cost),
+                        pa=self.money(px),
+                        pb=self.money(py),
+                        ca=self.money(a * px),
+                        cb=self.money(b * py),
+                        result=self.money(cost),
                     ),
                 ),
             ]
@@ -312,7 +312,7 @@ class TableProblems(TableFacts):
             "cost",
             "arithmetic",
             {"rows": [x, y], "qty": [a, b]},
-            money(cost),
+            self.money(cost),
             wrong,
             ask=lambda: self.said(f"cost_{unit}", **words),
             claim=lambda v: self.said(f"cost_{unit}_claim", value=v, **words),
@@ -322,7 +322,7 @@ class TableProblems(TableFacts):
     def p_afford(self) -> Fact:
         rng, t = self.rng, self.t
         (x, y), (a, b), cost, words = self.purchase(3)
-        person = rng.choice(PEOPLE)
+        person = rng.choice(t.words.people)
 
         def judge(truth: bool) -> tuple[Said, dict]:
             if truth:
@@ -331,11 +331,17 @@ class TableProblems(TableFacts):
                 have = (cost - 1) // 100 * 100 - 100 * rng.randint(0, 1)
                 if have <= 0:
                     have = cost - rng.randint(1, min(50, cost - 1))
-            said = self.said(f"afford_{t.unit}", name=person, money=money(have), **words)
+            said = self.said(f"afford_{t.unit}", name=person, money=self.money(have), **words)
             return said, {"money": have, "name": person}
 
         return self.fact(
-            "afford", "arithmetic", {"rows": [x, y], "qty": [a, b]}, money(cost), [], judge=judge, mc=False
+            "afford",
+            "arithmetic",
+            {"rows": [x, y], "qty": [a, b]},
+            self.money(cost),
+            [],
+            judge=judge,
+            mc=False,
         )
 
     def p_duration(self) -> Fact | None:

@@ -47,6 +47,10 @@ class TableFacts:
         self.ints = [j for j, c in enumerate(t.cols) if c.kind == "int"]
         self.times = [j for j, c in enumerate(t.cols) if c.kind == "time"]
 
+    def money(self, cents: int) -> str:
+        """An amount as the table writes it, in its currency."""
+        return money(cents, self.t.words.currency)
+
     def fact(self, kind: str, category: str, params: dict, answer: str, wrong: list[str], **kw) -> Fact:
         """A fact whose values are already written as the table writes them."""
         return Fact(kind, category, answer, wrong, args=params, choose_from=len(wrong), **kw)
@@ -84,7 +88,7 @@ class TableFacts:
         rng = self.rng
         if kind == "money":
             vals = nearby(v, rng, rings=((5, 10, 25, 50, 100, 1, 20, 200),), lo=1)
-            return list(dict.fromkeys(money(u) for u in vals))[:k]
+            return list(dict.fromkeys(self.money(u) for u in vals))[:k]
         if kind in ("time", "minutes"):
             vals = nearby(v, rng, rings=((5, 10, 15, 60, 1, 2, 20, 30),), lo=1, hi=24 * 60 - 1)
             show = (lambda u: clock(u, self.t.cols[0].tfmt)) if kind == "time" else str
