@@ -307,3 +307,28 @@ def test_an_llm_rewrite_is_checked_against_the_facts(fake_openai, tmp_path, monk
     # the facts and the template description went into the prompt
     user = next(m["content"] for m in fake_openai.last_request["messages"] if m["role"] == "user")
     assert '"chart":' in user and '"questions"' not in user
+
+
+def test_under_realism_descriptions_follow_the_moved_facts(tmp_path):
+    """A photographed or scanned scene moves its objects: its description says where they are
+    after the warp; a treated document's description leaves its tilt unsaid."""
+    types = ["short_vqa", "caption"]
+    synthetic = {"scenes": 6, "ocr": 6}
+    run(parse_recipe(recipe(synthetic=synthetic, types=types, realism=1.0)), tmp_path / "run", workers=1)
+    run(parse_recipe(recipe(synthetic=synthetic, types=types)), tmp_path / "flat", workers=1)
+    with RunStore(tmp_path / "run", create=False) as store:
+        captions = [s for s in store.iter_samples() if s.type == "caption"]
+    with RunStore(tmp_path / "flat", create=False) as store:
+        flat = {s.provenance["unit"]: s for s in store.iter_samples() if s.type == "caption"}
+    assert len(captions) == 12 and all(s.provenance.get("realism") for s in captions)
+    moved = 0
+    for s in captions:
+        assert s.status == "accepted" and s.checks["facts"]["pass"], s.checks
+        facts, seed = s.context["facts"], s.provenance["seed"]
+        assert s.turns[0].answer == describe(s.domain, facts, s.language, seed, treated=True).text
+        if s.domain == "scenes":
+            before = flat[s.provenance["unit"]].context["facts"]["objects"]
+            moved += [(o["x"], o["y"]) for o in facts["objects"]] != [(o["x"], o["y"]) for o in before]
+        else:
+            assert not re.search(r"\blevel\b|tilted|水平|倾斜", s.turns[0].answer), s.turns[0].answer
+    assert moved >= 3

@@ -48,18 +48,20 @@ class CaptionRewriteStage(ModelStage):
         if spec is None or "caption" not in spec.llm or not has_description(task.domain):
             return []
         item = subject.info.get("item_facts")
+        treated = bool(subject.info.get("treated"))
         if item is None:  # made by an earlier run: its facts are in its stored samples
             made = list(ctx.store.samples_between(task.seq * 1000, (task.seq + 1) * 1000))
             if not made:
                 return []
             s = made[0][0]
             item = (s.images, s.context.get("facts", {}))
+            treated = bool(s.provenance.get("realism"))
         images, facts = item
         return [
             Unit(
                 f"rewrite/{task.key}",
                 REWRITE_SEQ + task.seq,
-                {"task": task, "images": images, "facts": facts},
+                {"task": task, "images": images, "facts": facts, "treated": treated},
             )
         ]
 
@@ -67,7 +69,9 @@ class CaptionRewriteStage(ModelStage):
         from visinstruct.synth.describe import describe
 
         task = unit.data["task"]
-        return describe(task.domain, unit.data["facts"], task.lang, task.seed)
+        return describe(
+            task.domain, unit.data["facts"], task.lang, task.seed, unit.data.get("treated", False)
+        )
 
     def request(self, unit: Unit, ctx: RunContext) -> ChatRequest:
         from visinstruct.synth.describe import visible

@@ -108,7 +108,7 @@ class ItemMaker:
         if "caption" in task.types and has_description(task.domain):
             questions = [
                 *questions,
-                caption_question(task.domain, item.facts, task.lang, task.seed, task.key),
+                caption_question(task.domain, item.facts, task.lang, task.seed, task.key, bool(look)),
             ]
         if task.categories is not None:
             questions = [q for q in questions if q.category in task.categories]
@@ -139,6 +139,7 @@ class ItemMaker:
         if task.llm:
             res.info = {
                 "item_facts": ([i.id for i in images], item.facts),
+                "treated": bool(look),
                 "images": {i.id: i for i in images},
             }
         return res

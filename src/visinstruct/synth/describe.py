@@ -185,10 +185,13 @@ def has_description(domain: str) -> bool:
     return True
 
 
-def describe(domain: str, facts: dict[str, Any], lang: str, seed: str) -> Description:
+def describe(domain: str, facts: dict[str, Any], lang: str, seed: str, treated: bool = False) -> Description:
     """The description of an item of `domain`: the same facts, language and seed always
-    give the same text (a resumed run, or a stage that rewrites it, makes it again)."""
-    return module(domain).describe(facts, lang, random.Random(f"{seed}:describe"))
+    give the same text (a resumed run, or a stage that rewrites it, makes it again).
+    `treated`: realism photographed or scanned the image; its moved facts (scene objects, text
+    boxes) are described where they now are, and what it changes otherwise (a document's tilt)
+    is left unsaid."""
+    return module(domain).describe(facts, lang, random.Random(f"{seed}:describe"), treated)
 
 
 def known(domain: str, facts: dict[str, Any]) -> Known:
@@ -203,13 +206,15 @@ def visible(domain: str, facts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if k not in drop}
 
 
-def caption_question(domain: str, facts: dict[str, Any], lang: str, seed: str, key: str) -> Question:
+def caption_question(
+    domain: str, facts: dict[str, Any], lang: str, seed: str, key: str, treated: bool = False
+) -> Question:
     """The caption draft of an item: a detailed caption request from the bundled pool (drawn
     by the item's key) answered by the item's description; provenance names both."""
     from visinstruct.captions.requests import bundled_pool
 
     request = bundled_pool().draw(key, lang, kind="detailed")
-    d = describe(domain, facts, lang, seed)
+    d = describe(domain, facts, lang, seed, treated)
     return Question(
         type="caption",
         category=request.kind,

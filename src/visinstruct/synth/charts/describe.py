@@ -576,7 +576,7 @@ DESCRIBERS: dict[str, Callable[[Writer, dict[str, Any]], Description]] = {
 }
 
 
-def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Description:
+def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool = False) -> Description:
     """A dense description of the chart: no two charts read alike."""
     w = Writer("charts", rng, lang)
     return DESCRIBERS.get(chart_type(facts), _bar_line)(w, facts)

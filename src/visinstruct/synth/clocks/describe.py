@@ -21,7 +21,7 @@ def _mark(m: int) -> int:
     return m // 5 or 12
 
 
-def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Description:
+def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool = False) -> Description:
     """A description of the clock: the time it shows and how its hands show it."""
     w = Writer("clocks", rng, lang)
     h, m, time = facts["hour"], facts["minute"], facts["time"]

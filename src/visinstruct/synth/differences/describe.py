@@ -60,7 +60,7 @@ def _change(w: Writer, c: dict, width: int, height: int) -> str:
     )
 
 
-def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Description:
+def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool = False) -> Description:
     """A dense description of the pair: the first scene, then each difference."""
     w = Writer("differences", rng, lang, also=("scenes",))
     width, height = facts["width"], facts["height"]

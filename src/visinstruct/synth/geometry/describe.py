@@ -41,7 +41,7 @@ def _fig_key(f: dict[str, Any]) -> str:
     return f"fig_{fig}"
 
 
-def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Description:
+def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool = False) -> Description:
     """A description of the figure: what is drawn, labelled and marked."""
     w = Writer("geometry", rng, lang)
     f = facts

@@ -23,8 +23,9 @@ LAYOUT_NEEDLES = {
 }
 
 
-def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Description:
-    """A dense description of the document: every line, quoted exactly."""
+def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool = False) -> Description:
+    """A dense description of the document: every line, quoted exactly. `treated`: the image
+    was photographed or scanned (`synth/realism.py`), which tilts it, so its tilt is not said."""
     w = Writer("ocr", rng, lang)
     f = facts
     lines, layout, fields = f["lines"], f["layout"], f.get("fields") or {}
@@ -61,7 +62,7 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Descriptio
     elif layout == "paragraph" and w.maybe(0.5):
         extra.append((w.say("paragraph"), True))
     look: list[tuple[str, bool]] = []
-    if w.maybe(0.6):
+    if w.maybe(0.6) and not treated:
         look.append((w.say("tilted" if abs(f.get("rotation") or 0) >= 1 else "level"), True))
     place = _placement(f)
     if place and w.maybe(0.4):

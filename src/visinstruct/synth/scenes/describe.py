@@ -128,7 +128,7 @@ def _color(c: str, lang: str) -> str:
     return COLOR_ZH[c] if lang == "zh" else c
 
 
-def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Description:
+def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool = False) -> Description:
     """A dense description of the scene: every object, where it is, and how they compare."""
     w = Writer("scenes", rng, lang)
     objs, width, height = facts["objects"], facts["width"], facts["height"]

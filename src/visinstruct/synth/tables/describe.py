@@ -13,7 +13,7 @@ from visinstruct.synth.describe import Description, Fact, Known, Writer
 HIDDEN = ("questions",)
 
 
-def describe(facts: dict[str, Any], lang: str, rng: random.Random) -> Description:
+def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool = False) -> Description:
     """A dense description of the table: every cell, in varied wording."""
     w = Writer("tables", rng, lang)
     f = facts
