@@ -242,10 +242,14 @@ def test_caption_is_opt_in_and_every_domain_makes_checked_caption_samples(tmp_pa
         timeout=120,
     )
     assert p.returncode == 0 and "caption facts" in p.stdout
-    assert re.search(r"charts\s*│\s*template\s*│\s*2\s*│\s*\d+%", p.stdout), p.stdout
+    assert re.search(r"charts\s*│\s*en\s*│\s*template\s*│\s*1\s*│\s*\d+%", p.stdout), p.stdout
+    assert re.search(r"charts\s*│\s*zh\s*│\s*template\s*│\s*1\s*│\s*\d+%", p.stdout), p.stdout
     with RunStore(tmp_path / "run", create=False) as store:
         html = write_report(store, tmp_path / "report.html").read_text("utf-8")
-    assert "Caption facts" in html and "<td class='l'>differences</td><td class='l'>template</td>" in html
+    assert (
+        "Caption facts" in html
+        and "<td class='l'>differences</td><td class='l'>zh</td><td class='l'>template</td>" in html
+    )
 
 
 def _description_in(req: dict) -> tuple[str, str]:

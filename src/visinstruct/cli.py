@@ -388,18 +388,20 @@ def status_cmd(run_dir: Path) -> None:
 
 
 def _print_caption_facts(store) -> None:
-    """Per domain: how much of each synthetic image's facts its captions mention, and how many
-    name something the image does not hold (template descriptions, and their LLM rewrites)."""
+    """Per domain and language: how much of each synthetic image's facts its captions mention,
+    and how many name something the image does not hold (template descriptions, and their LLM
+    rewrites)."""
     from visinstruct.checks.facts import coverage_figures
 
     figures = coverage_figures(store.db)
     if not figures:
         return
     table = Table(title="caption facts (share of each image's facts its caption mentions)")
-    for col in ("domain", "written by", "captions", "coverage", "least", "not in the facts"):
-        table.add_column(col, justify="left" if col in ("domain", "written by") else "right")
-    for domain, writer, n, mean, low, bad in figures:
-        table.add_row(domain, writer, str(n), f"{mean:.0%}", f"{low:.0%}", str(bad))
+    left = ("domain", "language", "written by")
+    for col in (*left, "captions", "coverage", "least", "not in the facts"):
+        table.add_column(col, justify="left" if col in left else "right")
+    for domain, lang, writer, n, mean, low, bad in figures:
+        table.add_row(domain, lang, writer, str(n), f"{mean:.0%}", f"{low:.0%}", str(bad))
     out.print(table)
 
 

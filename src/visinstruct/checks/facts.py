@@ -385,17 +385,22 @@ def facts_result(sample: Any) -> dict[str, Any] | None:
     return passed(**extra)
 
 
-def coverage_figures(db: Any) -> list[tuple[str, str, int, float, float, int]]:
-    """Per domain and writer ("template" or "rewrite"): (domain, writer, caption samples, mean
-    and least coverage of their facts, how many the check flagged), from a run's database."""
+def coverage_figures(db: Any) -> list[tuple[str, str, str, int, float, float, int]]:
+    """Per domain, language and writer ("template" or "rewrite"): (domain, language, writer,
+    caption samples, mean and least coverage of their facts, how many the check flagged), from
+    a run's database."""
     rows = db.execute(
-        "SELECT s.domain, CASE WHEN s.generator LIKE 'synth/%' THEN 'template' ELSE 'rewrite' END, "
+        "SELECT s.domain, s.language, "
+        "CASE WHEN s.generator LIKE 'synth/%' THEN 'template' ELSE 'rewrite' END, "
         "COUNT(*), AVG(json_extract(c.result, '$.facts.coverage')), "
         "MIN(json_extract(c.result, '$.facts.coverage')), "
         "SUM(json_extract(c.result, '$.facts.pass') = 0) "
         "FROM check_results c JOIN samples s ON s.rowid = c.sample "
         "WHERE c.stage = 'rules' AND s.type = 'caption' "
         "AND json_extract(c.result, '$.facts.coverage') IS NOT NULL "
-        "GROUP BY 1, 2 ORDER BY 1, 2"
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     )
-    return [(d, w, n, float(avg or 0), float(low or 0), int(bad or 0)) for d, w, n, avg, low, bad in rows]
+    return [
+        (d, lang, w, n, float(avg or 0), float(low or 0), int(bad or 0))
+        for d, lang, w, n, avg, low, bad in rows
+    ]

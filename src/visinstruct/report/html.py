@@ -663,17 +663,19 @@ def _checks(stats: Stats) -> str:
 
 
 def _caption_facts(stats: Stats) -> str:
-    """Per domain: the share of each synthetic image's facts its captions mention, and how many
+    """Per domain and language: the share of each synthetic image's facts its captions mention, and how many
     captions name something the image does not hold (nothing when the run has no such caption)."""
     if not stats.caption_facts:
         return ""
     rows = "".join(
-        f"<tr><td class='l'>{esc(d)}</td><td class='l'>{esc(w)}</td><td>{fmt_num(int(n))}</td>"
-        f"<td>{total / n:.0%}</td><td>{low:.0%}</td><td>{fmt_num(int(bad))}</td></tr>"
-        for (d, w), (n, total, low, bad) in sorted(stats.caption_facts.items())
+        f"<tr><td class='l'>{esc(d)}</td><td class='l'>{esc(lang)}</td><td class='l'>{esc(w)}</td>"
+        f"<td>{fmt_num(int(n))}</td><td>{total / n:.0%}</td><td>{low:.0%}</td>"
+        f"<td>{fmt_num(int(bad))}</td></tr>"
+        for (d, lang, w), (n, total, low, bad) in sorted(stats.caption_facts.items())
     )
     table = (
-        '<div class="tablewrap"><table><thead><tr><th class="l">domain</th><th class="l">written by</th>'
+        '<div class="tablewrap"><table><thead><tr><th class="l">domain</th><th class="l">language</th>'
+        '<th class="l">written by</th>'
         "<th>captions</th><th>coverage</th><th>least</th><th>not in the facts</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>"
     )

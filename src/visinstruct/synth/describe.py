@@ -139,7 +139,8 @@ class Writer:
             return "".join(items)
         if self.lang == "zh":
             sep = "、" if self.rng.random() < 0.8 else "，"
-            return sep.join(items[:-1]) + self.rng.choice(("和", "以及", "、")) + items[-1]
+            last = self.rng.choice(("和", "以及", "、") if sep == "、" else ("和", "以及"))
+            return sep.join(items[:-1]) + last + items[-1]
         last = self.rng.choice((" and ", ", and ")) if len(items) > 2 else " and "
         return ", ".join(items[:-1]) + last + items[-1]
 
