@@ -387,7 +387,8 @@ class CaptionChecksSpec(Strict):
 
     min_length: dict[Language, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict,
-        description="shortest caption: words in English, characters in Chinese (default 200 and 300)",
+        description="shortest caption a VLM writes: words in English, characters in Chinese (default 200 "
+        "and 200; a description of a synthetic image has its own bounds)",
     )
     max_length: dict[Language, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description="longest caption (default 1000 words and 2000 characters)"
