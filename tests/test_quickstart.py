@@ -39,7 +39,13 @@ def test_covers_domains_types_and_languages(records):
     domains = Counter(r["domain"] for r in records)
     assert len(domains) >= 7
     assert any(len(r["images"]) >= 2 for r in records), "one domain is multi-image"
-    assert {r["type"] for r in records} == {"judgement", "multiple_choice", "short_vqa", "long_vqa"}
+    assert {r["type"] for r in records} == {
+        "judgement",
+        "multiple_choice",
+        "short_vqa",
+        "long_vqa",
+        "caption",
+    }
     assert {r["language"] for r in records} == {"en", "zh"}
     for domain in domains:  # every domain has every type
         assert {r["type"] for r in records if r["domain"] == domain} == {
@@ -47,6 +53,7 @@ def test_covers_domains_types_and_languages(records):
             "multiple_choice",
             "short_vqa",
             "long_vqa",
+            "caption",
         }
     for r in records:
         for key in (
@@ -78,6 +85,13 @@ def test_multiple_choice_and_judgement_are_right_and_balanced(records):
         assert abs(letters[letter] / len(mc) - 0.25) <= 0.05, letters
     yn = Counter(r["short_answer"] for r in records if r["type"] == "judgement")
     assert 0.45 <= yn["yes"] / (yn["yes"] + yn["no"]) <= 0.55, yn
+
+
+def test_captions_say_only_what_the_facts_hold(records):
+    captions = [r for r in records if r["type"] == "caption"]
+    assert len(captions) == 336 and {r["language"] for r in captions} == {"en", "zh"}
+    for r in captions:
+        assert r["checks"]["facts"]["pass"] and r["checks"]["facts"]["coverage"] >= 0.75
 
 
 def test_long_vqa_has_several_rounds(records):

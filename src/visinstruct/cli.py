@@ -363,6 +363,7 @@ def status_cmd(run_dir: Path) -> None:
         failed_checks = store.failed_check_counts()
         if failed_checks:
             out.print("failed checks: " + ", ".join(f"{n} {c}" for n, c in failed_checks))
+        _print_caption_facts(store)
         _print_review_progress(store)
         _print_datasets(store)
         n_inputs, n_rejected = store.input_counts()
@@ -384,6 +385,24 @@ def status_cmd(run_dir: Path) -> None:
                 out.print(f"  {stage} {key}: {what} after {attempts} attempts: {err}", markup=False)
             if len(failed) > 50:
                 out.print("  … and more")
+
+
+def _print_caption_facts(store) -> None:
+    """Per domain and language: how much of each synthetic image's facts its captions mention,
+    and how many name something the image does not hold (template descriptions, and their LLM
+    rewrites)."""
+    from visinstruct.checks.facts import coverage_figures
+
+    figures = coverage_figures(store.db)
+    if not figures:
+        return
+    table = Table(title="caption facts (share of each image's facts its caption mentions)")
+    left = ("domain", "language", "written by")
+    for col in (*left, "captions", "coverage", "least", "not in the facts"):
+        table.add_column(col, justify="left" if col in left else "right")
+    for domain, lang, writer, n, mean, low, bad in figures:
+        table.add_row(domain, lang, writer, str(n), f"{mean:.0%}", f"{low:.0%}", str(bad))
+    out.print(table)
 
 
 def _print_search(store, to, shown: int = 50) -> None:

@@ -93,7 +93,7 @@ def finish(
         answer_letter=letter,
         short_answer=short,
         category=q.category,
-        provenance={**provenance, "phrasing": q.phrasing},
+        provenance={**provenance, "phrasing": q.phrasing, **q.provenance},
         context=context,
     )
 

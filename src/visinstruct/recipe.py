@@ -82,9 +82,11 @@ class SynthSpec(Strict):
 
     count: Count
     languages: list[Language] | None = Field(default=None, min_length=1)
-    types: list[InstructionType] | None = Field(default=None, min_length=1)
-    llm: list[InstructionType] = Field(
-        default_factory=list, description="types the LLM also writes from the exact facts (e.g. long_vqa)"
+    types: list[SampleType] | None = Field(default=None, min_length=1)
+    llm: list[SampleType] = Field(
+        default_factory=list,
+        description="types the LLM also writes from the exact facts (e.g. long_vqa); `caption`: it rewrites "
+        "the item's description as fluent prose, every number, label and colour checked against the facts",
     )
     categories: list[str] | None = Field(
         default=None, min_length=1, description="keep only questions of these categories (e.g. counting)"
@@ -385,7 +387,8 @@ class CaptionChecksSpec(Strict):
 
     min_length: dict[Language, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict,
-        description="shortest caption: words in English, characters in Chinese (default 200 and 300)",
+        description="shortest caption a VLM writes: words in English, characters in Chinese (default 200 "
+        "and 200; a description of a synthetic image has its own bounds)",
     )
     max_length: dict[Language, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description="longest caption (default 1000 words and 2000 characters)"

@@ -38,6 +38,11 @@ DEFAULT_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
     "brief": {"en": (5, 100), "zh": (8, 200)},
 }
 KINDS = tuple(DEFAULT_LIMITS)
+#: Bounds of a description of a synthetic image (drawn from its facts, or an LLM's rewrite of
+#: one): it is as long as what the image holds, so a square's takes a dozen words where a
+#: photograph's caption takes 200 (the facts check measures what it leaves out); the recipe's
+#: `checks.captions` bounds are for captions a VLM writes.
+DESCRIPTION_LIMITS: dict[str, tuple[int, int]] = {"en": (8, 1000), "zh": (15, 2000)}
 MIN_HAN_SHARE = 0.6  # zh: "mostly Chinese"
 MAX_FOREIGN_SHARE = 0.05  # en: CJK characters among them and Latin words
 
@@ -149,13 +154,18 @@ def caption_kind(s: Sample) -> str:
 
 
 def sample_checks(
-    s: Sample, limits: dict[str, tuple[int, int]] | None = None, caption_limits: dict[str, Any] | None = None
+    s: Sample,
+    limits: dict[str, tuple[int, int]] | None = None,
+    caption_limits: dict[str, Any] | None = None,
+    described: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """The rules of a caption sample: the general ones (`rules.rule_checks`: shape, slots, turns)
-    with the caption checks of its answer in place of `REPLACED`. A caption sample is one turn."""
+    with the caption checks of its answer in place of `REPLACED`. A caption sample is one turn.
+    `described`: the caption describes a synthetic image from its facts (`DESCRIPTION_LIMITS`)."""
     out = {k: v for k, v in rule_checks(s, limits).items() if k not in REPLACED}
     text = s.turns[0].answer if s.turns else ""
-    out.update(caption_checks(text, s.language, caption_kind(s), caption_limits))
+    bounds_of = dict(DESCRIPTION_LIMITS) if described else caption_limits
+    out.update(caption_checks(text, s.language, caption_kind(s), bounds_of))
     return out
 
 

@@ -175,6 +175,7 @@ def render(store: RunStore, stats: Stats, picks: list[Sample]) -> str:
         _balance(stats),
         _lengths(stats, recipe),
         _checks(stats),
+        _caption_facts(stats),
         _verification(stats),
         _cost(stats, ledger),
         _gallery(store, picks, stats.total),
@@ -658,6 +659,33 @@ def _checks(stats: Stats) -> str:
         '<div style="margin-top:16px">',
         _card("Reasons in full", table),
         "</div>",
+    )
+
+
+def _caption_facts(stats: Stats) -> str:
+    """Per domain and language: the share of each synthetic image's facts its captions mention, and how many
+    captions name something the image does not hold (nothing when the run has no such caption)."""
+    if not stats.caption_facts:
+        return ""
+    rows = "".join(
+        f"<tr><td class='l'>{esc(d)}</td><td class='l'>{esc(lang)}</td><td class='l'>{esc(w)}</td>"
+        f"<td>{fmt_num(int(n))}</td><td>{total / n:.0%}</td><td>{low:.0%}</td>"
+        f"<td>{fmt_num(int(bad))}</td></tr>"
+        for (d, lang, w), (n, total, low, bad) in sorted(stats.caption_facts.items())
+    )
+    table = (
+        '<div class="tablewrap"><table><thead><tr><th class="l">domain</th><th class="l">language</th>'
+        '<th class="l">written by</th>'
+        "<th>captions</th><th>coverage</th><th>least</th><th>not in the facts</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+    return _section(
+        "captions",
+        "Caption facts",
+        "Captions of synthetic images are checked against the exact facts: coverage is the share of "
+        "an image's facts (values, labels, colours, cells, objects, lines, given lengths) its caption "
+        "mentions; a caption naming a number, colour, shape or label the image does not hold goes to review.",
+        _card("Facts coverage per domain", table),
     )
 
 

@@ -66,6 +66,10 @@ class Stats:
     reasons: Counter = field(default_factory=Counter)  # (check name, reason)
     verify_type: Counter = field(default_factory=Counter)  # (type, "agree" | "disagree")
     verify_domain: Counter = field(default_factory=Counter)  # (domain, "agree" | "disagree")
+    # caption facts check per (domain, "template" | "rewrite"): [captions, coverage sum, least, flagged]
+    caption_facts: dict[tuple[str, str, str], list[float]] = field(
+        default_factory=dict
+    )  # domain, language, writer
 
     def add(self, s: Sample) -> None:
         self.total += 1
@@ -85,6 +89,14 @@ class Stats:
             self.lengths[s.type, s.language, answer_length(s)] += 1
         if s.type == "long_vqa":
             self.turns[len(s.turns)] += 1
+        facts = s.checks.get("facts") if s.type == "caption" else None
+        if isinstance(facts, dict) and isinstance(facts.get("coverage"), int | float):
+            writer = "template" if s.drawn else "rewrite"
+            row = self.caption_facts.setdefault((s.domain, s.language, writer), [0, 0.0, 1.0, 0])
+            row[0] += 1
+            row[1] += facts["coverage"]
+            row[2] = min(row[2], facts["coverage"])
+            row[3] += facts.get("pass") is False
         for name, result in s.checks.items():
             if not isinstance(result, dict):
                 continue

@@ -111,6 +111,7 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
         from visinstruct.stages import ingest
         from visinstruct.stages.caption import AssignDomainStage, CaptionStage, ZeroShotDomainStage
         from visinstruct.stages.instructions import FactsStage, InstructionsStage
+        from visinstruct.stages.rewrite import CaptionRewriteStage, wants_rewrite
         from visinstruct.stages.targeted import TargetedStage
         from visinstruct.stages.verify import JudgeStage, VerifyStage
     model_checks: list[Stage] = []
@@ -123,7 +124,10 @@ def build(ctx: RunContext, *, make: bool = True, exports: bool = True) -> Plan:
     if make and r.synthetic:
         stages: list[Stage] = [synthetic.SyntheticStage(ctx)]
         if r.uses_llm_on_facts():
-            stages += [FactsStage(), *model_checks]
+            stages.append(FactsStage())
+            if wants_rewrite(r):
+                stages.append(CaptionRewriteStage())
+            stages += model_checks
         plan.flows.append(Flow("synthetic", synthetic.subjects, stages))
     if make and r.coded is not None and r.coded.count:
         from visinstruct.stages import coded

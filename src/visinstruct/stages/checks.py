@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from visinstruct.checks.captions import sample_checks as caption_rules
+from visinstruct.checks.facts import facts_result
 from visinstruct.checks.results import passed
 from visinstruct.checks.rules import rule_checks, structure_check
 from visinstruct.records import Sample
@@ -117,12 +118,17 @@ class RulesStage(SampleCheck):
         self.caption_limits = {k: tuple(v) for k, v in (captions or {}).items()} or None
 
     def check(self, sample: Sample) -> dict[str, dict]:
+        # a description of a synthetic image (or an LLM's rewrite of one): checked claim by claim
+        facts = facts_result(sample) if sample.type == "caption" else None
         if not self.options["rules"]:
             out = structure_check(sample)
         elif sample.type == "caption":
-            out = caption_rules(sample, self.limits, self.caption_limits)
+            out = caption_rules(sample, self.limits, self.caption_limits, described=facts is not None)
         else:
             out = rule_checks(sample, self.limits)
+        if facts is not None:
+            out["facts"] = facts
+            return out
         if sample.drawn:  # drawn from exact facts: correct by construction
             out.update(FACTS)
         return out

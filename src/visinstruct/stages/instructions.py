@@ -271,6 +271,8 @@ class FactsStage(_Writer):
         seed_domain = SYNTH_TO_CATALOG.get(task.domain, "complex_reasoning")
         units = []
         for itype in spec.llm:
+            if itype not in TYPE_SLOTS:  # `caption`: the caption rewrite stage's
+                continue
             data = {
                 "itype": itype,
                 "lang": task.lang,

@@ -86,6 +86,7 @@ class ItemMaker:
 
     def __call__(self, task: Task) -> Result:
         from visinstruct.synth import get_domain
+        from visinstruct.synth.describe import caption_question, has_description
 
         domain = get_domain(task.domain)
         item = domain.make(random.Random(task.seed), task.lang)
@@ -104,6 +105,11 @@ class ItemMaker:
                 prov["realism"] = look
             images.append(ImageRecord(image_id, rel, img.width, img.height, fmt, prov))
         questions = item.questions
+        if "caption" in task.types and has_description(task.domain):
+            questions = [
+                *questions,
+                caption_question(task.domain, item.facts, task.lang, task.seed, task.key, bool(look)),
+            ]
         if task.categories is not None:
             questions = [q for q in questions if q.category in task.categories]
         made = list(
@@ -133,6 +139,7 @@ class ItemMaker:
         if task.llm:
             res.info = {
                 "item_facts": ([i.id for i in images], item.facts),
+                "treated": bool(look),
                 "images": {i.id: i for i in images},
             }
         return res

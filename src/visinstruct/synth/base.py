@@ -34,7 +34,7 @@ from visinstruct.templates import render
 class Question:
     """A draft instruction, correct by construction, before the engine finalises it."""
 
-    type: str  # judgement | multiple_choice | short_vqa | long_vqa
+    type: str  # judgement | multiple_choice | short_vqa | long_vqa | caption
     category: str  # the kind of skill asked for, e.g. "counting", "value_lookup"
     turns: list[tuple[str, str]]  # (question, answer); judgement/multiple_choice: answer may be ""
     truth: bool | None = None  # judgement: is the statement true
@@ -42,6 +42,7 @@ class Question:
     distractors: list[str] = field(default_factory=list)  # multiple_choice: 3 wrong options
     short_answer: str | None = None  # short_vqa: the word or number
     phrasing: str | None = None  # phrasing key used, for provenance
+    provenance: dict[str, Any] = field(default_factory=dict)  # more provenance (caption: request, templates)
 
 
 @dataclass

@@ -156,6 +156,10 @@ class Charts(SynthDomain):
     def make(self, rng: random.Random, lang: str) -> Item:
         names = list(TYPES)
         kind = rng.choices(names, weights=[TYPES[k].weight for k in names])[0]
+        return self.make_type(kind, rng, lang)
+
+    def make_type(self, kind: str, rng: random.Random, lang: str) -> Item:
+        """A chart of type `kind` (a key of `TYPES`): what `make` draws once it has picked one."""
         t = TYPES[kind]
         for attempt in range(40):
             data = t.data(rng, attempt, lang)
