@@ -166,6 +166,26 @@ def test_the_same_facts_and_seed_give_the_same_description():
     assert describe("scenes", f, "zh", "a").text != describe("scenes", f, "zh", "b").text
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_clock_with_a_seconds_hand_is_described_with_three_hands_and_its_seconds(lang):
+    clocks = get_domain("clocks")
+    made = [clocks.make(random.Random(seed), lang).facts for seed in range(80)]
+    with_seconds = [f for f in made if "second" in f]
+    odd_minutes = [f for f in made if "second" not in f and f["minute"] % 5]
+    assert with_seconds and odd_minutes
+    for f in with_seconds:
+        text = describe("clocks", f, lang, "s").text
+        assert f"{f['time']}:{f['second']:02d}" in text, text
+        assert ("seconds hand" if lang == "en" else "秒针") in text, text
+        assert "two hands" not in text and "两根指针" not in text, text
+        assert not check_facts(text, lang, "clocks", f).unknown, text
+    for f in odd_minutes:  # the minute hand between two marks, not on one
+        text = describe("clocks", f, lang, "s").text
+        mark = f["minute"] // 5 or 12
+        assert re.search(rf"(?<!\d){mark}(?!\d).*(?<!\d){mark % 12 + 1}(?!\d)", text), text
+        assert ("seconds" not in text) and ("秒" not in text), text
+
+
 def test_chinese_descriptions_are_written_in_chinese():
     for domain in DOMAINS:
         for facts in items(domain, "zh", 5):

@@ -25,7 +25,9 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool
     """A description of the clock: the time it shows and how its hands show it."""
     w = Writer("clocks", rng, lang)
     h, m, time = facts["hour"], facts["minute"], facts["time"]
-    parts: list[tuple[str, bool]] = [(w.say("intro"), False), (w.say("time", time=time), False)]
+    sec = facts.get("second")  # only when a seconds hand is drawn
+    intro = w.say("intro") if sec is None else w.say("intro_seconds")
+    parts: list[tuple[str, bool]] = [(intro, False), (w.say("time", time=time), False)]
     if m == 0:
         words = w.say("time_words_zero", hour=h)
     elif m == 30:
@@ -42,8 +44,15 @@ def describe(facts: dict[str, Any], lang: str, rng: random.Random, treated: bool
         parts.append((words, True))
     hands = [
         (w.say("hour_on", hour=h) if m == 0 else w.say("hour_between", hour=h, next=_next(h)), False),
-        (w.say("minute_hand", mark=_mark(m)), False),
+        (
+            w.say("minute_hand", mark=_mark(m))
+            if m % 5 == 0
+            else w.say("minute_hand_between", mark=_mark(m), next=_mark(m) % 12 + 1, past=m % 5),
+            False,
+        ),
     ]
+    if sec is not None:
+        hands.append((w.say("second_hand", second=sec, exact=f"{time}:{sec:02d}"), False))
     rng.shuffle(hands)
     if w.maybe(0.5):
         parts = parts[:1] + hands + parts[1:]
@@ -58,9 +67,13 @@ def known(facts: dict[str, Any]) -> Known:
     """A clock's numbers (the time, the next hour, minutes to it, the minute hand's numeral);
     coverage: the time and where each hand points."""
     h, m, time = facts["hour"], facts["minute"], facts["time"]
+    sec = facts.get("second")
     k = Known()
-    k.add_numbers(h, m, _next(h), 60 - m, _mark(m), 12, 2)
+    k.add_numbers(h, m, _next(h), 60 - m, _mark(m), _mark(m) % 12 + 1, m % 5, 12, 2)
     k.add_texts(time)
+    if sec is not None:
+        k.add_numbers(sec, 3)
+        k.add_texts(f"{time}:{sec:02d}")
     k.words |= {"o'clock"}
     zh_time = (
         (time, f"{h}点{m}分", f"{h}点{m:02d}分")
@@ -75,4 +88,11 @@ def known(facts: dict[str, Any]) -> Known:
             {"en": (("minute hand", "long hand"), (str(_mark(m)),)), "zh": (("分针",), (str(_mark(m)),))},
         ),
     ]
+    if sec is not None:
+        k.facts.append(
+            Fact(
+                "second_hand",
+                {"en": (("seconds hand", "second hand"), (str(sec),)), "zh": (("秒针",), (str(sec),))},
+            )
+        )
     return k

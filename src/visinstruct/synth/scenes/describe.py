@@ -37,6 +37,7 @@ PLACE_NEEDLES_ZH = (
 )
 PLURAL = {"circle": "circles", "square": "squares", "triangle": "triangles", "star": "stars"}
 PLURAL |= {"diamond": "diamonds", "hexagon": "hexagons"}
+PLURAL |= {"sphere": "spheres", "cube": "cubes", "cylinder": "cylinders"}
 
 
 def obj_text(o: dict, lang: str, definite: bool = False) -> str:
