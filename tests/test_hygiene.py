@@ -138,6 +138,31 @@ def test_no_worker_outlives_a_killed_run_and_no_temporary_file_stays(tmp_path):
     assert not list(run_dir.rglob("*.tmp")), "temporary files of interrupted writes are removed"
 
 
+def test_a_temporary_file_whose_writer_id_was_reused_is_removed(tmp_path):
+    """Process ids are reused: a live process that started after a temporary file was last
+    written is not its writer, so the file is an interrupted write's and goes."""
+    from visinstruct.store import clean_temp_files
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folder = tmp_path / "images" / "ab"
+        folder.mkdir(parents=True)
+        reused = folder / f".x.png.{other.pid}-0a0b.tmp"  # written an hour before `other` started
+        reused.write_bytes(b"partial")
+        hour_ago = time.time() - 3600
+        os.utime(reused, (hour_ago, hour_ago))
+        writing = folder / f".y.png.{other.pid}-0c0d.tmp"  # being written by `other` now
+        writing.write_bytes(b"partial")
+        mine = folder / f".z.png.{os.getpid()}-0e0f.tmp"  # this process's own
+        mine.write_bytes(b"partial")
+        os.utime(mine, (hour_ago, hour_ago))
+        assert clean_temp_files(tmp_path / "images") == 1
+        assert not reused.exists() and writing.exists() and mine.exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
 # -- a run directory belongs to its recipe ---------------------------------------------------------
 
 

@@ -215,7 +215,21 @@ def _write_new(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def _started_at(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), where /proc says (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(ln.split()[1]) for ln in f if ln.startswith(b"btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _pid_alive(pid: int, wrote_at: float | None = None) -> bool:
+    """Whether the writer `pid` may still be writing. `wrote_at`: the file's mtime; a process of
+    that id started after it is another one (ids are reused), so the writer is gone."""
     if pid == os.getpid():
         return True
     try:
@@ -224,6 +238,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    if wrote_at is not None:
+        started = _started_at(pid)
+        if started is not None and started > wrote_at + 2:  # /proc's btime is whole seconds
+            return False
     return True
 
 
@@ -237,10 +255,15 @@ def clean_temp_files(folder: Path) -> int:
             if not (name.startswith(".") and name.endswith(".tmp")):
                 continue
             stamp = name[:-4].rsplit(".", 1)[-1].split("-", 1)[0]
-            if stamp.isdigit() and _pid_alive(int(stamp)):
+            path = os.path.join(root, name)
+            try:
+                wrote_at = os.stat(path).st_mtime
+            except OSError:
+                continue
+            if stamp.isdigit() and _pid_alive(int(stamp), wrote_at):
                 continue
             try:
-                os.unlink(os.path.join(root, name))
+                os.unlink(path)
                 removed += 1
             except OSError:
                 pass

@@ -278,7 +278,7 @@ def _clean(folder: Path, ext: str, keep: set[str] | None) -> None:
     for entry in os.scandir(folder):
         stale = keep is not None and pattern.fullmatch(entry.name) is not None and entry.name not in keep
         m = temp.fullmatch(entry.name)
-        if stale or (m is not None and not _pid_alive(int(m.group(1)))):
+        if stale or (m is not None and not _pid_alive(int(m.group(1)), entry.stat().st_mtime)):
             os.unlink(entry.path)
 
 
