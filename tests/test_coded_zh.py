@@ -288,3 +288,22 @@ def test_a_chinese_run_asks_in_chinese_and_answers_from_the_spec(fake_openai, tm
             check_answer(s, q, want, "zh")
         with Image.open(paths[made[0].images[0]]) as im:
             assert max(hi - lo for lo, hi in im.convert("RGB").getextrema()) > 100
+
+
+def test_a_prompt_without_chinese_texts_is_refused_before_a_chinese_run(tmp_path):
+    from importlib import resources
+
+    import yaml
+
+    from visinstruct.coded.setup import check
+    from visinstruct.errors import RecipeError
+    from visinstruct.recipe import CodedSpec
+
+    data = yaml.safe_load(resources.files("visinstruct.prompts").joinpath("coded.yaml").read_text("utf-8"))
+    del data["text_rules"]["table"]["zh"]
+    (tmp_path / "coded.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    spec = CodedSpec(count=4, kinds=["table"])
+    check(spec, {}, str(tmp_path), ("en",))  # English alone needs no Chinese text
+    want = r"coded\.yaml: no `text_rules: table: zh:` text for coded specs in zh"
+    with pytest.raises(RecipeError, match=want):
+        check(spec, {}, str(tmp_path), ("en", "zh"))
