@@ -190,8 +190,9 @@ _FONT_LOCK = threading.Lock()
 
 
 def _register_cjk(vlc: Any) -> None:
-    """Give vl-convert the bundled CJK fonts (once a process): a folder holding only them, so
-    English charts, which never name them, draw as before."""
+    """Give vl-convert the bundled CJK fonts (once a process): a folder holding only them (one
+    for the user, shared by its workers), so English charts, which never name them, draw as
+    before."""
     import tempfile
     from importlib import resources
 
@@ -202,13 +203,18 @@ def _register_cjk(vlc: Any) -> None:
     with _FONT_LOCK:
         if os.getpid() in _REGISTERED:
             return
-        folder = Path(tempfile.gettempdir()) / f"visinstruct-cjk-fonts-{os.getuid()}-{os.getpid()}"
-        folder.mkdir(exist_ok=True)
+        folder = Path(tempfile.gettempdir()) / f"visinstruct-cjk-fonts-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.is_symlink() or folder.stat().st_uid != os.getuid():  # not ours: one of our own
+            folder = Path(tempfile.mkdtemp(prefix="visinstruct-cjk-fonts-"))
         fonts = resources.files("visinstruct").joinpath("fonts")
         for name in ("NotoSansSC-Regular.otf", CJK_BOLD):
+            data = fonts.joinpath(name).read_bytes()
             target = folder / name
-            if not target.exists():
-                target.write_bytes(fonts.joinpath(name).read_bytes())
+            if not target.is_file() or target.stat().st_size != len(data):
+                part = folder.parent / f".{folder.name}-{name}.{os.getpid()}"
+                part.write_bytes(data)
+                os.replace(part, target)  # whole, for another worker registering at once
         vlc.register_font_directory(str(folder))
         _REGISTERED.add(os.getpid())
 
