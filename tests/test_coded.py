@@ -168,7 +168,7 @@ VALID_ZH = {**VALID, "vega-lite": f"```json\n{json.dumps(PIE)}\n```"}
 def responder_for(replies: dict[str, str]):
     def respond(req: dict) -> str | None:
         text = req["messages"][-1]["content"]
-        m = re.search(r"Variant (coded/[\w-]+/\w+/\d+)", text)
+        m = re.search(r"(?:Variant|变体) (coded/[\w-]+/\w+/\d+)", text)
         return replies.get(m.group(1)) if m else None
 
     return respond
@@ -495,6 +495,7 @@ def test_a_dry_run_counts_one_request_per_planned_spec(fake_openai, tmp_path):
 
     reqs = requests(parse_recipe(recipe(fake_openai)), tmp_path)
     assert len(reqs) == 16 and {r.stage for r in reqs} == {"coded"}
-    variants = [re.search(r"Variant (\S+):", r.messages[-1]["content"]).group(1) for r in reqs]
+    variant = re.compile(r"(?:Variant|变体) (coded/[\w/-]+)")
+    variants = [variant.search(r.messages[-1]["content"]).group(1) for r in reqs]
     assert variants[:4] == ["coded/vega-lite/en/0", "coded/svg/en/0", "coded/html/en/0", "coded/table/en/0"]
     assert len(set(variants)) == 16

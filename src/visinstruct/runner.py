@@ -426,7 +426,7 @@ def preflight(recipe: Any, base: Any) -> None:
         if recipe.coded is not None:
             from visinstruct.coded.setup import check
 
-            check(recipe.coded, catalog, recipe.prompts_dir)
+            check(recipe.coded, catalog, recipe.prompts_dir, tuple(recipe.languages_of(recipe.coded)))
     if recipe.image_sources or recipe.uses_llm_on_facts():
         for name in ("caption", "assign_domain", "instructions"):
             load_prompt(name, recipe.prompts_dir)

@@ -700,9 +700,13 @@ def _title_facts(
     builders["title"] = build
 
 
+HANZI_PAIR = re.compile(r"(?=[\u3400-\u9fff]{2})(?=(.)(?!\1))")
+
+
 def altered(text: str, taken: list[str], rng: random.Random) -> str | None:
     """A plausible text that is not in the image: a number in it changed, else two words
-    swapped, else a word doubled; None when every try reads like a text that is there."""
+    (in Chinese, two characters) swapped, else a word doubled; None when every try reads like
+    a text that is there."""
     seen = " \n ".join(taken).casefold()
     tries: list[str] = []
     nums = list(re.finditer(r"\d+", text))
@@ -717,6 +721,10 @@ def altered(text: str, taken: list[str], rng: random.Random) -> str | None:
         w = list(words)
         w[i], w[i + 1] = w[i + 1], w[i]
         tries.append(" ".join(w))
+    pairs = [m.start() for m in HANZI_PAIR.finditer(text)]
+    if pairs and len(words) < 2:  # Chinese has no spaces: two neighbouring characters swapped
+        i = rng.choice(pairs)
+        tries.append(text[:i] + text[i + 1] + text[i] + text[i + 2 :])
     if words:
         i = rng.randrange(len(words))
         tries.append(" ".join(words[: i + 1] + words[i:]))

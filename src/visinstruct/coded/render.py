@@ -8,6 +8,14 @@
 - Vega-Lite: vl-convert with no base URL allowed (it fetches nothing).
 - Our table JSON: Pillow.
 
+A Chinese spec is drawn with the bundled Noto CJK SC cut in every renderer: Chromium gets it
+as an `@font-face` with a `data:` URL in the engine's own stylesheet (a spec's `@font-face`
+stays refused), first in every font list (`validate.cjk_first`); vl-convert has it
+registered and the spec's config names it; Pillow draws the table with it. Chinese pages are
+drawn on a page of their own that keeps the font: its document is loaded once and each
+drawing replaces the spec's stylesheet and body in it, so the font is decoded once per page,
+not once per drawing.
+
 Where Chromium draws, the engine then measures (with its own script, in a page that has
 none) every element the spec's facts name: its box, computed colour and whether it can be
 seen — inside the canvas, not hidden, not covered, with ink in its box. Questions are asked
@@ -24,11 +32,12 @@ import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
 
-from visinstruct.coded.validate import MAX_SIDE, Spec, SpecError
+from visinstruct.coded.validate import CJK_FAMILY, MAX_SIDE, Spec, SpecError
 
 CHROMIUM = os.environ.get("VISINSTRUCT_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -65,14 +74,19 @@ class Drawn:
 
 def render(spec: Spec, timeout: float = 20.0) -> Drawn:
     """Draw a validated spec; SpecError when what it draws cannot be used (blank, too large)."""
+    cjk = spec.lang == "zh"
     if spec.kind == "vega-lite":
-        drawn = Drawn(vega_lite(spec.source))
+        drawn = Drawn(vega_lite(spec.source, cjk))
     elif spec.kind == "table":
-        drawn = Drawn(draw_table(spec.source))
+        drawn = Drawn(draw_table(spec.source, spec.lang))
     elif spec.kind == "svg":
-        drawn = chromium().render(svg_page(spec.source), spec.width, spec.height, timeout)
+        page: str | tuple[str, str] = (SVG_RESET, spec.source) if cjk else svg_page(spec.source)
+        drawn = chromium().render(page, spec.width, spec.height, timeout)
     elif spec.kind == "html":
-        drawn = chromium().render(html_page(spec.source), spec.width, spec.height, timeout)
+        page = (
+            (HTML_RESET + spec.source.get("css", ""), spec.source["body"]) if cjk else html_page(spec.source)
+        )
+        drawn = chromium().render(page, spec.width, spec.height, timeout)
     else:
         raise SpecError(f"unknown spec kind {spec.kind!r}")
     img = drawn.image
@@ -88,17 +102,51 @@ def render(spec: Spec, timeout: float = 20.0) -> Drawn:
     return drawn
 
 
+SVG_RESET = "html,body{margin:0;padding:0;overflow:hidden;background:#fff}svg{display:block}"
+HTML_RESET = "html,body{overflow:hidden;background:#fff}"
+
+
 def svg_page(svg: str) -> str:
     """The page an SVG is drawn on: nothing but the drawing, at the canvas's top-left."""
-    reset = "<style>html,body{margin:0;padding:0;overflow:hidden;background:#fff}svg{display:block}</style>"
-    return f"{HEAD}{reset}</head><body>{svg}</body></html>"
+    return f"{HEAD}<style>{SVG_RESET}</style></head><body>{svg}</body></html>"
 
 
 def html_page(source: dict[str, str]) -> str:
     """The page an HTML spec is drawn on: its CSS and body inside the engine's own head."""
-    reset = "<style>html,body{overflow:hidden;background:#fff}</style>"
+    reset = f"<style>{HTML_RESET}</style>"
     css = f"<style>{source['css']}</style>" if source.get("css") else ""
     return f"{HEAD}{reset}{css}</head><body>{source['body']}</body></html>"
+
+
+CJK_FACES = (("NotoSansSC-Regular.otf", "100 599"), ("NotoSansSC-Bold.otf", "600 900"))
+
+
+def cjk_page() -> str:
+    """The page Chinese specs are drawn on: the engine's head with the bundled CJK font as
+    `@font-face` rules of `data:` URLs (for what is not Latin-1: Latin text keeps the spec's
+    font), an empty stylesheet for the spec's CSS and an empty body."""
+    import base64
+    from importlib import resources
+
+    fonts = resources.files("visinstruct").joinpath("fonts")
+    faces = "".join(
+        f"@font-face{{font-family:'{CJK_FAMILY}';font-weight:{weight};font-display:block;"
+        "unicode-range:U+0100-10FFFF;"
+        f"src:url(data:font/otf;base64,{base64.b64encode(fonts.joinpath(name).read_bytes()).decode()})}}"
+        for name, weight in CJK_FACES
+    )
+    root = f"html,body{{font-family:'{CJK_FAMILY}',serif}}"
+    return f'{HEAD}<style>{faces}{root}</style><style id="vi-spec"></style></head><body></body></html>'
+
+
+# replaces the spec's stylesheet and body of the Chinese page, then waits for its fonts
+SWAP = """
+([css, body]) => {
+  document.getElementById('vi-spec').textContent = css;
+  document.body.innerHTML = body;
+  return document.fonts.ready.then(() => true);
+}
+"""
 
 
 def _ink(img: Image.Image, box: list[float]) -> bool:
@@ -119,12 +167,14 @@ def _ink(img: Image.Image, box: list[float]) -> bool:
 # Vega-Lite
 
 
-def vega_lite(source: dict[str, Any]) -> Image.Image:
+def vega_lite(source: dict[str, Any], cjk: bool = False) -> Image.Image:
     """A Vega-Lite chart drawn by vl-convert, which may fetch nothing (no base URL allowed)."""
     try:
         import vl_convert as vlc
     except ImportError:
         raise RenderError("vega-lite specs need vl-convert: pip install 'visinstruct[coded]'") from None
+    if cjk:
+        _register_cjk(vlc)
     try:
         png = vlc.vegalite_to_png(source, scale=1, allowed_base_urls=[])
     except Exception as e:  # vl-convert reports a bad spec as a plain ValueError
@@ -133,6 +183,40 @@ def vega_lite(source: dict[str, Any]) -> Image.Image:
     img = Image.open(io.BytesIO(png))
     img.load()
     return _flat(img)
+
+
+_REGISTERED: set[int] = set()
+_FONT_LOCK = threading.Lock()
+
+
+def _register_cjk(vlc: Any) -> None:
+    """Give vl-convert the bundled CJK fonts (once a process): a folder holding only them (one
+    for the user, shared by its workers), so English charts, which never name them, draw as
+    before."""
+    import tempfile
+    from importlib import resources
+
+    from visinstruct.synth.style import CJK_BOLD
+
+    if os.getpid() in _REGISTERED:
+        return
+    with _FONT_LOCK:
+        if os.getpid() in _REGISTERED:
+            return
+        folder = Path(tempfile.gettempdir()) / f"visinstruct-cjk-fonts-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.is_symlink() or folder.stat().st_uid != os.getuid():  # not ours: one of our own
+            folder = Path(tempfile.mkdtemp(prefix="visinstruct-cjk-fonts-"))
+        fonts = resources.files("visinstruct").joinpath("fonts")
+        for name in ("NotoSansSC-Regular.otf", CJK_BOLD):
+            data = fonts.joinpath(name).read_bytes()
+            target = folder / name
+            if not target.is_file() or target.stat().st_size != len(data):
+                part = folder.parent / f".{folder.name}-{name}.{os.getpid()}"
+                part.write_bytes(data)
+                os.replace(part, target)  # whole, for another worker registering at once
+        vlc.register_font_directory(str(folder))
+        _REGISTERED.add(os.getpid())
 
 
 def _flat(img: Image.Image) -> Image.Image:
@@ -148,16 +232,16 @@ def _flat(img: Image.Image) -> Image.Image:
 # our table JSON
 
 
-def draw_table(source: dict[str, Any]) -> Image.Image:
-    """A plain, legible table: a title, a bold header row, ruled rows, numbers right-aligned."""
+def draw_table(source: dict[str, Any], lang: str = "en") -> Image.Image:
+    """A plain, legible table: a title, a bold header row, ruled rows, numbers right-aligned
+    (in the CJK font for a Chinese table)."""
     from visinstruct.synth.base import fmt_num
-    from visinstruct.synth.style import font
+    from visinstruct.synth.style import CJK_BOLD, font
 
-    body, bold, big = (
-        font("DejaVuSans.ttf", 16),
-        font("DejaVuSans-Bold.ttf", 16),
-        font("DejaVuSans-Bold.ttf", 20),
+    regular, heavy = (
+        ("NotoSansSC-Regular.otf", CJK_BOLD) if lang == "zh" else ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
     )
+    body, bold, big = font(regular, 16), font(heavy, 16), font(heavy, 20)
     cols = source["columns"]
     rows = [[c if isinstance(c, str) else fmt_num(c) for c in r] for r in source["rows"]]
     pad, row_h, margin = 12, 32, 20
@@ -241,7 +325,9 @@ class Chromium:
         self.thread = threading.Thread(target=self._serve, name="visinstruct-chromium", daemon=True)
         self.thread.start()
 
-    def render(self, page: str, width: int, height: int, timeout: float) -> Drawn:
+    def render(self, page: str | tuple[str, str], width: int, height: int, timeout: float) -> Drawn:
+        """Draw a page (a whole document) or, for a Chinese spec, its (CSS, body) on the page
+        that holds the CJK font."""
         fut: Future = Future()
         self.jobs.put((page, width, height, timeout, fut))
         return fut.result(timeout=timeout * 3 + 60)
@@ -253,28 +339,31 @@ class Chromium:
 
     def _serve(self) -> None:
         pw = browser = None
-        tab: _Tab | None = None
+        tabs: dict[bool, _Tab] = {}  # the plain page and the page with the CJK font
         try:
             while True:
                 job = self.jobs.get()
                 if job is None:
                     return
                 page, width, height, timeout, fut = job
+                cjk = not isinstance(page, str)
                 try:
                     if browser is None or not browser.is_connected():
-                        tab = None
+                        tabs = {}
                         pw, browser = self._launch(pw)
+                    tab = tabs.get(cjk)
                     if tab is None or tab.used >= PAGE_USES:
                         if tab is not None:
                             tab.close()
-                        tab = _Tab(browser)
+                        tab = tabs[cjk] = _Tab(browser, cjk, timeout)
                     fut.set_result(tab.render(page, width, height, timeout))
                 except BaseException as e:  # handed to the caller; the thread serves on
-                    if tab is not None:  # a page that failed is not drawn on again
-                        tab.close()
-                        tab = None
+                    failed = tabs.pop(cjk, None)
+                    if failed is not None:  # a page that failed is not drawn on again
+                        failed.close()
                     if browser is not None and "Timeout" in type(e).__name__:
                         browser = self._drop(browser)  # a page that hangs may hang its browser
+                        tabs = {}
                     err = (
                         e
                         if isinstance(e, SpecError | RenderError)
@@ -314,11 +403,13 @@ PAGE_USES = 500  # drawings on one page before it is replaced by a fresh one
 class _Tab:
     """A browser context and its one page, drawn on again and again: a new context costs a
     renderer process (a quarter of a second); the page runs no script and loads nothing, so a
-    drawing leaves nothing behind for the next one."""
+    drawing leaves nothing behind for the next one. The CJK page keeps its document (and the
+    decoded font): a drawing replaces the spec's stylesheet and body, and empties them after."""
 
-    def __init__(self, browser: Any) -> None:
+    def __init__(self, browser: Any, cjk: bool = False, timeout: float = 20.0) -> None:
         self.blocked: list[str] = []
         self.used = 0
+        self.cjk = cjk
         self.ctx = browser.new_context(
             viewport={"width": 800, "height": 600},
             device_scale_factor=1,
@@ -329,21 +420,29 @@ class _Tab:
         )
         self.ctx.route("**/*", self._refuse)
         self.page = self.ctx.new_page()
+        if cjk:
+            self.page.set_content(cjk_page(), wait_until="load", timeout=timeout * 1000)
 
     def _refuse(self, route: Any) -> None:
         self.blocked.append(route.request.url)
         route.abort()
 
-    def render(self, page_html: str, width: int, height: int, timeout: float) -> Drawn:
+    def render(self, page: str | tuple[str, str], width: int, height: int, timeout: float) -> Drawn:
         self.used += 1
         self.blocked = []
         ms = timeout * 1000
         self.page.set_viewport_size({"width": width, "height": height})
-        self.page.set_content(page_html, wait_until="load", timeout=ms)
+        if isinstance(page, str):
+            self.page.set_content(page, wait_until="load", timeout=ms)
+        else:
+            self.page.evaluate(SWAP, list(page))
         seen = self.page.evaluate(MEASURE, {"w": width, "h": height})
         png = self.page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": height}, timeout=ms)
         blocked = list(self.blocked)
-        self.page.set_content("<!DOCTYPE html><html><body></body></html>", timeout=ms)
+        if isinstance(page, str):
+            self.page.set_content("<!DOCTYPE html><html><body></body></html>", timeout=ms)
+        else:
+            self.page.evaluate(SWAP, ["", ""])
         img = Image.open(io.BytesIO(png))
         img.load()
         return Drawn(_flat(img), seen, blocked)

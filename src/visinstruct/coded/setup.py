@@ -12,8 +12,10 @@ from visinstruct.errors import RecipeError
 EXTRA = "pip install 'visinstruct[coded]'"
 
 
-def check(spec: Any, catalog: dict[str, Any], prompts_dir: str | None) -> None:
-    """Raise RecipeError when the run could not make what `spec` asks for."""
+def check(
+    spec: Any, catalog: dict[str, Any], prompts_dir: str | None, languages: tuple[str, ...] = ("en",)
+) -> None:
+    """Raise RecipeError when the run could not make what `spec` asks for (in `languages`)."""
     from visinstruct.coded.render import CHROMIUM
     from visinstruct.prompts import load_prompt
 
@@ -28,6 +30,16 @@ def check(spec: Any, catalog: dict[str, Any], prompts_dir: str | None) -> None:
             raise RecipeError(
                 f"{prompt.source}: no `rules: {kind}: en:` text for coded kind {kind}"
             ) from None
+    for lang in languages:
+        if lang == "en":
+            continue
+        for path in (("system",), ("user",), *(("text_rules", kind) for kind in spec.kinds)):
+            node: Any = prompt.data
+            for p in path:
+                node = node.get(p) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or not isinstance(node.get(lang), str):
+                where = ": ".join(path)
+                raise RecipeError(f"{prompt.source}: no `{where}: {lang}:` text for coded specs in {lang}")
     kinds = set(spec.kinds)
     if "vega-lite" in kinds and importlib.util.find_spec("vl_convert") is None:
         raise RecipeError(f"coded.kinds: vega-lite specs are drawn by vl-convert, not installed ({EXTRA})")

@@ -52,6 +52,7 @@ class Spec:
     height: int
     source: Any  # vega-lite / table: a JSON object; svg / html: markup
     facts: dict[str, Any] = field(default_factory=dict)
+    lang: str = "en"  # the language of its text: decides the fonts it is drawn with
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,18 +72,24 @@ def extract(reply: str | None) -> str:
     return (m.group(1) if m else reply).strip()
 
 
-def validate(kind: str, reply: str | None) -> Spec:
-    """The reply's spec of `kind`, validated; raises SpecError with the reason."""
+def validate(kind: str, reply: str | None, lang: str = "en") -> Spec:
+    """The reply's spec of `kind` with text in `lang`, validated; raises SpecError with the
+    reason. Every character must be one the fonts of `lang` draw (`FONTS`)."""
+    if lang not in FONTS:
+        raise SpecError(f"no fonts for language {lang!r}")
     text = extract(reply)
     if kind == "vega-lite":
-        return vega_lite(_json(text))
-    if kind == "table":
-        return table(_json(text))
-    if kind == "svg":
-        return svg(text)
-    if kind == "html":
-        return html(text)
-    raise SpecError(f"unknown spec kind {kind!r}")
+        spec = vega_lite(_json(text), lang)
+    elif kind == "table":
+        spec = table(_json(text), lang)
+    elif kind == "svg":
+        spec = svg(text, lang)
+    elif kind == "html":
+        spec = html(text, lang)
+    else:
+        raise SpecError(f"unknown spec kind {kind!r}")
+    spec.lang = lang
+    return spec
 
 
 def _json(text: str) -> Any:
@@ -175,34 +182,70 @@ def _n(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
-@cache
-def _glyphs() -> tuple[Any, bytes]:
+# the bundled fonts a spec's text is drawn with, per language: every character must be in
+# each of them (English: DejaVu, as the renderers' own default; Chinese: the Noto CJK SC cut,
+# which has ASCII too, drawn by every renderer of a Chinese spec)
+FONTS = {"en": ("DejaVuSans.ttf",), "zh": ("NotoSansSC-Regular.otf", "NotoSansSC-Bold.otf")}
+FONT_NAMES = {"en": "DejaVu Sans", "zh": "Noto Sans CJK SC"}
 
+
+@cache
+def _glyphs(name: str) -> tuple[Any, bytes]:
     from visinstruct.synth.style import font
 
-    f = font("DejaVuSans.ttf", 24)
+    f = font(name, 24)
     return f, bytes(f.getmask("\U0010fffd"))  # the font's "no glyph" box
 
 
 @cache
-def _drawable(ch: str) -> bool:
+def _drawable(ch: str, lang: str = "en") -> bool:
     if ch.isspace() or " " <= ch <= "~":
         return True
-    f, notdef = _glyphs()
-    return bytes(f.getmask(ch)) != notdef
+    for name in FONTS[lang]:
+        f, notdef = _glyphs(name)
+        if bytes(f.getmask(ch)) == notdef:
+            return False
+    return True
 
 
-def check_text(text: str, where: str, limit: int = MAX_TEXT) -> str:
-    """A text node: at most `limit` characters, each one the bundled fonts can draw (a text
+def check_text(text: str, where: str, limit: int = MAX_TEXT, lang: str = "en") -> str:
+    """A text node: at most `limit` characters, each one the fonts of `lang` can draw (a text
     the image cannot show cannot be asked about)."""
     if len(text) > limit:
         raise SpecError(f"text of {len(text):,} characters > {limit:,} ({where})")
     for ch in dict.fromkeys(text):
         if ord(ch) < 32 and ch not in "\t\n\r":
             raise SpecError(f"control character U+{ord(ch):04X} in text ({where})")
-        if not _drawable(ch):
-            raise SpecError(f"character U+{ord(ch):04X} {ch!r} has no glyph in the fonts ({where})")
+        if not _drawable(ch, lang):
+            raise SpecError(
+                f"character U+{ord(ch):04X} {ch!r} ({_char_name(ch)}) has no glyph in "
+                f"{FONT_NAMES[lang]}, the font of {lang} specs ({where})"
+            )
     return text
+
+
+def _char_name(ch: str) -> str:
+    import unicodedata
+
+    return unicodedata.name(ch, "unnamed character")
+
+
+# Chinese text is drawn in Chromium with the bundled CJK font, which the engine adds to the page
+# under this family; every font list of a Chinese spec names it first (it covers only what is
+# not Latin-1, so Latin text keeps the spec's own font)
+CJK_FAMILY = "visinstruct CJK"
+_FONT_FAMILY = re.compile(r"(?<![\w-])(font-family\s*:\s*)", re.I)
+_FONT_SHORTHAND = re.compile(
+    r"(?<![\w-])(font\s*:[^;{}]*?\d(?:\.\d+)?(?:px|pt|pc|em|rem|ex|ch|%|vw|vh|mm|cm|in)"
+    r"(?:\s*/\s*[\w.%]+)?\s+)",
+    re.I,
+)
+
+
+def cjk_first(css: str) -> str:
+    """CSS with the CJK family put first in every font list it sets (`font-family`, `font`)."""
+    css = _FONT_FAMILY.sub(lambda m: f"{m.group(1)}'{CJK_FAMILY}', ", css)
+    return _FONT_SHORTHAND.sub(lambda m: f"{m.group(1)}'{CJK_FAMILY}', ", css)
 
 
 def squash(text: str) -> str:
@@ -236,7 +279,9 @@ VL_FORBIDDEN = {
     "datasets": "datasets",
     "usermeta": "usermeta",
 }
-FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ()%-]{0,39}$")
+FIELD_NAME = re.compile(
+    r"^[A-Za-z_\u3400-\u4dbf\u4e00-\u9fff][A-Za-z0-9_ ()%\u3400-\u4dbf\u4e00-\u9fff-]{0,39}$"
+)
 COLOUR_VALUE = re.compile(r"^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|[a-zA-Z]{3,20})$")
 
 
@@ -256,14 +301,14 @@ def _forbidden(node: Any, path: str = "") -> None:
             stack += [(v, f"{p}{i}.") for i, v in enumerate(n)]
 
 
-def _title(v: Any, where: str) -> str | None:
+def _title(v: Any, where: str, lang: str = "en") -> str | None:
     if v is None:
         return None
     if isinstance(v, dict) and set(v) <= {"text"} and isinstance(v.get("text"), str):
         v = v["text"]
     if not isinstance(v, str):
         raise SpecError(f"vega-lite: {where} must be a string")
-    return check_text(squash(v), where, 120) or None
+    return check_text(squash(v), where, 120, lang) or None
 
 
 def _number(v: Any, where: str) -> float:
@@ -272,7 +317,7 @@ def _number(v: Any, where: str) -> float:
     return float(v)
 
 
-def vega_lite(spec: Any) -> Spec:
+def vega_lite(spec: Any, lang: str = "en") -> Spec:
     """The supported Vega-Lite subset: one mark (bar, line, point, area, arc) over inline
     `data.values`, a category channel, a value channel and an optional series colour."""
     if not isinstance(spec, dict):
@@ -323,10 +368,12 @@ def vega_lite(spec: Any) -> Spec:
         if not isinstance(r, dict) or not r:
             raise SpecError(f"vega-lite: data.values[{i}] must be an object of fields")
         for k, v in r.items():
-            if not FIELD_NAME.match(k):
-                raise SpecError(f"vega-lite: field name {k[:40]!r} (letters, digits, spaces, _ only)")
+            if k not in fields:
+                if not FIELD_NAME.match(k):
+                    raise SpecError(f"vega-lite: field name {k[:40]!r} (letters, digits, spaces, _ only)")
+                check_text(k, f"field name {k!r}", 40, lang)
             if isinstance(v, str):
-                check_text(v, f"data.values[{i}].{k}", 60)
+                check_text(v, f"data.values[{i}].{k}", 60, lang)
             elif isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise SpecError(f"vega-lite: data.values[{i}].{k} must be a string or a finite number")
             fields.add(k)
@@ -355,8 +402,8 @@ def vega_lite(spec: Any) -> Spec:
                     raise SpecError(f"vega-lite: encoding.{ch}.{part} may only set title and labelAngle")
                 if "labelAngle" in v:
                     _number(v["labelAngle"], f"vega-lite: encoding.{ch}.{part}.labelAngle")
-                _title(v.get("title"), f"encoding.{ch}.{part}.title")
-        chans[ch] = {"field": f, "type": t, "title": _title(d.get("title"), f"encoding.{ch}.title")}
+                _title(v.get("title"), f"encoding.{ch}.{part}.title", lang)
+        chans[ch] = {"field": f, "type": t, "title": _title(d.get("title"), f"encoding.{ch}.title", lang)}
         chans[ch]["raw"] = d
     quant = [c for c in ("x", "y", "theta") if c in chans and chans[c]["type"] == "quantitative"]
     if mark == "arc":
@@ -413,7 +460,7 @@ def vega_lite(spec: Any) -> Spec:
         raise SpecError(f"vega-lite: {len(cats)} categories (2 to 30 are drawn legibly)")
     if len(series) > 6:
         raise SpecError(f"vega-lite: {len(series)} series > 6")
-    title = _title(spec.get("title"), "title")
+    title = _title(spec.get("title"), "title", lang)
     facts = {
         "chart": mark,
         "title": title,
@@ -428,6 +475,8 @@ def vega_lite(spec: Any) -> Spec:
     source = _vl_source(
         spec, mark, props, chans, cat_ch, value_ch, series_ch, points, cf, vf, sf, w, h, title
     )
+    if lang != "en":  # every text of the chart in the language's font (the renderer has it)
+        source["config"] = {"font": FONT_NAMES[lang]}
     return Spec("vega-lite", w, h, source, facts)
 
 
@@ -502,7 +551,7 @@ def _vl_source(
 # our table JSON
 
 
-def table(spec: Any) -> Spec:
+def table(spec: Any, lang: str = "en") -> Spec:
     """`{"title": str, "columns": [str, ...], "rows": [[cell, ...], ...]}`: the first column
     names each row; a cell is a short string or a number."""
     if not isinstance(spec, dict):
@@ -513,13 +562,13 @@ def table(spec: Any) -> Spec:
     title = spec.get("title")
     if title is not None and not isinstance(title, str):
         raise SpecError("table: title must be a string")
-    title = check_text(squash(title or ""), "table title", 120) or None
+    title = check_text(squash(title or ""), "table title", 120, lang) or None
     cols, rows = spec.get("columns"), spec.get("rows")
     if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
         raise SpecError("table: columns must be a list of strings")
     if not 2 <= len(cols) <= MAX_COLUMNS:
         raise SpecError(f"table: {len(cols)} columns (2 to {MAX_COLUMNS})")
-    cols = [check_text(squash(c), "table column", 40) for c in cols]
+    cols = [check_text(squash(c), "table column", 40, lang) for c in cols]
     if len(set(c.casefold() for c in cols)) != len(cols) or not all(cols):
         raise SpecError("table: column headers must be distinct and non-empty")
     if not isinstance(rows, list) or not 2 <= len(rows) <= MAX_ROWS:
@@ -531,7 +580,7 @@ def table(spec: Any) -> Spec:
         cells: list[Any] = []
         for j, c in enumerate(r):
             if isinstance(c, str):
-                cells.append(check_text(squash(c), f"table cell {i},{j}", 40))
+                cells.append(check_text(squash(c), f"table cell {i},{j}", 40, lang))
             elif (
                 isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) and abs(c) < 1e12
             ):
@@ -617,7 +666,7 @@ def _length(v: str | None, what: str) -> float | None:
     return float(m.group(1))
 
 
-def svg(text: str) -> Spec:
+def svg(text: str, lang: str = "en") -> Spec:
     """An SVG drawing: the allow-listed elements and attributes, a declared canvas."""
     import defusedxml.ElementTree as SafeET
     from defusedxml import DefusedXmlException
@@ -682,6 +731,10 @@ def svg(text: str) -> Spec:
             if aname not in SVG_ATTRS:
                 raise SpecError(f"svg: attribute {aname} on <{tag}> is not allowed")
             _attr_value(aname, value, f"<{tag}>")
+            if lang != "en" and aname == "font-family":
+                value = f"'{CJK_FAMILY}', {value}"
+            elif lang != "en" and aname == "style":
+                value = cjk_first(value)
             if aname == "id":
                 if value in ids:
                     raise SpecError(f"svg: id {value[:40]!r} is used twice")
@@ -690,13 +743,13 @@ def svg(text: str) -> Spec:
         inner = ""
         if el.text:
             total_text += len(el.text)
-            inner += escape(check_text(el.text, f"<{tag}>"), quote=False)
+            inner += escape(check_text(el.text, f"<{tag}>", lang=lang), quote=False)
         in_text = text_parent or tag == "text"
         for child in el:
             inner += walk(child, depth + 1, in_text)
             if child.tail:
                 total_text += len(child.tail)
-                inner += escape(check_text(child.tail, f"<{tag}>"), quote=False)
+                inner += escape(check_text(child.tail, f"<{tag}>", lang=lang), quote=False)
         if total_text > MAX_ALL_TEXT:
             raise SpecError(f"svg: {total_text:,} characters of text > {MAX_ALL_TEXT:,}")
         if tag not in ("text", "tspan", "title", "desc") and inner.strip() and not any(True for _ in el):
@@ -821,8 +874,9 @@ class _Node:
 class _Reader(HTMLParser):
     """html.parser into a small tree, refusing what is not allowed as it is met."""
 
-    def __init__(self) -> None:
+    def __init__(self, lang: str = "en") -> None:
         super().__init__(convert_charrefs=True)
+        self.lang = lang
         self.root = _Node("#root")
         self.cur = self.root
         self.count = 0
@@ -874,6 +928,8 @@ class _Reader(HTMLParser):
                 raise SpecError(f"html: attribute {name} on <{tag}> is not allowed")
             if name == "style":
                 check_css(v, f"style of <{tag}>", data_images=True)
+                if self.lang != "en":
+                    v = cjk_first(v)
             elif "javascript:" in re.sub(r"[\s\x00-\x1f]", "", v.lower()):
                 raise SpecError(f"html: javascript: URL in {name} of <{tag}>")
             kept.append((name, v))
@@ -912,13 +968,13 @@ class _Reader(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.cur.tag == "style":
             check_css(data, "<style>", data_images=True)
-            self.css.append(data)
+            self.css.append(cjk_first(data) if self.lang != "en" else data)
             return
         self.raw_text += len(data)
         if self.raw_text > MAX_ALL_TEXT:
             raise SpecError(f"html: more than {MAX_ALL_TEXT:,} characters of text")
         if data.strip():
-            check_text(squash(data), f"<{self.cur.tag}>", MAX_TEXT)
+            check_text(squash(data), f"<{self.cur.tag}>", MAX_TEXT, self.lang)
         self.cur.children.append(data)
 
     def handle_pi(self, data: str) -> None:
@@ -928,10 +984,10 @@ class _Reader(HTMLParser):
         raise SpecError("html: unknown declaration")
 
 
-def html(text: str) -> Spec:
+def html(text: str, lang: str = "en") -> Spec:
     """An HTML+CSS page: the allow-listed elements and attributes, CSS that loads nothing."""
     _count_tags(text)
-    r = _Reader()
+    r = _Reader(lang)
     try:
         r.feed(text)
         r.close()

@@ -67,18 +67,23 @@ def plan(recipe: Any, catalog: dict[str, Any]) -> Iterator[CodedTask]:
 
 
 def spec_request(prompt: Any, domain: Any, task: CodedTask, spec: Any) -> ChatRequest:
-    """The request for one unit's spec: the topic, the kind's rules, the unit as a variant."""
+    """The request for one unit's spec, in the unit's language (a Chinese spec's texts are
+    Chinese): the topic, the kind's rules, the unit as a variant."""
+    lang = task.lang
+    rules = prompt.text("rules", task.kind, lang="en")
+    if lang != "en":
+        rules += "\n" + prompt.text("text_rules", task.kind, lang=lang)
     values = {
         "kind": task.kind,
-        "title": domain.title.en,
-        "description": domain.description.en,
-        "rules": prompt.text("rules", task.kind, lang="en"),
+        "title": getattr(domain.title, lang),
+        "description": getattr(domain.description, lang),
+        "rules": rules,
         "variant": task.key,
     }
     return ChatRequest(
         [
-            {"role": "system", "content": prompt.text("system", lang="en", **values)},
-            {"role": "user", "content": prompt.text("user", lang="en", **values)},
+            {"role": "system", "content": prompt.text("system", lang=lang, **values)},
+            {"role": "user", "content": prompt.text("user", lang=lang, **values)},
         ],
         endpoint=spec.endpoint,
         stage=CODED,
@@ -177,7 +182,7 @@ class CodedStage(ModelStage):
 
         task: CodedTask = unit.data
         try:
-            return validate(task.kind, outcome.text)
+            return validate(task.kind, outcome.text, task.lang)
         except SpecError as e:
             raise UnitFailed(f"{task.kind} spec refused: {e.reason}") from None
 
