@@ -155,7 +155,12 @@ def driver_rss(samples: int, address: str, where: str) -> dict:
             text=True,
         )
         if out.returncode:
-            raise SystemExit(f"the {samples:,}-sample driver run failed:\n{out.stderr[-3000:]}")
+            log = Path(where) / f"driver-{samples}.err"
+            log.write_text(out.stderr)
+            raise SystemExit(
+                f"the {samples:,}-sample driver run failed (exit {out.returncode}; its whole stderr: "
+                f"{log}):\n{out.stderr[-3000:]}"
+            )
         res = json.loads(out.stdout.strip().splitlines()[-1])
         res["seconds"] = time.perf_counter() - t0
         return res
