@@ -177,7 +177,9 @@ def run_size(root: Path, n: int, workers: int) -> dict:
     print(
         f"  {n:>8,} records  {samples:>9,} samples  {r['wall']:7.1f} s  {r['rps']:7,.0f} records/s   "
         f"main {r['self_mb']:5.0f} MB   workers {r['workers_mb']:5.0f} MB   "
-        f"cpu main {r['self_cpu']:5.1f} s workers {r['workers_cpu']:5.1f} s",
+        f"cpu main {r['self_cpu']:5.1f} s workers {r['workers_cpu']:5.1f} s "
+        f"({1000 * (r['self_cpu'] + r['workers_cpu']) / n:.2f} ms CPU per record: main "
+        f"{1000 * r['self_cpu'] / n:.2f}, workers {1000 * r['workers_cpu'] / n:.2f})",
         flush=True,
     )
     return r

@@ -110,14 +110,16 @@ def main() -> None:
     )
     print(
         f"bare   render+encode : {bn / bw:8.1f} images/s  ({bn} images in {bw:.2f} s, "
-        f"CPU use {bcpu / bw / cores:.0%} of {cores} cores)"
+        f"CPU use {bcpu / bw / cores:.0%} of {cores} cores, {bcpu / bn * 1000:.2f} ms CPU per image)"
     )
     print(
         f"engine full pipeline : {en / ew:8.1f} images/s  ({en} images, {samples} samples in {ew:.2f} s, "
-        f"CPU use {ecpu / ew / cores:.0%} of {cores} cores)"
+        f"CPU use {ecpu / ew / cores:.0%} of {cores} cores, {ecpu / en * 1000:.2f} ms CPU per image)"
     )
     ratio = ew / bw
     print(f"overhead ratio (engine time / bare time, same images): {ratio:.2f}x   target <= 1.2x")
+    # CPU time does not depend on what else the machine runs as wall time does
+    print(f"CPU ratio (engine CPU / bare CPU per image): {ecpu / en / (bcpu / bn):.2f}x")
     target = a.target or (150 if a.realism else 250)
     print(f"throughput vs target: {en / ew / target:.2f}x of {target:g} images/s (realism {a.realism:g})")
     sys.stdout.flush()

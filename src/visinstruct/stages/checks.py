@@ -12,6 +12,7 @@ across the dataset in `dedup`.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,9 +64,16 @@ def local_duplicates(samples: list[Sample], threshold: float) -> list[dict]:
 
     groups: dict[tuple, list[list]] = {}  # (images, type, answer) → [[question, trigrams, id, text]]
     out = []
-    for s in samples:
+    # a sample alone with its images and type has nothing to be a duplicate of: its answer is
+    # not even normalised (most of an item's samples are of a type of their own)
+    keys = [(tuple(sorted(s.images)), s.type) for s in samples]
+    shared = Counter(keys)
+    for s, key in zip(samples, keys, strict=True):
+        if shared[key] == 1:
+            out.append({"duplicate": passed(), "near_duplicate": passed()})
+            continue
         a = _norm(" ".join(t.answer for t in s.turns))
-        seen = groups.setdefault((tuple(sorted(s.images)), s.type, a), [])
+        seen = groups.setdefault((*key, a), [])
         res = {"duplicate": passed(), "near_duplicate": passed()}
         # most groups hold one sample: the question is normalised, and its trigrams taken,
         # only when there is an earlier one to compare with
