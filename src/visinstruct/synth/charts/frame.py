@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -187,6 +187,34 @@ def canvas_for(rng: random.Random, attempt: int, wide: int = 0) -> tuple[int, in
     base = rng.choice((480, 560, 640)) + (80 if attempt >= 20 else 0)
     W, H = style.canvas_size(rng, base, 0.2)
     return min(800, max(W, wide)), min(800, H)
+
+
+class Page(NamedTuple):
+    """A chart's canvas with its title drawn: what a chart without an x-y frame draws on."""
+
+    img: Image.Image
+    draw: ImageDraw.ImageDraw
+    texts: Texts
+    fg: tuple[int, int, int]
+    body: str  # the body font's name
+    pad: int
+    top: int  # the first row below the title
+
+
+def open_page(
+    rng: random.Random, f: dict[str, Any], attempt: int, lang: str, *, plain: float, gap: int
+) -> Page:
+    """Canvas (plain with probability `plain`), ink, fonts, padding and title, `gap` pixels
+    below it; the title's band is kept free of other text."""
+    W, H = canvas_for(rng, attempt)
+    img, draw = style.canvas(rng, W, H, plain=rng.random() < plain)
+    texts = Texts(img, draw)
+    fg = style.ink(rng)
+    title_name, body = pick_fonts(rng, lang)
+    pad = rng.randint(10, 18)
+    top = draw_title(rng, draw, f, W, pad, title_name, rng.randint(16, 22), fg) + gap
+    texts.boxes.append((0, 0, W, top - gap))
+    return Page(img, draw, texts, fg, body, pad, top)
 
 
 def open_frame(

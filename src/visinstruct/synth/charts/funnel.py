@@ -12,8 +12,8 @@ from visinstruct.synth import style
 from visinstruct.synth.ask import Fact, Kinds
 from visinstruct.synth.base import fmt_num
 from visinstruct.synth.charts.data import COLOR_BY_NAME
-from visinstruct.synth.charts.draw import Unfit, draw_title, fit_font, line_h, pick_fonts, text_on, text_size
-from visinstruct.synth.charts.frame import Texts, canvas_for, open_frame
+from visinstruct.synth.charts.draw import Unfit, fit_font, line_h, text_on, text_size
+from visinstruct.synth.charts.frame import open_frame, open_page
 from visinstruct.synth.charts.long import _fact
 from visinstruct.synth.charts.questions import ChartFacts
 from visinstruct.synth.charts.series import nice_axis, type_words
@@ -97,14 +97,8 @@ def draw_funnel(rng: random.Random, f: dict[str, Any], attempt: int, lang: str =
     """Centred stage bars (or trapezoids) narrowing downwards, names on the left, values printed."""
     labels, vals = f["labels"], f["series"][0]["values"]
     n = len(labels)
-    W, H = canvas_for(rng, attempt)
-    img, draw = style.canvas(rng, W, H, plain=rng.random() < 0.5)
-    texts = Texts(img, draw)
-    fg = style.ink(rng)
-    title_name, body = pick_fonts(rng, lang)
-    pad = rng.randint(10, 18)
-    top = draw_title(rng, draw, f, W, pad, title_name, rng.randint(16, 22), fg) + 12
-    texts.boxes.append((0, 0, W, top - 12))
+    img, draw, texts, fg, body, pad, top = open_page(rng, f, attempt, lang, plain=0.5, gap=12)
+    W, H = img.size
     lab_f = fit_font(body, rng.randint(12, 15), labels, W * 0.3)
     lw = max(text_size(lab_f, x)[0] for x in labels)
     x0, x1 = pad + lw + 14, W - pad

@@ -17,15 +17,13 @@ from visinstruct.synth.charts.draw import (
     Unfit,
     darker,
     draw_legend,
-    draw_title,
     fit_font,
     legend_size,
     line_h,
-    pick_fonts,
     text_on,
     text_size,
 )
-from visinstruct.synth.charts.frame import Texts, canvas_for
+from visinstruct.synth.charts.frame import open_page
 from visinstruct.synth.charts.long import long_kinds
 from visinstruct.synth.charts.questions import ChartFacts
 from visinstruct.synth.charts.series import labelled, type_words
@@ -96,14 +94,8 @@ def draw_heatmap(rng: random.Random, f: dict[str, Any], attempt: int, lang: str 
     left, column labels below, and a colour bar on the right."""
     labels, series = f["labels"], f["series"]
     n, ns = len(labels), len(series)
-    W, H = canvas_for(rng, attempt)
-    img, draw = style.canvas(rng, W, H, plain=rng.random() < 0.6)
-    texts = Texts(img, draw)
-    fg = style.ink(rng)
-    title_name, body = pick_fonts(rng, lang)
-    pad = rng.randint(10, 18)
-    top = draw_title(rng, draw, f, W, pad, title_name, rng.randint(16, 22), fg) + 12
-    texts.boxes.append((0, 0, W, top - 12))
+    img, draw, texts, fg, body, pad, top = open_page(rng, f, attempt, lang, plain=0.6, gap=12)
+    W, H = img.size
     lab_f = style.font(body, rng.randint(11, 14))
     axis_f = style.font(body, rng.randint(12, 15))
     rw = max(text_size(lab_f, s["name"])[0] for s in series)
@@ -250,14 +242,8 @@ def draw_radar(rng: random.Random, f: dict[str, Any], attempt: int, lang: str = 
     series; one series prints its values at its points."""
     labels, series = f["labels"], f["series"]
     n = len(labels)
-    W, H = canvas_for(rng, attempt)
-    img, draw = style.canvas(rng, W, H, plain=rng.random() < 0.6)
-    texts = Texts(img, draw)
-    fg = style.ink(rng)
-    title_name, body = pick_fonts(rng, lang)
-    pad = rng.randint(10, 18)
-    top = draw_title(rng, draw, f, W, pad, title_name, rng.randint(16, 22), fg) + 10
-    texts.boxes.append((0, 0, W, top - 10))
+    img, draw, texts, fg, body, pad, top = open_page(rng, f, attempt, lang, plain=0.6, gap=10)
+    W, H = img.size
     lab_f = style.font(body, rng.randint(12, 14))
     tick_f = style.font(body, rng.randint(10, 12))
     cols = [COLOR_BY_NAME[s["color"]][2] for s in series]
