@@ -25,24 +25,9 @@ import numpy as np
 
 from visinstruct.checks.dedup import ImageDeduper
 from visinstruct.synth import REGISTRY, get_domain, realism, style
+from visinstruct.synth.charts.describe import chart_type
 
 PAIRS = 20_000  # image pairs sampled for the mean distance
-
-
-def chart_type(f: dict) -> str:
-    """A chart's type as a reader names it (stacked and grouped bars, donuts, multi-line...)."""
-    c = f["chart"]
-    if c == "bar":
-        if f.get("stacked"):
-            return "stacked bar"
-        return "grouped bar" if len(f.get("series") or []) > 1 else f"{f.get('orientation')} bar"
-    if c == "line":
-        return "multi-line" if len(f.get("series") or []) > 1 else "line"
-    if c == "area":
-        return "stacked area" if f.get("stacked") else "area"
-    if c == "pie":
-        return "donut" if f.get("donut") else "pie"
-    return {"combo": "bar+line", "box": "box plot"}.get(c, c)
 
 
 def layout_of(name: str, facts: dict) -> str:
