@@ -1,10 +1,10 @@
 """PNG bytes written and verified directly, without Pillow's per-image overhead.
 
 Writing: rows unfiltered, deflated at level 1 — by ISA-L (`isal`) where it is installed, which
-deflates drawn pictures about seven times faster than zlib and no larger, else by zlib. Pillow's PNG encoder tries every row filter on
-every row; for drawn pictures (flat colours, text) that search costs about twice the deflate
-itself and saves under 5%. Writing the three chunks here is about three times faster at the
-same size, and any PNG reader reads it.
+deflates drawn pictures about seven times faster than zlib and no larger, else by zlib.
+Pillow's PNG encoder tries every row filter on every row; for drawn pictures (flat colours,
+text) that search costs about twice the deflate itself and saves under 5%. Writing the three
+chunks here is about three times faster at the same size, and any PNG reader reads it.
 
 Verifying (`sound_png`): a PNG that is whole and plain — every chunk's CRC right, the pixel
 data inflating to exactly the rows its header announces with a valid filter byte on each row,

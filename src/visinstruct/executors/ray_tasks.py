@@ -64,6 +64,7 @@ class RayExecutor(LocalExecutor):
         self._started_here = False
         self._refs: dict[int, tuple[Any, Any]] = {}  # id(fn) → (fn, its ObjectRef): sent once
         self._running: set[Any] = set()
+        self._reaper: Any = None  # kills the instance's agents if this process is killed
 
     def start(self) -> RayExecutor:
         if self._ray is not None:
@@ -87,6 +88,9 @@ class RayExecutor(LocalExecutor):
                         **kw,
                     )
                     self._started_here = True
+                    from visinstruct.executors import ray_reaper
+
+                    self._reaper = ray_reaper.start(os.getpid())
             except ConnectionError as e:
                 raise RayUnavailable(f"Ray cluster {self.address!r}: cannot connect ({e})") from None
         cpus = int(ray.cluster_resources().get("CPU", 0))
@@ -138,3 +142,7 @@ class RayExecutor(LocalExecutor):
         if self._started_here:
             ray.shutdown()
             self._started_here = False
+        if self._reaper is not None:  # the agents stopped with the instance
+            self._reaper.kill()
+            self._reaper.wait()
+            self._reaper = None
