@@ -24,36 +24,35 @@ AGENTS = (b"ray::DashboardAgent", b"ray::RuntimeEnvAgent")
 
 def _start_ticks(pid: int) -> int | None:
     try:
-        return int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[19])
+        return int(_stat_fields(str(pid))[19])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if int(Path(f"/proc/{p}/stat").read_bytes().rsplit(b")", 1)[1].split()[1]) == pid:
-                    out.append(int(p))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
+def _stat_fields(pid: str) -> list[bytes]:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces)."""
+    return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
 
 
 def agents_of(run_pid: int) -> list[tuple[int, int]]:
-    """(pid, start ticks) of the Ray agents under `run_pid`'s process tree."""
+    """(pid, start ticks) of the Ray agents under `run_pid`'s process tree (one pass over /proc)."""
+    children: dict[int, list[tuple[int, int]]] = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                f = _stat_fields(p)
+                children.setdefault(int(f[1]), []).append((int(p), int(f[19])))
+            except (OSError, ValueError, IndexError):
+                continue
     found, todo = [], [run_pid]
     while todo:
-        for c in _children(todo.pop()):
+        for c, start in children.get(todo.pop(), []):
             todo.append(c)
             try:
-                cmd = Path(f"/proc/{c}/cmdline").read_bytes()
+                if Path(f"/proc/{c}/cmdline").read_bytes().startswith(AGENTS):
+                    found.append((c, start))
             except OSError:
                 continue
-            start = _start_ticks(c)
-            if cmd.startswith(AGENTS) and start is not None:
-                found.append((c, start))
     return found
 
 
