@@ -1,9 +1,10 @@
 """PNG bytes written and verified directly, without Pillow's per-image overhead.
 
-Writing: rows unfiltered, deflated at level 1. Pillow's PNG encoder tries every row filter on
-every row; for drawn pictures (flat colours, text) that search costs about twice the deflate
-itself and saves under 5%. Writing the three chunks here is about three times faster at the
-same size, and any PNG reader reads it.
+Writing: rows unfiltered, deflated at level 1 — by ISA-L (`isal`) where it is installed, which
+deflates drawn pictures about seven times faster than zlib and no larger, else by zlib.
+Pillow's PNG encoder tries every row filter on every row; for drawn pictures (flat colours,
+text) that search costs about twice the deflate itself and saves under 5%. Writing the three
+chunks here is about three times faster at the same size, and any PNG reader reads it.
 
 Verifying (`sound_png`): a PNG that is whole and plain — every chunk's CRC right, the pixel
 data inflating to exactly the rows its header announces with a valid filter byte on each row,
@@ -25,6 +26,11 @@ import zlib
 
 import numpy as np
 from PIL import Image
+
+try:  # ISA-L's deflate and inflate: the same streams as zlib's, several times faster
+    from isal import isal_zlib as _z
+except ImportError:  # a platform without its wheels
+    _z = zlib  # type: ignore[assignment]
 
 _COLOR = {"L": (0, 1), "RGB": (2, 3), "RGBA": (6, 4)}  # PNG colour type, bytes per pixel
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -60,7 +66,7 @@ def encode_png(img: Image.Image, level: int = 1) -> bytes:
     rows = np.zeros((h, w * bpp + 1), np.uint8)  # a leading 0 per row: filter type None
     rows[:, 1:] = np.frombuffer(img.tobytes(), np.uint8).reshape(h, w * bpp)
     header = struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)
-    idat = zlib.compress(rows.data, level)
+    idat = _z.compress(rows.data, min(level, 3) if _z is not zlib else level)
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
@@ -122,12 +128,12 @@ def sound_png(data: bytes, max_pixels: int) -> tuple[int, int, str] | None:
 def _rows_whole(stream: bytes | memoryview, stride: int, expected: int) -> bool:
     """Whether the zlib stream inflates to exactly `expected` bytes, each row starting with a
     filter type 0–4, and ends there with nothing after it (zlib checks its own Adler-32)."""
-    d = zlib.decompressobj()
+    d = _z.decompressobj()
     got, pending = 0, stream
     while True:
         try:
             out = d.decompress(pending, _PIECE)
-        except zlib.error:
+        except (zlib.error, _z.error):
             return False
         if got + len(out) > expected:
             return False

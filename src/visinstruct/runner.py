@@ -224,7 +224,10 @@ class Runner:
             units = todo
         else:
             counts.planned += len(units)
-        results = await asyncio.gather(*(self._make(stage, u) for u in units))
+        if len(units) == 1:  # most subjects plan one unit per stage: no task around it
+            results = [await self._make(stage, units[0])]
+        else:
+            results = await asyncio.gather(*(self._make(stage, u) for u in units))
         if tickets is not None and tickets.accept_prev is not None:
             await tickets.accept_prev.wait()
         config = stage.config() if hasattr(stage, "config") else ""

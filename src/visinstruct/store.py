@@ -123,7 +123,10 @@ def digest(text: str) -> str:
 def dumps(obj: Any) -> str:
     """Compact JSON text of a stored record (orjson: several times faster than `json`, and the
     text decides digests only within this format)."""
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:  # the plain form first: the option for non-string keys costs a third more on every record
+        return orjson.dumps(obj).decode()
+    except TypeError:  # orjson.JSONEncodeError: a key that is not a string (the same text as before)
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def loads(text: str | bytes) -> Any:

@@ -12,7 +12,7 @@ from visinstruct.records import REJECT, REVIEW, Sample
 
 
 def passed(**extra: Any) -> dict[str, Any]:
-    return {"pass": True, **extra}
+    return {"pass": True, **extra} if extra else {"pass": True}
 
 
 def failed(reason: str, severity: str = REJECT, **extra: Any) -> dict[str, Any]:
