@@ -2,8 +2,11 @@
 
 Writing: rows unfiltered, deflated by zlib-ng (`zlib-ng`) at its level 2 where it is installed,
 which deflates drawn pictures about three times faster than zlib's level 1 and no larger, else by
-zlib at level 1. Both are deterministic: the same pixels always give the same bytes, so an
-image's content id does not depend on the run or the process that drew it.
+zlib at level 1. Both are deterministic: on one installation the same pixels always give the
+same bytes, so an image's content id does not depend on the run or the process that drew it.
+Another deflate build (another zlib-ng release, another CPU architecture, or zlib where zlib-ng
+is missing) may give other bytes for the same pixels, and so other image and sample ids: ids
+match between machines (Ray nodes too) that share the build.
 Pillow's PNG encoder tries every row filter on every row; for drawn pictures (flat colours,
 text) that search costs about twice the deflate itself and saves under 5%. Writing the three
 chunks here is about three times faster at the same size, and any PNG reader reads it.
